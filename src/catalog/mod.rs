@@ -1,0 +1,95 @@
+//! The catalog: the source of truth for metadata (documents, parties, the change sequence and
+//! the audit log), behind one narrow interface that each SQL backend fills.
+//!
+//! Every method that touches documents takes the caller's [`Scope`]: tenant isolation is
+//! applied here, never left to handlers.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteCatalog;
+
+use crate::access::Scope;
+use crate::audit::AuditEntry;
+use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database error")]
+    Database(#[from] sqlx::Error),
+    #[error("catalog migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The references of one party entry designate different parties already archived, or
+    /// contradict the party they designate (HTTP 409).
+    #[error("{message}")]
+    PartyConflict { field: String, message: String },
+    /// A stored row the code cannot read back: a bug or a hand-edited database.
+    #[error("catalog holds an unreadable value: {0}")]
+    Corrupt(String),
+}
+
+/// A document about to be archived; its content is already stored durably.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: DocumentId,
+    pub metadata: DocumentMetadata,
+    pub content: ContentDescription,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    Created(Document),
+    /// A document with the same source and external id was already archived; nothing was written.
+    Existing(Document),
+}
+
+/// Where a document's content should be, for verification.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ContentReference {
+    pub id: String,
+    pub sha256: String,
+    pub size: i64,
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Answers when the database can serve a query.
+    async fn ping(&self) -> Result<(), CatalogError>;
+
+    /// Archives a document's metadata, its parties, a change sequence number and an audit entry
+    /// in one transaction: all of them or none.
+    async fn insert_document(
+        &self,
+        scope: &Scope,
+        new: NewDocument,
+    ) -> Result<Inserted, CatalogError>;
+
+    async fn document(
+        &self,
+        scope: &Scope,
+        id: DocumentId,
+    ) -> Result<Option<Document>, CatalogError>;
+
+    async fn document_by_external_id(
+        &self,
+        scope: &Scope,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<Document>, CatalogError>;
+
+    /// Documents of every tenant, by id, after `after`: operator-level, for `ged verify`.
+    async fn content_references(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ContentReference>, CatalogError>;
+
+    /// Audit entries of every tenant in sequence order after `after_seq`: for `ged verify`.
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, CatalogError>;
+}

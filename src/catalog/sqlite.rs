@@ -1,0 +1,628 @@
+//! The embedded catalog: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of one connection and start with `BEGIN IMMEDIATE`, so they queue
+//! for SQLite's single writer lock instead of failing with SQLITE_BUSY; `synchronous=FULL` makes
+//! a commit durable across a power cut. Reads use a separate pool and never block writes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{Catalog, CatalogError, ContentReference, Inserted, NewDocument};
+use crate::access::Scope;
+use crate::audit::{AuditEntry, GENESIS_HASH, entry_hash};
+use crate::dates::{format_date, format_timestamp, now_timestamp};
+use crate::documents::model::{Channel, Direction, Document, DocumentId};
+use crate::parties::{
+    CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference, PartyKind,
+    ReferenceKind,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Longer than SQLite's busy timeout, so a queued writer gets the lock's answer, not the pool's.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteCatalog {
+    readers: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the catalog file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, CatalogError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Self { readers, writer })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    id: String,
+    sha256: String,
+    size: i64,
+    media_type: String,
+    file_name: Option<String>,
+    direction: String,
+    channel: String,
+    source: String,
+    document_type: String,
+    document_date: String,
+    received_at: Option<String>,
+    sent_at: Option<String>,
+    title: Option<String>,
+    agent: Option<String>,
+    recipient: Option<String>,
+    sensitive: bool,
+    external_id: Option<String>,
+    archived_at: String,
+    seq: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentPartyRow {
+    party_id: i64,
+    kind: String,
+    role: Option<String>,
+    siret: Option<String>,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReferenceRow {
+    party_id: i64,
+    kind: String,
+    value: String,
+}
+
+const DOCUMENT_COLUMNS: &str = "id, sha256, size, media_type, file_name, direction, channel, source, \
+     document_type, document_date, received_at, sent_at, title, agent, recipient, sensitive, \
+     external_id, archived_at, seq";
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn ping(&self) -> Result<(), CatalogError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn insert_document(
+        &self,
+        scope: &Scope,
+        new: NewDocument,
+    ) -> Result<Inserted, CatalogError> {
+        let tenant = scope.tenant.as_str();
+        let metadata = &new.metadata;
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        if let Some(external_id) = &metadata.external_id {
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM documents WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+            )
+            .bind(tenant)
+            .bind(&metadata.source)
+            .bind(external_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if let Some(id) = existing {
+                transaction.rollback().await?;
+                let document = load_document(&self.writer, tenant, &id)
+                    .await?
+                    .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished")))?;
+                return Ok(Inserted::Existing(document));
+            }
+        }
+
+        let now = now_timestamp();
+        let id = new.id.to_string();
+        sqlx::query(
+            "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(new.content.sha256.as_str())
+        .bind(new.content.size as i64)
+        .bind(&new.content.media_type)
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?;
+
+        let mut links = Vec::new();
+        for (index, individual) in metadata.individuals.iter().enumerate() {
+            let party = resolve_individual(&mut transaction, tenant, individual, &now)
+                .await
+                .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
+            links.push((party, individual.role.clone(), None));
+        }
+        for (index, company) in metadata.companies.iter().enumerate() {
+            let party = resolve_company(&mut transaction, tenant, company, &now)
+                .await
+                .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
+            links.push((
+                party,
+                company.role.clone(),
+                company.siret.as_ref().map(|s| s.as_str().to_string()),
+            ));
+        }
+
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, 'document_archived', $3) \
+             RETURNING seq",
+        )
+        .bind(tenant)
+        .bind(&id)
+        .bind(&now)
+        .fetch_one(&mut *transaction)
+        .await?;
+
+        sqlx::query(
+            "INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
+             channel, source, document_type, document_date, received_at, sent_at, title, agent, \
+             recipient, sensitive, external_id, archived_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(new.content.sha256.as_str())
+        .bind(new.content.size as i64)
+        .bind(&new.content.media_type)
+        .bind(&new.content.file_name)
+        .bind(metadata.direction.as_str())
+        .bind(metadata.channel.as_str())
+        .bind(&metadata.source)
+        .bind(&metadata.document_type)
+        .bind(format_date(metadata.document_date))
+        .bind(metadata.received_at.map(format_timestamp))
+        .bind(metadata.sent_at.map(format_timestamp))
+        .bind(&metadata.title)
+        .bind(&metadata.agent)
+        .bind(&metadata.recipient)
+        .bind(metadata.sensitive)
+        .bind(&metadata.external_id)
+        .bind(&now)
+        .bind(seq)
+        .execute(&mut *transaction)
+        .await?;
+
+        for (position, (party_id, role, siret)) in links.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO document_parties (document_id, position, party_id, role, siret) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&id)
+            .bind(position as i64)
+            .bind(party_id)
+            .bind(role)
+            .bind(siret)
+            .execute(&mut *transaction)
+            .await?;
+        }
+
+        let details = serde_json::json!({
+            "sha256": new.content.sha256.as_str(),
+            "size": new.content.size,
+            "source": metadata.source,
+            "document_type": metadata.document_type,
+            "seq": seq,
+        });
+        append_audit(
+            &mut transaction,
+            scope,
+            "document.archived",
+            Some(&id),
+            &details.to_string(),
+            &now,
+        )
+        .await?;
+        transaction.commit().await?;
+
+        let document = load_document(&self.writer, tenant, &id)
+            .await?
+            .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished after commit")))?;
+        Ok(Inserted::Created(document))
+    }
+
+    async fn document(
+        &self,
+        scope: &Scope,
+        id: DocumentId,
+    ) -> Result<Option<Document>, CatalogError> {
+        load_document(&self.readers, scope.tenant.as_str(), &id.to_string()).await
+    }
+
+    async fn document_by_external_id(
+        &self,
+        scope: &Scope,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<Document>, CatalogError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM documents WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        )
+        .bind(scope.tenant.as_str())
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        match id {
+            Some(id) => load_document(&self.readers, scope.tenant.as_str(), &id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn content_references(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ContentReference>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT id, sha256, size FROM documents WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash \
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+}
+
+impl CatalogError {
+    /// Places a party conflict at the entry of the input that caused it.
+    fn at_field(self, entry: &str) -> Self {
+        match self {
+            Self::PartyConflict { field, message } => Self::PartyConflict {
+                field: if field.is_empty() {
+                    entry.to_string()
+                } else {
+                    format!("{entry}.{field}")
+                },
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Appends one entry to the audit chain; the caller's write transaction serialises appends.
+async fn append_audit(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    action: &str,
+    document_id: Option<&str>,
+    details: &str,
+    at: &str,
+) -> Result<(), CatalogError> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *connection)
+            .await?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = entry_hash(
+        seq,
+        at,
+        scope.tenant.as_str(),
+        &scope.actor,
+        action,
+        document_id,
+        details,
+        &prev_hash,
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(scope.tenant.as_str())
+    .bind(&scope.actor)
+    .bind(action)
+    .bind(document_id)
+    .bind(details)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+struct PartyNames<'a> {
+    last_name: Option<&'a str>,
+    first_name: Option<&'a str>,
+    birth_date: Option<String>,
+    name: Option<&'a str>,
+}
+
+async fn resolve_individual(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    individual: &IndividualReference,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let names = PartyNames {
+        last_name: individual.last_name.as_deref(),
+        first_name: individual.first_name.as_deref(),
+        birth_date: individual.birth_date.map(format_date),
+        name: None,
+    };
+    resolve_party(
+        connection,
+        tenant,
+        PartyKind::Individual,
+        &individual.references(),
+        names,
+        now,
+    )
+    .await
+}
+
+async fn resolve_company(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    company: &CompanyReference,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let names = PartyNames {
+        last_name: None,
+        first_name: None,
+        birth_date: None,
+        name: company.name.as_deref(),
+    };
+    resolve_party(
+        connection,
+        tenant,
+        PartyKind::Company,
+        &company.references(),
+        names,
+        now,
+    )
+    .await
+}
+
+/// Finds the party the references designate, or creates it; adds the references it lacked and
+/// the names it did not have yet (names already recorded are kept: the first writer wins).
+async fn resolve_party(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    kind: PartyKind,
+    references: &[(ReferenceKind, String)],
+    names: PartyNames<'_>,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let mut found = BTreeSet::new();
+    for (reference_kind, value) in references {
+        let party: Option<i64> = sqlx::query_scalar(
+            "SELECT party_id FROM party_references WHERE tenant_id = $1 AND kind = $2 AND value = $3",
+        )
+        .bind(tenant)
+        .bind(reference_kind.as_str())
+        .bind(value)
+        .fetch_optional(&mut *connection)
+        .await?;
+        found.extend(party);
+    }
+    let party_id = match found.len() {
+        0 => {
+            sqlx::query_scalar(
+                "INSERT INTO parties (tenant_id, kind, last_name, first_name, birth_date, name, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            )
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(names.last_name)
+            .bind(names.first_name)
+            .bind(&names.birth_date)
+            .bind(names.name)
+            .bind(now)
+            .fetch_one(&mut *connection)
+            .await?
+        }
+        1 => {
+            let party_id = *found.first().expect("one party");
+            for (reference_kind, value) in references.iter().filter(|(k, _)| k.is_single_valued()) {
+                let held: Option<String> = sqlx::query_scalar(
+                    "SELECT value FROM party_references WHERE party_id = $1 AND kind = $2",
+                )
+                .bind(party_id)
+                .bind(reference_kind.as_str())
+                .fetch_optional(&mut *connection)
+                .await?;
+                if held.as_ref().is_some_and(|held| held != value) {
+                    return Err(CatalogError::PartyConflict {
+                        field: reference_kind.as_str().to_string(),
+                        message: format!(
+                            "the other references of this entry designate a party archived with a different {}",
+                            reference_kind.as_str()
+                        ),
+                    });
+                }
+            }
+            sqlx::query(
+                "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
+                 birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 WHERE id = $1",
+            )
+            .bind(party_id)
+            .bind(names.last_name)
+            .bind(names.first_name)
+            .bind(&names.birth_date)
+            .bind(names.name)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
+            party_id
+        }
+        _ => {
+            return Err(CatalogError::PartyConflict {
+                field: String::new(),
+                message: "these references designate different parties already archived".into(),
+            });
+        }
+    };
+    for (reference_kind, value) in references {
+        sqlx::query(
+            "INSERT INTO party_references (tenant_id, kind, value, party_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(reference_kind.as_str())
+        .bind(value)
+        .bind(party_id)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(party_id)
+}
+
+async fn load_document(
+    pool: &SqlitePool,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Document>, CatalogError> {
+    let row: Option<DocumentRow> = sqlx::query_as(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let parties: Vec<DocumentPartyRow> = sqlx::query_as(
+        "SELECT dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, p.birth_date, p.name \
+         FROM document_parties dp JOIN parties p ON p.id = dp.party_id \
+         WHERE dp.document_id = $1 ORDER BY dp.position",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let references: Vec<ReferenceRow> = sqlx::query_as(
+        "SELECT DISTINCT r.party_id, r.kind, r.value FROM party_references r \
+         JOIN document_parties dp ON dp.party_id = r.party_id \
+         WHERE dp.document_id = $1 ORDER BY r.kind, r.value",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let mut by_party: HashMap<i64, Vec<(ReferenceKind, String)>> = HashMap::new();
+    for reference in references {
+        let kind = ReferenceKind::parse(&reference.kind)
+            .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {}", reference.kind)))?;
+        by_party
+            .entry(reference.party_id)
+            .or_default()
+            .push((kind, reference.value));
+    }
+    document_from_rows(row, parties, &by_party).map(Some)
+}
+
+fn document_from_rows(
+    row: DocumentRow,
+    parties: Vec<DocumentPartyRow>,
+    references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
+) -> Result<Document, CatalogError> {
+    let values_of = |party_id: i64, wanted: ReferenceKind| -> Vec<String> {
+        references
+            .get(&party_id)
+            .into_iter()
+            .flatten()
+            .filter(|(kind, _)| *kind == wanted)
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    let mut individuals = Vec::new();
+    let mut companies = Vec::new();
+    for party in parties {
+        match party.kind.as_str() {
+            "individual" => individuals.push(IndividualOnDocument {
+                party_id: party.party_id,
+                role: party.role,
+                nir: values_of(party.party_id, ReferenceKind::Nir)
+                    .into_iter()
+                    .next(),
+                client_numbers: values_of(party.party_id, ReferenceKind::ClientNumber),
+                last_name: party.last_name,
+                first_name: party.first_name,
+                birth_date: party.birth_date,
+            }),
+            "company" => companies.push(CompanyOnDocument {
+                party_id: party.party_id,
+                role: party.role,
+                siren: values_of(party.party_id, ReferenceKind::Siren)
+                    .into_iter()
+                    .next(),
+                siret: party.siret,
+                company_numbers: values_of(party.party_id, ReferenceKind::CompanyNumber),
+                name: party.name,
+            }),
+            other => return Err(CatalogError::Corrupt(format!("party kind {other}"))),
+        }
+    }
+    let direction = Direction::parse(&row.direction)
+        .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
+    let channel = Channel::parse(&row.channel)
+        .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
+    Ok(Document {
+        id: DocumentId::parse(&row.id)
+            .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
+        sha256: row.sha256,
+        size: u64::try_from(row.size)
+            .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
+        media_type: row.media_type,
+        file_name: row.file_name,
+        direction,
+        channel,
+        source: row.source,
+        document_type: row.document_type,
+        document_date: row.document_date,
+        received_at: row.received_at,
+        sent_at: row.sent_at,
+        title: row.title,
+        agent: row.agent,
+        recipient: row.recipient,
+        sensitive: row.sensitive,
+        external_id: row.external_id,
+        archived_at: row.archived_at,
+        seq: row.seq,
+        individuals,
+        companies,
+    })
+}

@@ -1,0 +1,109 @@
+//! Configuration: defaults that run with nothing set, then an optional TOML file, then `GED_*`
+//! environment variables, then command-line flags (the last two through clap).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// 256 MiB: a long scanned PDF, well above any letter.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The effective configuration. Unknown keys in the file are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Folder holding the embedded archive: catalog, content and index.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("ged-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is invalid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Settings {
+    /// The defaults, overlaid with `file` when given.
+    pub fn from_file(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = file else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: error.message().to_string(),
+        })
+    }
+
+    /// The SQLite catalog of the embedded archive.
+    pub fn catalog_path(&self) -> PathBuf {
+        self.data_dir.join("catalog.sqlite")
+    }
+
+    /// Root of the local content store.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// Uploads too large for memory wait here until they are stored.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.data_dir.join("staging")
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("settings serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_overlay_defaults_and_unknown_keys_are_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("ged.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\n").unwrap();
+        let settings = Settings::from_file(Some(&path)).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+
+        std::fs::write(&path, "listen_address = \"0.0.0.0:9000\"\n").unwrap();
+        let error = Settings::from_file(Some(&path)).unwrap_err().to_string();
+        assert!(error.contains("listen_address"), "{error}");
+    }
+}

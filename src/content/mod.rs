@@ -1,0 +1,255 @@
+//! The content store: every file kept once, named by its SHA-256, in any `object_store` backend.
+//!
+//! Key layout: `sha256/ab/cd/abcd…` (the first two bytes of the hash as folders, so no folder of
+//! the local store grows past 65,536 entries). Writes are create-if-absent, so the same content
+//! uploaded twice is stored once; reads are verified against the hash as they stream. The local
+//! backend fsyncs each object and its folder before a write returns (see docs/storage.md).
+
+mod staging;
+mod verified;
+
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use staging::StagedBytes;
+pub use staging::{StagedContent, StagingError, StagingWriter};
+
+use crate::identifiers::Sha256Hex;
+
+/// The prefix under which all content lives.
+const CONTENT_PREFIX: &str = "sha256";
+/// Part size when a large staged file is copied into the store.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("object store error")]
+    Store(#[from] object_store::Error),
+    #[error("content store i/o error")]
+    Io(#[from] std::io::Error),
+    #[error("object {0} is missing from the content store")]
+    Missing(Sha256Hex),
+}
+
+/// What a write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The content was new and is now stored durably.
+    Created,
+    /// The same content was already stored; nothing was rewritten.
+    AlreadyPresent,
+}
+
+/// The result of re-hashing one stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectCheck {
+    Intact {
+        size: u64,
+    },
+    /// The object's bytes hash to something other than its name.
+    Corrupted {
+        actual: Sha256Hex,
+        size: u64,
+    },
+    /// A key under `sha256/` that does not follow the layout.
+    Misnamed,
+    Unreadable(String),
+}
+
+#[derive(Clone)]
+pub struct ContentStore {
+    store: Arc<dyn ObjectStore>,
+    staging_directory: PathBuf,
+}
+
+impl ContentStore {
+    /// The embedded default: a folder on the local disk, with fsync on every write.
+    pub fn open_local(root: &FsPath, staging_directory: &FsPath) -> Result<Self, ContentError> {
+        std::fs::create_dir_all(root)?;
+        std::fs::create_dir_all(staging_directory)?;
+        let store = LocalFileSystem::new_with_prefix(root)?
+            .with_fsync(true)
+            .with_automatic_cleanup(true);
+        Ok(Self::new(Arc::new(store), staging_directory))
+    }
+
+    /// Any object store; `staging_directory` is a local folder for uploads too large for memory.
+    pub fn new(store: Arc<dyn ObjectStore>, staging_directory: &FsPath) -> Self {
+        Self {
+            store,
+            staging_directory: staging_directory.to_path_buf(),
+        }
+    }
+
+    /// Removes staged uploads left behind by a process that was killed mid-upload.
+    pub fn clean_staging(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.staging_directory)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with("upload-") {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Starts receiving an upload of at most `limit` bytes.
+    pub fn staging_writer(&self, limit: u64) -> StagingWriter {
+        StagingWriter::new(&self.staging_directory, limit)
+    }
+
+    /// The key of a content hash: `sha256/ab/cd/abcd…`.
+    pub fn key(sha256: &Sha256Hex) -> Path {
+        let hex = sha256.as_str();
+        Path::from(format!(
+            "{CONTENT_PREFIX}/{}/{}/{hex}",
+            &hex[0..2],
+            &hex[2..4]
+        ))
+    }
+
+    /// Stores staged content under its hash unless it is already there. Returns once the
+    /// content is durable.
+    pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+        let location = Self::key(&staged.sha256);
+        let mut mode = PutMode::Create;
+        match self.store.head(&location).await {
+            Ok(meta) if meta.size == staged.size => return Ok(PutOutcome::AlreadyPresent),
+            Ok(meta) => {
+                // A stored object of the wrong size is damaged: the fresh upload repairs it.
+                tracing::error!(
+                    sha256 = %staged.sha256,
+                    stored_size = meta.size,
+                    expected_size = staged.size,
+                    "stored content has the wrong size: rewriting it from the new upload"
+                );
+                mode = PutMode::Overwrite;
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        match staged.bytes {
+            StagedBytes::Memory(bytes) => {
+                let options = PutOptions::from(mode);
+                match self
+                    .store
+                    .put_opts(&location, PutPayload::from(bytes), options)
+                    .await
+                {
+                    Ok(_) => Ok(PutOutcome::Created),
+                    // Someone stored the same content meanwhile: that is a dedup hit.
+                    Err(object_store::Error::AlreadyExists { .. }) => {
+                        Ok(PutOutcome::AlreadyPresent)
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            }
+            // Multipart uploads cannot be create-only; with content addressing a concurrent
+            // second write of the same key writes the same bytes, which is harmless.
+            StagedBytes::File(temporary) => {
+                let mut file = tokio::fs::File::open(temporary.path()).await?;
+                let mut upload = self.store.put_multipart(&location).await?;
+                let copied: Result<(), ContentError> = async {
+                    loop {
+                        let mut part = Vec::with_capacity(PART_SIZE);
+                        (&mut file)
+                            .take(PART_SIZE as u64)
+                            .read_to_end(&mut part)
+                            .await?;
+                        if part.is_empty() {
+                            break;
+                        }
+                        upload.put_part(PutPayload::from(Bytes::from(part))).await?;
+                    }
+                    upload.complete().await?;
+                    Ok(())
+                }
+                .await;
+                if let Err(error) = copied {
+                    let _ = upload.abort().await;
+                    return Err(error);
+                }
+                Ok(PutOutcome::Created)
+            }
+        }
+    }
+
+    /// The stored size of a content hash, or `None` when absent.
+    pub async fn stored_size(&self, sha256: &Sha256Hex) -> Result<Option<u64>, ContentError> {
+        match self.store.head(&Self::key(sha256)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Streams `range` of the content, verified against its hash and expected size.
+    pub async fn read(
+        &self,
+        sha256: &Sha256Hex,
+        size: u64,
+        range: Range<u64>,
+    ) -> Result<BoxStream<'static, std::io::Result<Bytes>>, ContentError> {
+        let result = match self.store.get(&Self::key(sha256)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => {
+                tracing::error!(%sha256, "stored content is missing");
+                return Err(ContentError::Missing(sha256.clone()));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        Ok(verified::verifying_stream(
+            result.into_stream(),
+            sha256.clone(),
+            size,
+            range,
+        ))
+    }
+
+    /// Every stored object (for verification).
+    pub fn list(&self) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.store.list(Some(&Path::from(CONTENT_PREFIX)))
+    }
+
+    /// Re-hashes one stored object and compares the hash with its name.
+    pub async fn check(&self, location: &Path) -> ObjectCheck {
+        let Some(expected) = location
+            .filename()
+            .and_then(|name| Sha256Hex::parse(name).ok())
+            .filter(|sha256| Self::key(sha256) == *location)
+        else {
+            return ObjectCheck::Misnamed;
+        };
+        let mut stream = match self.store.get(location).await {
+            Ok(result) => result.into_stream(),
+            Err(error) => return ObjectCheck::Unreadable(error.to_string()),
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    size += chunk.len() as u64;
+                    hasher.update(&chunk);
+                }
+                Err(error) => return ObjectCheck::Unreadable(error.to_string()),
+            }
+        }
+        let actual = Sha256Hex::from_digest(&hasher.finalize());
+        if actual == expected {
+            ObjectCheck::Intact { size }
+        } else {
+            ObjectCheck::Corrupted { actual, size }
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Validation of the metadata a caller sends with a document.
+//!
+//! Two passes: the published JSON Schema (`schema/document-metadata.schema.json`) checks the
+//! shape, then typed parsing checks what a schema cannot (NIR keys, SIREN/SIRET check digits,
+//! real dates, a SIRET belonging to its SIREN). Every error is collected, each naming its field.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::ValidationErrorKind;
+use serde::Deserialize;
+use serde_json::Value;
+use time::{Date, Duration, OffsetDateTime};
+
+use super::model::{Channel, Direction, DocumentMetadata};
+use crate::dates::{parse_date, parse_timestamp};
+use crate::identifiers::{Nir, Siren, Siret};
+use crate::parties::{CompanyReference, IndividualReference};
+use crate::validation::ValidationErrors;
+
+/// The published schema, compiled once.
+pub const METADATA_SCHEMA: &str = include_str!("../../schema/document-metadata.schema.json");
+
+static METADATA_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(METADATA_SCHEMA).expect("the metadata schema is JSON");
+    jsonschema::validator_for(&schema).expect("the metadata schema is a valid JSON Schema")
+});
+
+/// Oldest document date accepted: older dates are typing errors in practice.
+const EARLIEST_DOCUMENT_DATE: Date = time::macros::date!(1900 - 01 - 01);
+const EARLIEST_BIRTH_DATE: Date = time::macros::date!(1880 - 01 - 01);
+/// Outbound letters may carry a date a few weeks ahead (print runs are prepared in advance).
+const DOCUMENT_DATE_LEAD: Duration = Duration::days(31);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetadataInput {
+    // Required fields are optional here so that a missing one does not hide the other errors:
+    // the schema has already reported it.
+    direction: Option<String>,
+    channel: Option<String>,
+    source: Option<String>,
+    document_type: Option<String>,
+    document_date: Option<String>,
+    received_at: Option<String>,
+    sent_at: Option<String>,
+    title: Option<String>,
+    agent: Option<String>,
+    recipient: Option<String>,
+    #[serde(default)]
+    sensitive: bool,
+    external_id: Option<String>,
+    #[serde(default)]
+    individuals: Vec<IndividualInput>,
+    #[serde(default)]
+    companies: Vec<CompanyInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndividualInput {
+    nir: Option<String>,
+    client_number: Option<String>,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompanyInput {
+    siren: Option<String>,
+    siret: Option<String>,
+    company_number: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+}
+
+/// Parses and validates metadata sent as JSON text.
+pub fn parse_metadata_json(text: &str) -> Result<DocumentMetadata, ValidationErrors> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ValidationErrors::single("metadata", format!("is not valid JSON: {e}")))?;
+    parse_metadata(&value)
+}
+
+/// Validates metadata already parsed as JSON (a batch manifest holds one per document).
+pub fn parse_metadata(value: &Value) -> Result<DocumentMetadata, ValidationErrors> {
+    let mut errors = schema_errors(value);
+    // Shape errors do not stop the typed checks when the input still deserialises, so that a
+    // caller hears about a bad NIR key and a missing title in the same answer.
+    let input: MetadataInput = match serde_json::from_value(value.clone()) {
+        Ok(input) => input,
+        Err(e) if errors.is_empty() => {
+            return Err(ValidationErrors::single("metadata", e.to_string()));
+        }
+        Err(_) => return Err(errors),
+    };
+    match validate(input) {
+        Ok(metadata) => errors.into_result(metadata),
+        Err(typed) => {
+            for error in typed.0 {
+                if !errors.0.iter().any(|known| known.field == error.field) {
+                    errors.0.push(error);
+                }
+            }
+            Err(errors)
+        }
+    }
+}
+
+fn schema_errors(value: &Value) -> ValidationErrors {
+    let mut errors = ValidationErrors::default();
+    for error in METADATA_VALIDATOR.iter_errors(value) {
+        let path = field_path(error.instance_path().as_str());
+        let (field, message) = match error.kind() {
+            ValidationErrorKind::Required { property } => (
+                join_field(&path, property.as_str().unwrap_or_default()),
+                "is required".to_string(),
+            ),
+            ValidationErrorKind::AdditionalProperties { unexpected } => (
+                join_field(&path, &unexpected.join(", ")),
+                "is not a known field".to_string(),
+            ),
+            ValidationErrorKind::AnyOf { .. } if path.starts_with("individuals[") => (
+                path,
+                "needs at least one reference: nir or client_number".to_string(),
+            ),
+            ValidationErrorKind::AnyOf { .. } if path.starts_with("companies[") => (
+                path,
+                "needs at least one reference: siren, siret or company_number".to_string(),
+            ),
+            // The library's message quotes the offending value, which is the caller's own input.
+            _ => (path, error.to_string()),
+        };
+        errors.push(field, message);
+    }
+    errors
+}
+
+/// `/individuals/0/nir` → `individuals[0].nir`.
+fn field_path(pointer: &str) -> String {
+    let mut path = String::new();
+    for segment in pointer.split('/').filter(|s| !s.is_empty()) {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(segment);
+        }
+    }
+    path
+}
+
+fn join_field(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let today = OffsetDateTime::now_utc().date();
+
+    let mut required = |field: &str, value: Option<String>| {
+        if value.is_none() {
+            errors.push(field, "is required");
+        }
+        value.unwrap_or_default()
+    };
+    let direction = required("direction", input.direction);
+    let channel = required("channel", input.channel);
+    let source = required("source", input.source);
+    let document_type = required("document_type", input.document_type);
+    let document_date = required("document_date", input.document_date);
+    let direction = Direction::parse(&direction);
+    let channel = Channel::parse(&channel);
+    if direction.is_none() {
+        errors.push("direction", "must be inbound or outbound");
+    }
+    if channel.is_none() {
+        errors.push("channel", "must be postal, email, fax, web or counter");
+    }
+
+    let document_date = match parse_date(&document_date) {
+        Ok(date) if date < EARLIEST_DOCUMENT_DATE => {
+            errors.push("document_date", "is before 1900");
+            None
+        }
+        Ok(date) if date > today + DOCUMENT_DATE_LEAD => {
+            errors.push("document_date", "is more than 31 days in the future");
+            None
+        }
+        Ok(date) => Some(date),
+        Err(message) => {
+            errors.push("document_date", message);
+            None
+        }
+    };
+    let mut timestamp = |field: &str, value: Option<String>| {
+        value.and_then(|text| {
+            parse_timestamp(&text)
+                .map_err(|message| errors.push(field, message))
+                .ok()
+        })
+    };
+    let received_at = timestamp("received_at", input.received_at);
+    let sent_at = timestamp("sent_at", input.sent_at);
+
+    let individuals = input
+        .individuals
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, individual)| {
+            validate_individual(
+                individual,
+                &format!("individuals[{index}]"),
+                today,
+                &mut errors,
+            )
+        })
+        .collect();
+    let companies = input
+        .companies
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, company)| {
+            validate_company(company, &format!("companies[{index}]"), &mut errors)
+        })
+        .collect();
+
+    let (Some(direction), Some(channel)) = (direction, channel) else {
+        return Err(errors);
+    };
+    let metadata = DocumentMetadata {
+        direction,
+        channel,
+        source,
+        document_type,
+        document_date: document_date.unwrap_or(EARLIEST_DOCUMENT_DATE),
+        received_at,
+        sent_at,
+        title: trimmed(input.title),
+        agent: trimmed(input.agent),
+        recipient: trimmed(input.recipient),
+        sensitive: input.sensitive,
+        external_id: trimmed(input.external_id),
+        individuals,
+        companies,
+    };
+    errors.into_result(metadata)
+}
+
+fn validate_individual(
+    input: IndividualInput,
+    path: &str,
+    today: Date,
+    errors: &mut ValidationErrors,
+) -> Option<IndividualReference> {
+    let errors_before = errors.0.len();
+    let nir = input.nir.and_then(|text| {
+        Nir::parse(&text)
+            .map_err(|e| errors.push(format!("{path}.nir"), e.0))
+            .ok()
+    });
+    let birth_date = input.birth_date.and_then(|text| match parse_date(&text) {
+        Ok(date) if date > today => {
+            errors.push(format!("{path}.birth_date"), "is in the future");
+            None
+        }
+        Ok(date) if date < EARLIEST_BIRTH_DATE => {
+            errors.push(format!("{path}.birth_date"), "is before 1880");
+            None
+        }
+        Ok(date) => Some(date),
+        Err(message) => {
+            errors.push(format!("{path}.birth_date"), message);
+            None
+        }
+    });
+    let client_number = trimmed(input.client_number);
+    if nir.is_none() && client_number.is_none() && errors.0.len() == errors_before {
+        errors.push(path, "needs at least one reference: nir or client_number");
+    }
+    (errors.0.len() == errors_before).then_some(IndividualReference {
+        nir,
+        client_number,
+        last_name: trimmed(input.last_name),
+        first_name: trimmed(input.first_name),
+        birth_date,
+        role: input.role,
+    })
+}
+
+fn validate_company(
+    input: CompanyInput,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<CompanyReference> {
+    let errors_before = errors.0.len();
+    let siren = input.siren.and_then(|text| {
+        Siren::parse(&text)
+            .map_err(|e| errors.push(format!("{path}.siren"), e.0))
+            .ok()
+    });
+    let siret = input.siret.and_then(|text| {
+        Siret::parse(&text)
+            .map_err(|e| errors.push(format!("{path}.siret"), e.0))
+            .ok()
+    });
+    if let (Some(siren), Some(siret)) = (&siren, &siret)
+        && siret.siren() != *siren
+    {
+        errors.push(
+            format!("{path}.siret"),
+            format!("does not belong to the SIREN {siren} given beside it"),
+        );
+    }
+    let company_number = trimmed(input.company_number);
+    if siren.is_none()
+        && siret.is_none()
+        && company_number.is_none()
+        && errors.0.len() == errors_before
+    {
+        errors.push(
+            path,
+            "needs at least one reference: siren, siret or company_number",
+        );
+    }
+    (errors.0.len() == errors_before).then(|| CompanyReference {
+        siren: siren.or_else(|| siret.as_ref().map(Siret::siren)),
+        siret,
+        company_number,
+        name: trimmed(input.name),
+        role: input.role,
+    })
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({
+            "direction": "inbound",
+            "channel": "postal",
+            "source": "SCAN-LYON",
+            "document_type": "RECLAMATION",
+            "document_date": "2024-03-05"
+        })
+    }
+
+    fn fields(errors: ValidationErrors) -> Vec<String> {
+        errors.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn accepts_minimal_metadata() {
+        let metadata = parse_metadata(&minimal()).unwrap();
+        assert_eq!(metadata.direction, Direction::Inbound);
+        assert!(!metadata.sensitive);
+    }
+
+    #[test]
+    fn names_every_missing_and_unknown_field() {
+        let errors =
+            parse_metadata(&json!({"direction": "sideways", "colour": "red"})).unwrap_err();
+        let fields = fields(errors);
+        for expected in [
+            "direction",
+            "colour",
+            "channel",
+            "source",
+            "document_type",
+            "document_date",
+        ] {
+            assert!(
+                fields.contains(&expected.to_string()),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn checks_identifiers_beyond_the_schema() {
+        let mut value = minimal();
+        value["individuals"] = json!([
+            {"nir": "1 85 05 78 006 084 91", "last_name": "Lefèvre"},
+            {"nir": "185057800608490"},
+            {"last_name": "Sans Référence"}
+        ]);
+        value["companies"] = json!([{"siren": "732829320", "siret": "55203253400018"}]);
+        let fields = fields(parse_metadata(&value).unwrap_err());
+        assert_eq!(
+            fields,
+            vec!["individuals[2]", "individuals[1].nir", "companies[0].siret"],
+        );
+    }
+
+    #[test]
+    fn a_siret_alone_implies_its_siren() {
+        let mut value = minimal();
+        value["companies"] = json!([{"siret": "732 829 320 00074"}]);
+        let metadata = parse_metadata(&value).unwrap();
+        assert_eq!(
+            metadata.companies[0].siren.as_ref().unwrap().as_str(),
+            "732829320"
+        );
+    }
+
+    #[test]
+    fn refuses_impossible_and_far_future_dates() {
+        let mut value = minimal();
+        value["document_date"] = json!("2023-02-30");
+        assert_eq!(
+            fields(parse_metadata(&value).unwrap_err()),
+            vec!["document_date"]
+        );
+        value["document_date"] = json!("2999-01-01");
+        assert_eq!(
+            fields(parse_metadata(&value).unwrap_err()),
+            vec!["document_date"]
+        );
+    }
+}

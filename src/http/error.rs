@@ -1,0 +1,208 @@
+//! The one place where errors become HTTP answers.
+//!
+//! Every refusal has the body `{"error": {"code", "message", "field"?, "details"?}}`. Internal
+//! errors are logged with their cause and answered with a generic message: their text may hold
+//! paths or values the caller has no business seeing.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::catalog::CatalogError;
+use crate::content::{ContentError, StagingError};
+use crate::ingest::ArchiveError;
+use crate::validation::{FieldError, ValidationErrors};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422: input refused; every field at fault is listed.
+    #[error("invalid input")]
+    Invalid(ValidationErrors),
+    /// 400: the request itself is malformed (not JSON, not multipart, cut off).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such resource in the caller's scope.
+    #[error("not found")]
+    NotFound,
+    /// 409: the request contradicts what is archived.
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    /// 413: the upload exceeds the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the file's type is not accepted.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 416: the requested byte range lies outside the content.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    /// 503: a dependency (catalog, store) does not answer.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: logged with its cause, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldError],
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(ValidationErrors::single(field, message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field, details): (_, _, _, _, &[FieldError]) = match &self {
+            Self::Invalid(errors) => {
+                let first = errors.0.first();
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    first
+                        .map(|e| format!("{} {}", e.field, e.message))
+                        .unwrap_or_default(),
+                    first.map(|e| e.field.clone()),
+                    &errors.0,
+                )
+            }
+            Self::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                message.clone(),
+                None,
+                &[],
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "not found".into(),
+                None,
+                &[],
+            ),
+            Self::Conflict { field, message } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                message.clone(),
+                field.clone(),
+                &[],
+            ),
+            Self::PayloadTooLarge(message) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                message.clone(),
+                Some("file".into()),
+                &[],
+            ),
+            Self::UnsupportedMediaType(message) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message.clone(),
+                Some("file".into()),
+                &[],
+            ),
+            Self::RangeNotSatisfiable { size } => {
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: "range_not_satisfiable",
+                        message: format!("the content has {size} bytes"),
+                        field: Some("Range".into()),
+                        details: &[],
+                    },
+                };
+                return (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(axum::http::header::CONTENT_RANGE, format!("bytes */{size}"))],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the archive cannot serve right now".into(),
+                None,
+                &[],
+            ),
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the archive logged the cause".into(),
+                    None,
+                    &[],
+                )
+            }
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+                details,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::PartyConflict { field, message } => Self::Conflict {
+                field: Some(field),
+                message,
+            },
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ContentError> for ApiError {
+    fn from(error: ContentError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<StagingError> for ApiError {
+    fn from(error: StagingError) -> Self {
+        match error {
+            StagingError::TooLarge { .. } => Self::PayloadTooLarge(error.to_string()),
+            StagingError::Io(_) => Self::Internal(error.into()),
+        }
+    }
+}
+
+impl From<ArchiveError> for ApiError {
+    fn from(error: ArchiveError) -> Self {
+        match error {
+            ArchiveError::Invalid(errors) => Self::Invalid(errors),
+            ArchiveError::UnsupportedMediaType(message) => Self::UnsupportedMediaType(message),
+            ArchiveError::ExternalIdConflict { .. } => Self::Conflict {
+                field: Some("external_id".into()),
+                message: error.to_string(),
+            },
+            ArchiveError::Catalog(error) => error.into(),
+            ArchiveError::Content(error) => error.into(),
+        }
+    }
+}

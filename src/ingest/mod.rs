@@ -1,0 +1,133 @@
+//! Archiving a document whole: content, then catalog record (with parties, change sequence and
+//! audit entry), or nothing the caller can see.
+//!
+//! Order matters: the content is made durable first, then the catalog transaction commits. A
+//! crash between the two leaves an unreferenced object (harmless, reused by the next upload of
+//! the same bytes), never a catalog row pointing at missing content.
+
+use std::sync::Arc;
+
+use crate::access::Scope;
+use crate::catalog::{Catalog, CatalogError, Inserted, NewDocument};
+use crate::content::{ContentError, ContentStore, PutOutcome, StagedContent};
+use crate::documents::media_type::{self, MediaTypeError};
+use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
+use crate::validation::ValidationErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The metadata or the file was refused (HTTP 422).
+    #[error("invalid document")]
+    Invalid(ValidationErrors),
+    /// The file is of a type the archive does not keep (HTTP 415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The source already archived another content under this external id (HTTP 409).
+    #[error("external_id already names document {existing} with different content")]
+    ExternalIdConflict { existing: DocumentId },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
+
+/// What archiving did.
+#[derive(Debug)]
+pub enum ArchiveOutcome {
+    Created(Document),
+    /// The same source sent the same external id and content again: the document archived
+    /// the first time.
+    AlreadyArchived(Document),
+}
+
+/// The file as it arrived, with what its sender said about it.
+pub struct IncomingFile {
+    pub staged: StagedContent,
+    pub file_name: Option<String>,
+    pub declared_media_type: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Archive {
+    pub catalog: Arc<dyn Catalog>,
+    pub content: ContentStore,
+}
+
+impl Archive {
+    pub async fn archive(
+        &self,
+        scope: &Scope,
+        metadata: DocumentMetadata,
+        file: IncomingFile,
+    ) -> Result<ArchiveOutcome, ArchiveError> {
+        let staged = file.staged;
+        if staged.size == 0 {
+            return Err(ArchiveError::Invalid(ValidationErrors::single(
+                "file", "is empty",
+            )));
+        }
+        let media_type = media_type::detect(
+            &staged.head,
+            file.file_name.as_deref(),
+            file.declared_media_type.as_deref(),
+        )
+        .map_err(|error| match error {
+            MediaTypeError::Unsupported(_) => ArchiveError::UnsupportedMediaType(error.to_string()),
+            MediaTypeError::Mismatch { .. } => {
+                ArchiveError::Invalid(ValidationErrors::single("file", error.to_string()))
+            }
+        })?;
+
+        if let Some(external_id) = &metadata.external_id
+            && let Some(existing) = self
+                .catalog
+                .document_by_external_id(scope, &metadata.source, external_id)
+                .await?
+        {
+            return same_content_or_conflict(existing, staged.sha256.as_str());
+        }
+
+        let content = ContentDescription {
+            sha256: staged.sha256.clone(),
+            size: staged.size,
+            media_type: media_type.to_string(),
+            file_name: file.file_name,
+        };
+        let sha256 = staged.sha256.clone();
+        let stored = self.content.put(staged).await?;
+        let new = NewDocument {
+            id: DocumentId::new(),
+            metadata,
+            content,
+        };
+        match self.catalog.insert_document(scope, new).await? {
+            Inserted::Created(document) => {
+                tracing::info!(
+                    document_id = %document.id,
+                    sha256 = %document.sha256,
+                    size = document.size,
+                    media_type = %document.media_type,
+                    deduplicated = stored == PutOutcome::AlreadyPresent,
+                    seq = document.seq,
+                    "document archived"
+                );
+                Ok(ArchiveOutcome::Created(document))
+            }
+            // Another request with the same external id committed between our check and insert.
+            Inserted::Existing(existing) => same_content_or_conflict(existing, sha256.as_str()),
+        }
+    }
+}
+
+fn same_content_or_conflict(
+    existing: Document,
+    sha256: &str,
+) -> Result<ArchiveOutcome, ArchiveError> {
+    if existing.sha256 == sha256 {
+        Ok(ArchiveOutcome::AlreadyArchived(existing))
+    } else {
+        Err(ArchiveError::ExternalIdConflict {
+            existing: existing.id,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! ged: an archive of inbound and outbound mail for French social-protection bodies, utilities
+//! and local authorities. Content is stored once by SHA-256, metadata lives in a SQL catalog,
+//! and every document is found by the person or company it concerns.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod dates;
+pub mod documents;
+pub mod http;
+pub mod identifiers;
+pub mod ingest;
+pub mod parties;
+pub mod startup;
+pub mod validation;
+pub mod verify;

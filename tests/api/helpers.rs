@@ -1,0 +1,265 @@
+//! Starting the real app for a test, and the fixtures tests send to it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use ged::config::Settings;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A valid NIR (key computed independently), and others for tests that need several people.
+pub const NIR: &str = "185057800608491";
+pub const NIR_2: &str = "292037512345636";
+pub const NIR_CORSICA: &str = "170052A12345689";
+pub const SIREN: &str = "732829320";
+pub const SIRET: &str = "73282932000074";
+pub const SIRET_OTHER_COMPANY: &str = "55203253400018";
+
+static LOGGING: Once = Once::new();
+
+/// Logs stay quiet unless `TEST_LOG=1`.
+fn init_logging() {
+    LOGGING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,sqlx=warn")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: PathBuf,
+    pub client: reqwest::Client,
+    _folder: Option<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the app on a fresh data folder.
+pub async fn spawn_app() -> TestApp {
+    let folder = tempfile::tempdir().expect("temp folder");
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    app._folder = Some(folder);
+    app
+}
+
+/// Starts the app on `data_dir`, with settings adjusted by `configure`.
+pub async fn spawn_app_on(data_dir: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logging();
+    let mut settings = Settings {
+        data_dir: data_dir.to_path_buf(),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        ged::startup::run(&settings, listener, async {
+            let _ = shutdown_rx.await;
+        })
+        .await
+    });
+    let app = TestApp {
+        address,
+        data_dir: data_dir.to_path_buf(),
+        client: reqwest::Client::new(),
+        _folder: None,
+        shutdown: Some(shutdown_tx),
+        server: Some(server),
+    };
+    app.wait_until_healthy().await;
+    app
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    async fn wait_until_healthy(&self) {
+        for _ in 0..100 {
+            if let Ok(response) = self.client.get(self.url("/healthz")).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the app did not become healthy");
+    }
+
+    /// Stops the server gracefully and waits for it; the data folder stays.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    pub async fn archive(&self, metadata: &Value, file: Part) -> reqwest::Response {
+        let form = Form::new()
+            .text("metadata", metadata.to_string())
+            .part("file", file);
+        self.archive_form(form).await
+    }
+
+    pub async fn archive_form(&self, form: Form) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/documents"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Archives and returns the 201 body.
+    pub async fn archive_ok(&self, metadata: &Value, file: Part) -> Value {
+        let response = self.archive(metadata, file).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_with(path, &[]).await
+    }
+
+    /// GET with request headers (`Range`, `If-None-Match`, …).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Rows in a catalog table, read from the SQLite file directly.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.data_dir.join("catalog.sqlite").display()
+        );
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("open catalog");
+        let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        count
+    }
+
+    /// Every file stored under the content store's root.
+    pub fn stored_objects(&self) -> Vec<PathBuf> {
+        files_under(&self.data_dir.join("objects"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Metadata that passes validation.
+pub fn metadata() -> Value {
+    json!({
+        "direction": "inbound",
+        "channel": "postal",
+        "source": "SCAN-LYON",
+        "document_type": "RECLAMATION",
+        "document_date": "2024-03-05",
+        "received_at": "2024-03-07T09:30:00+01:00",
+        "title": "Réclamation facture d'eau",
+        "agent": "AG042",
+        "sensitive": false,
+        "individuals": [{
+            "nir": "1 85 05 78 006 084 91",
+            "client_number": "C-000123",
+            "last_name": "LEFÈVRE",
+            "first_name": "Anne",
+            "birth_date": "1985-05-12",
+            "role": "sender"
+        }],
+        "companies": [{"siret": "732 829 320 00074", "name": "Eaux de Lyon", "role": "employer"}]
+    })
+}
+
+/// A small but well-formed PDF whose text makes its bytes unique.
+pub fn pdf_bytes(text: &str) -> Vec<u8> {
+    let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+    format!(
+        "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+         2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n\
+         3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >> endobj\n\
+         4 0 obj << /Length {} >> stream\n{stream}\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+        stream.len()
+    )
+    .into_bytes()
+}
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+pub fn pdf_part(text: &str) -> Part {
+    Part::bytes(pdf_bytes(text))
+        .file_name("courrier.pdf")
+        .mime_str("application/pdf")
+        .unwrap()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Runs the `ged` binary built for these tests.
+pub fn ged(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args(args)
+        .env_remove("GED_CONFIG")
+        .output()
+        .expect("ged runs")
+}

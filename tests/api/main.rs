@@ -1,0 +1,10 @@
+//! Integration tests: the real server on a random port, a fresh data folder per test, real HTTP.
+
+mod helpers;
+
+mod archive;
+mod content;
+mod durability;
+mod parties;
+mod validation;
+mod verify;

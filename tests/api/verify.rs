@@ -1,0 +1,148 @@
+//! `ged verify` finds corrupted and missing content and a tampered audit log; corrupted content
+//! is never served.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn archive_two(app: &TestApp) -> (Value, Value) {
+    let first = app
+        .archive_ok(&metadata(), pdf_part("first to verify"))
+        .await;
+    let second = app
+        .archive_ok(&metadata(), pdf_part("second to verify"))
+        .await;
+    (first, second)
+}
+
+fn object_path(app: &TestApp, sha256: &str) -> std::path::PathBuf {
+    app.data_dir
+        .join("objects/sha256")
+        .join(&sha256[0..2])
+        .join(&sha256[2..4])
+        .join(sha256)
+}
+
+fn run_verify(app: &TestApp) -> (bool, String) {
+    let output = ged(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn verify_passes_on_an_intact_archive() {
+    let app = spawn_app().await;
+    archive_two(&app).await;
+    let (success, output) = run_verify(&app);
+    assert!(success, "{output}");
+    assert!(output.contains("objects:   2 re-hashed"), "{output}");
+    assert!(output.contains("documents: 2 checked"), "{output}");
+    assert!(output.contains("audit log: 2 entries"), "{output}");
+}
+
+#[tokio::test]
+async fn verify_catches_a_corrupted_object_and_the_content_is_not_served() {
+    let app = spawn_app().await;
+    let (first, _) = archive_two(&app).await;
+    let sha256 = first["sha256"].as_str().unwrap();
+    let path = object_path(&app, sha256);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 0x01; // same size, one bit flipped
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (success, output) = run_verify(&app);
+    assert!(!success, "verify must fail: {output}");
+    assert!(output.contains("corrupted object"), "{output}");
+    assert!(output.contains(sha256), "{output}");
+    assert!(output.contains("1 problem"), "{output}");
+
+    // Served content is checked as it streams: the response fails rather than deliver bad bytes.
+    let id = first["id"].as_str().unwrap();
+    let url = app.url(&format!("/api/v1/documents/{id}/content"));
+    assert!(
+        delivery_fails(app.client.get(&url)).await,
+        "corrupted content must not be delivered whole"
+    );
+    assert!(
+        delivery_fails(app.client.get(&url).header("range", "bytes=0-9")).await,
+        "nor any range of it"
+    );
+}
+
+/// A failed delivery: the connection is dropped before the headers or before the body ends.
+async fn delivery_fails(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    }
+}
+
+#[tokio::test]
+async fn verify_catches_missing_content() {
+    let app = spawn_app().await;
+    let (_, second) = archive_two(&app).await;
+    let sha256 = second["sha256"].as_str().unwrap();
+    std::fs::remove_file(object_path(&app, sha256)).unwrap();
+
+    let (success, output) = run_verify(&app);
+    assert!(!success, "{output}");
+    assert!(
+        output.contains(&format!("its content {sha256} is missing")),
+        "{output}"
+    );
+
+    let id = second["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/documents/{id}/content"))
+            .await
+            .status(),
+        500
+    );
+}
+
+#[tokio::test]
+async fn verify_names_the_first_tampered_audit_entry() {
+    let app = spawn_app().await;
+    archive_two(&app).await;
+    app.archive_ok(&metadata(), pdf_part("third")).await;
+
+    // Someone with access to the database file edits history behind the application's back.
+    let url = format!("sqlite://{}", app.data_dir.join("catalog.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let refused = sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+        .execute(&pool)
+        .await;
+    assert!(
+        refused.is_err(),
+        "the application's own connection cannot rewrite the log"
+    );
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let (success, output) = run_verify(&app);
+    assert!(!success, "{output}");
+    assert!(
+        output.contains("audit log entry 2 breaks the chain"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn verify_refuses_a_folder_without_an_archive() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = ged(&[
+        "verify",
+        "--data-dir",
+        folder.path().join("nothing").to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no archive"));
+}
