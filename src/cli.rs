@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::access::tokens::{self, TokenError, TokenRequest};
+use crate::access::{Role, Scope, TenantId};
 use crate::config::{LogFormat, Settings};
 
 #[derive(Parser)]
@@ -46,6 +48,39 @@ enum Command {
     Verify,
     /// Print the effective configuration.
     Config,
+    /// Issue, list and revoke bearer tokens (works on the data folder directly).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token; prints the token alone on standard output (it is stored only as a hash).
+    Create {
+        /// The organisation the token belongs to (created if new).
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// A label for the token's holder.
+        #[arg(long)]
+        name: Option<String>,
+        /// The only source a scanner (required) or outbound token archives for.
+        #[arg(long)]
+        source: Option<String>,
+        /// Lifetime, such as 90d or 12h; no expiry when absent.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: String },
 }
 
 pub fn run() -> ExitCode {
@@ -85,6 +120,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", settings.to_toml());
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Token { command } => token(settings, command).await,
         }
     })
 }
@@ -115,6 +151,74 @@ async fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let archive = crate::startup::open_archive(&settings).await?;
+    let catalog = archive.catalog.as_ref();
+    match command {
+        TokenCommand::Create {
+            tenant,
+            role,
+            name,
+            source,
+            expires,
+        } => {
+            let tenant = TenantId::parse(&tenant).map_err(anyhow::Error::msg)?;
+            catalog.ensure_tenant(&tenant).await?;
+            let request = TokenRequest {
+                role,
+                name,
+                source,
+                expires_in: expires,
+            };
+            match tokens::issue(catalog, &Scope::operator(tenant), request).await {
+                Ok(issued) => println!("{}", issued.token),
+                Err(TokenError::Invalid(errors)) => {
+                    for error in errors.0 {
+                        eprintln!("ged: --{} {}", error.field, error.message);
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(TokenError::Catalog(error)) => return Err(error.into()),
+            }
+        }
+        TokenCommand::List { tenant } => {
+            let tenant = tenant
+                .map(|t| TenantId::parse(&t))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "{:<36}  {:<16}  {:<15}  {:<12}  {:<27}  {:<27}  name",
+                "id", "tenant", "role", "source", "expires", "revoked"
+            );
+            for token in catalog.tokens(tenant.as_ref()).await? {
+                println!(
+                    "{:<36}  {:<16}  {:<15}  {:<12}  {:<27}  {:<27}  {}",
+                    token.id,
+                    token.tenant.as_str(),
+                    token.role.as_str(),
+                    token.source.as_deref().unwrap_or("-"),
+                    token.expires_at.as_deref().unwrap_or("never"),
+                    token.revoked_at.as_deref().unwrap_or("-"),
+                    token.name.as_deref().unwrap_or(""),
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let Some(token) = catalog.tokens(None).await?.into_iter().find(|t| t.id == id) else {
+                anyhow::bail!("no token with id {id}");
+            };
+            if !catalog
+                .revoke_token(&Scope::operator(token.tenant), &id)
+                .await?
+            {
+                anyhow::bail!("token {id} was already revoked");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod archive;
 pub mod audit;
 pub mod catalog;
 pub mod cli;

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::catalog::SqliteCatalog;
+use crate::access::tokens::{self, TokenRequest};
+use crate::access::{DEFAULT_TENANT, Role, Scope, TenantId};
+use crate::archive::Archive;
+use crate::audit::IdentifierHasher;
+use crate::catalog::{Catalog, SqliteCatalog};
 use crate::config::Settings;
 use crate::content::ContentStore;
 use crate::http::{self, AppState};
-use crate::ingest::Archive;
 
 /// Opens the catalog (applying migrations) and the content store.
 pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
@@ -30,10 +33,38 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
         })?;
     let content = ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir())
         .context("cannot open the content store")?;
+    let identifiers = IdentifierHasher::new(&catalog.identifier_key().await?);
     Ok(Archive {
         catalog: Arc::new(catalog),
         content,
+        identifiers,
     })
+}
+
+/// On an archive without any token, issues an admin token for the default tenant and prints
+/// it, once, on standard output (never in the logs): the way in for a newcomer.
+async fn issue_first_admin_token(archive: &Archive) -> anyhow::Result<()> {
+    if !archive.catalog.tokens(None).await?.is_empty() {
+        return Ok(());
+    }
+    let tenant = TenantId::parse(DEFAULT_TENANT).expect("the default tenant id is valid");
+    let request = TokenRequest {
+        role: Role::Admin,
+        name: Some("first admin (created at first start)".into()),
+        source: None,
+        expires_in: None,
+    };
+    let issued = tokens::issue(archive.catalog.as_ref(), &Scope::operator(tenant), request)
+        .await
+        .context("cannot issue the first admin token")?;
+    println!(
+        "First start: an admin token for the tenant \"{DEFAULT_TENANT}\" was created. \
+         It is shown this once; keep it:\n{}\n\
+         Issue the other tokens with it (POST /api/v1/tokens) or with \
+         `ged token create --tenant {DEFAULT_TENANT} --role agent`.",
+        issued.token
+    );
+    Ok(())
 }
 
 /// Runs the server on `listener` until `shutdown` resolves.
@@ -43,6 +74,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let archive = open_archive(settings).await?;
+    issue_first_admin_token(&archive).await?;
     let removed = archive
         .content
         .clean_staging()

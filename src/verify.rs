@@ -5,10 +5,10 @@ use std::fmt;
 
 use futures::stream::StreamExt;
 
+use crate::archive::Archive;
 use crate::audit::{GENESIS_HASH, check_chain};
 use crate::content::{ContentStore, ObjectCheck};
 use crate::identifiers::Sha256Hex;
-use crate::ingest::Archive;
 
 /// Objects re-hashed at once: enough to keep two cores and the disk busy.
 const CONCURRENT_CHECKS: usize = 4;
@@ -41,6 +41,9 @@ pub enum Problem {
     BrokenAuditChain {
         seq: i64,
         reason: String,
+    },
+    MissingAuditEntry {
+        document_id: String,
     },
 }
 
@@ -75,6 +78,10 @@ impl fmt::Display for Problem {
             Self::BrokenAuditChain { seq, reason } => {
                 write!(f, "audit log entry {seq} breaks the chain: it {reason}")
             }
+            Self::MissingAuditEntry { document_id } => write!(
+                f,
+                "document {document_id} has no audit entry of its archiving (the log was cut)"
+            ),
         }
     }
 }
@@ -211,6 +218,16 @@ async fn check_audit_chain(archive: &Archive, report: &mut Report) -> anyhow::Re
                 break;
             }
         }
+    }
+    // A chain cut at its end still links up; each document's archiving entry must be there.
+    for document_id in archive
+        .catalog
+        .documents_missing_archive_entry(PAGE)
+        .await?
+    {
+        report
+            .problems
+            .push(Problem::MissingAuditEntry { document_id });
     }
     Ok(())
 }

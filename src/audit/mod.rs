@@ -4,8 +4,15 @@
 //! and the previous hash)`. Changing or removing any entry breaks every later link, which
 //! `ged verify` reports by naming the first entry whose link no longer holds.
 
+pub mod http;
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::documents::model::DocumentId;
 
 /// The previous hash of the very first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -48,6 +55,52 @@ pub fn entry_hash(
         prev_hash
     ]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Hashes identifiers of persons and companies before they reach the audit log (search
+/// criteria, filters), so the log never holds a NIR in clear yet "who searched for this NIR"
+/// can still be answered by hashing the NIR again.
+///
+/// The hash is keyed (HMAC-SHA-256): a plain hash of a NIR could be reversed by trying the few
+/// billion plausible NIRs. The key lives in the catalog, shared by every node; whoever can read
+/// the catalog can read the parties' NIRs anyway, so it protects copies of the log, not the
+/// database.
+#[derive(Clone)]
+pub struct IdentifierHasher {
+    key: Arc<[u8]>,
+}
+
+impl IdentifierHasher {
+    pub fn new(key: &[u8]) -> Self {
+        Self { key: key.into() }
+    }
+
+    /// `kind` separates namespaces: the same digits as a NIR and as a client number differ.
+    pub fn hash(&self, kind: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(kind.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Which audit entries an auditor asks for, within its tenant.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub document: Option<DocumentId>,
+    /// Entries about documents concerning the person with this NIR, and searches for it.
+    pub nir: Option<crate::identifiers::Nir>,
+    /// The NIR hashed with the archive's key (filled in by the caller of the catalog).
+    pub nir_hash: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Inclusive lower bound on `at` (a timestamp or a date).
+    pub from: Option<String>,
+    /// Exclusive upper bound on `at`.
+    pub to: Option<String>,
+    pub after_seq: i64,
+    pub limit: u32,
 }
 
 /// Where the chain breaks.

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 
 pub use sqlite::SqliteCatalog;
 
-use crate::access::Scope;
-use crate::audit::AuditEntry;
+use crate::access::tokens::TokenRecord;
+use crate::access::{Scope, TenantId};
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,4 +93,52 @@ pub trait Catalog: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, CatalogError>;
+
+    /// Documents without the audit entry of their archiving: for `ged verify`, which catches a
+    /// chain cut at its end that way.
+    async fn documents_missing_archive_entry(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<String>, CatalogError>;
+
+    /// Appends a read event (view, download, search) to the audit log.
+    async fn record_access(
+        &self,
+        scope: &Scope,
+        action: &str,
+        document: Option<&DocumentId>,
+        details: &serde_json::Value,
+    ) -> Result<(), CatalogError>;
+
+    /// The scope's tenant's audit entries matching `filter`, in sequence order.
+    async fn audit_trail(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, CatalogError>;
+
+    /// The key for hashing identifiers in the audit log, created on first use.
+    async fn identifier_key(&self) -> Result<Vec<u8>, CatalogError>;
+
+    /// Creates the tenant unless it exists.
+    async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError>;
+
+    /// Stores a token (its secret only as a hash) and audits its creation.
+    async fn insert_token(
+        &self,
+        scope: &Scope,
+        token: &TokenRecord,
+        secret_sha256: &str,
+    ) -> Result<(), CatalogError>;
+
+    async fn token_by_secret_hash(
+        &self,
+        secret_sha256: &str,
+    ) -> Result<Option<TokenRecord>, CatalogError>;
+
+    /// Tokens of one tenant, or of all when `None` (the operator's view).
+    async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError>;
+
+    /// Revokes a token of the scope's tenant; `false` when there is no such (unrevoked) token.
+    async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError>;
 }

@@ -13,8 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{Catalog, CatalogError, ContentReference, Inserted, NewDocument};
-use crate::access::Scope;
-use crate::audit::{AuditEntry, GENESIS_HASH, entry_hash};
+use crate::access::tokens::TokenRecord;
+use crate::access::{Role, Scope, TenantId};
+use crate::audit::{AuditEntry, AuditFilter, GENESIS_HASH, entry_hash};
 use crate::dates::{format_date, format_timestamp, now_timestamp};
 use crate::documents::model::{Channel, Direction, Document, DocumentId};
 use crate::parties::{
@@ -116,7 +117,7 @@ impl Catalog for SqliteCatalog {
         scope: &Scope,
         new: NewDocument,
     ) -> Result<Inserted, CatalogError> {
-        let tenant = scope.tenant.as_str();
+        let tenant = scope.tenant().as_str();
         let metadata = &new.metadata;
         let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
@@ -131,9 +132,10 @@ impl Catalog for SqliteCatalog {
             .await?;
             if let Some(id) = existing {
                 transaction.rollback().await?;
-                let document = load_document(&self.writer, tenant, &id)
-                    .await?
-                    .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished")))?;
+                let document =
+                    load_document(&self.writer, tenant, &id, Visibility::IncludingSensitive)
+                        .await?
+                        .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished")))?;
                 return Ok(Inserted::Existing(document));
             }
         }
@@ -240,7 +242,7 @@ impl Catalog for SqliteCatalog {
         .await?;
         transaction.commit().await?;
 
-        let document = load_document(&self.writer, tenant, &id)
+        let document = load_document(&self.writer, tenant, &id, Visibility::IncludingSensitive)
             .await?
             .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished after commit")))?;
         Ok(Inserted::Created(document))
@@ -251,7 +253,13 @@ impl Catalog for SqliteCatalog {
         scope: &Scope,
         id: DocumentId,
     ) -> Result<Option<Document>, CatalogError> {
-        load_document(&self.readers, scope.tenant.as_str(), &id.to_string()).await
+        load_document(
+            &self.readers,
+            scope.tenant().as_str(),
+            &id.to_string(),
+            Visibility::Of(scope.sees_sensitive()),
+        )
+        .await
     }
 
     async fn document_by_external_id(
@@ -263,13 +271,21 @@ impl Catalog for SqliteCatalog {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT id FROM documents WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
         )
-        .bind(scope.tenant.as_str())
+        .bind(scope.tenant().as_str())
         .bind(source)
         .bind(external_id)
         .fetch_optional(&self.readers)
         .await?;
         match id {
-            Some(id) => load_document(&self.readers, scope.tenant.as_str(), &id).await,
+            Some(id) => {
+                load_document(
+                    &self.readers,
+                    scope.tenant().as_str(),
+                    &id,
+                    Visibility::IncludingSensitive,
+                )
+                .await
+            }
             None => Ok(None),
         }
     }
@@ -301,6 +317,234 @@ impl Catalog for SqliteCatalog {
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await?)
+    }
+
+    async fn documents_missing_archive_entry(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT d.id FROM documents d WHERE NOT EXISTS \
+             (SELECT 1 FROM audit_log a WHERE a.document_id = d.id AND a.action = 'document.archived') \
+             ORDER BY d.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn record_access(
+        &self,
+        scope: &Scope,
+        action: &str,
+        document: Option<&DocumentId>,
+        details: &serde_json::Value,
+    ) -> Result<(), CatalogError> {
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let document = document.map(DocumentId::to_string);
+        append_audit(
+            &mut transaction,
+            scope,
+            action,
+            document.as_deref(),
+            &details.to_string(),
+            &now_timestamp(),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_trail(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash FROM audit_log \
+             WHERE tenant_id = $1 AND seq > $2 \
+             AND ($3 IS NULL OR document_id = $3) \
+             AND ($4 IS NULL OR actor = $4) \
+             AND ($5 IS NULL OR action = $5) \
+             AND ($6 IS NULL OR at >= $6) \
+             AND ($7 IS NULL OR at < $7) \
+             AND ($8 IS NULL \
+                  OR document_id IN (SELECT dp.document_id FROM document_parties dp \
+                                     JOIN party_references r ON r.party_id = dp.party_id \
+                                     WHERE r.tenant_id = $1 AND r.kind = 'nir' AND r.value = $8) \
+                  OR instr(details, $9) > 0) \
+             ORDER BY seq LIMIT $10",
+        )
+        .bind(scope.tenant().as_str())
+        .bind(filter.after_seq)
+        .bind(filter.document.map(|id| id.to_string()))
+        .bind(&filter.actor)
+        .bind(&filter.action)
+        .bind(&filter.from)
+        .bind(&filter.to)
+        .bind(filter.nir.as_ref().map(|nir| nir.as_str().to_string()))
+        .bind(&filter.nir_hash)
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn identifier_key(&self) -> Result<Vec<u8>, CatalogError> {
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT value FROM archive_secrets WHERE name = 'identifier_hmac_key'",
+        )
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let key = match existing {
+            Some(key) => key,
+            None => {
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key).expect("the operating system provides randomness");
+                sqlx::query(
+                    "INSERT INTO archive_secrets (name, value) VALUES ('identifier_hmac_key', $1)",
+                )
+                .bind(&key)
+                .execute(&mut *transaction)
+                .await?;
+                key
+            }
+        };
+        transaction.commit().await?;
+        Ok(key)
+    }
+
+    async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(now_timestamp())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_token(
+        &self,
+        scope: &Scope,
+        token: &TokenRecord,
+        secret_sha256: &str,
+    ) -> Result<(), CatalogError> {
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, role, name, source, secret_sha256, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(token.tenant.as_str())
+        .bind(token.role.as_str())
+        .bind(&token.name)
+        .bind(&token.source)
+        .bind(secret_sha256)
+        .bind(&token.created_at)
+        .bind(&token.expires_at)
+        .execute(&mut *transaction)
+        .await?;
+        let details = serde_json::json!({
+            "token_id": token.id,
+            "role": token.role.as_str(),
+            "source": token.source,
+            "expires_at": token.expires_at,
+        });
+        append_audit(
+            &mut transaction,
+            scope,
+            "token.created",
+            None,
+            &details.to_string(),
+            &token.created_at,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn token_by_secret_hash(
+        &self,
+        secret_sha256: &str,
+    ) -> Result<Option<TokenRecord>, CatalogError> {
+        let row: Option<TokenRow> = sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_sha256 = $1"
+        ))
+        .bind(secret_sha256)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(TokenRow::into_record).transpose()
+    }
+
+    async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY tenant_id, created_at"
+        ))
+        .bind(tenant.map(TenantId::as_str))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter().map(TokenRow::into_record).collect()
+    }
+
+    async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError> {
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_timestamp();
+        let revoked = sqlx::query(
+            "UPDATE tokens SET revoked_at = $3 WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(scope.tenant().as_str())
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if revoked {
+            let details = serde_json::json!({ "token_id": id });
+            append_audit(
+                &mut transaction,
+                scope,
+                "token.revoked",
+                None,
+                &details.to_string(),
+                &now,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(revoked)
+    }
+}
+
+const TOKEN_COLUMNS: &str = "id, tenant_id, role, name, source, created_at, expires_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    tenant_id: String,
+    role: String,
+    name: Option<String>,
+    source: Option<String>,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl TokenRow {
+    fn into_record(self) -> Result<TokenRecord, CatalogError> {
+        Ok(TokenRecord {
+            tenant: TenantId::parse(&self.tenant_id).map_err(CatalogError::Corrupt)?,
+            role: Role::parse(&self.role)
+                .ok_or_else(|| CatalogError::Corrupt(format!("token role {}", self.role)))?,
+            id: self.id,
+            name: self.name,
+            source: self.source,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        })
     }
 }
 
@@ -341,8 +585,8 @@ async fn append_audit(
     let hash = entry_hash(
         seq,
         at,
-        scope.tenant.as_str(),
-        &scope.actor,
+        scope.tenant().as_str(),
+        scope.actor(),
         action,
         document_id,
         details,
@@ -354,8 +598,8 @@ async fn append_audit(
     )
     .bind(seq)
     .bind(at)
-    .bind(scope.tenant.as_str())
-    .bind(&scope.actor)
+    .bind(scope.tenant().as_str())
+    .bind(scope.actor())
     .bind(action)
     .bind(document_id)
     .bind(details)
@@ -513,16 +757,30 @@ async fn resolve_party(
     Ok(party_id)
 }
 
+/// Whether a read may see documents marked sensitive.
+#[derive(Clone, Copy)]
+enum Visibility {
+    IncludingSensitive,
+    Of(bool),
+}
+
 async fn load_document(
     pool: &SqlitePool,
     tenant: &str,
     id: &str,
+    visibility: Visibility,
 ) -> Result<Option<Document>, CatalogError> {
+    let sees_sensitive = match visibility {
+        Visibility::IncludingSensitive => true,
+        Visibility::Of(sees) => sees,
+    };
     let row: Option<DocumentRow> = sqlx::query_as(&format!(
-        "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2"
+        "SELECT {DOCUMENT_COLUMNS} FROM documents \
+         WHERE tenant_id = $1 AND id = $2 AND (sensitive = FALSE OR $3)"
     ))
     .bind(tenant)
     .bind(id)
+    .bind(sees_sensitive)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };

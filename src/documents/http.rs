@@ -14,9 +14,8 @@ use headers::HeaderMapExt;
 
 use super::metadata::parse_metadata_json;
 use super::model::{Document, DocumentId};
-use crate::access::Scope;
+use crate::access::{Caller, Permission};
 use crate::http::{ApiError, AppState};
-use crate::identifiers::Sha256Hex;
 use crate::ingest::{ArchiveOutcome, IncomingFile};
 
 /// Metadata is small; a larger part is a mistake or an attack.
@@ -35,9 +34,10 @@ pub fn router() -> Router<Arc<AppState>> {
 
 async fn archive_document(
     State(state): State<Arc<AppState>>,
-    scope: Scope,
+    caller: Caller,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    let scope = caller.require(Permission::ArchiveDocument)?;
     let mut multipart = multipart.map_err(|rejection| {
         ApiError::BadRequest(format!(
             "send multipart/form-data with the parts `metadata` and `file`: {}",
@@ -113,34 +113,32 @@ fn clean_file_name(name: &str) -> Option<String> {
     (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_string())
 }
 
-async fn find_document(state: &AppState, scope: &Scope, id: &str) -> Result<Document, ApiError> {
-    let id = DocumentId::parse(id).ok_or(ApiError::NotFound)?;
-    state
-        .archive
-        .catalog
-        .document(scope, id)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
 async fn document_metadata(
     State(state): State<Arc<AppState>>,
-    scope: Scope,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Document>, ApiError> {
-    Ok(Json(find_document(&state, &scope, &id).await?))
+    let scope = caller.require(Permission::ReadMetadata)?;
+    let id = DocumentId::parse(&id).ok_or(ApiError::NotFound)?;
+    let document = state.archive.view_document(&scope, id).await?;
+    Ok(Json(document.ok_or(ApiError::NotFound)?))
 }
 
 /// Streams the content, whole (200) or one byte range (206), verified as it goes.
 async fn document_content(
     State(state): State<Arc<AppState>>,
-    scope: Scope,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let document = find_document(&state, &scope, &id).await?;
-    let sha256 = Sha256Hex::parse(&document.sha256)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored sha256 unreadable: {e}")))?;
+    let scope = caller.require(Permission::ReadContent)?;
+    let id = DocumentId::parse(&id).ok_or(ApiError::NotFound)?;
+    let document = state
+        .archive
+        .catalog
+        .document(&scope, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let etag = format!("\"{}\"", document.sha256);
     let size = document.size;
 
@@ -168,8 +166,7 @@ async fn document_content(
     };
     let stream = state
         .archive
-        .content
-        .read(&sha256, size, start..end)
+        .read_content(&scope, &document, start..end)
         .await?;
     let disposition = match &document.file_name {
         Some(name) => format!("inline; filename=\"{}\"", name.replace(['"', '\\'], "_")),

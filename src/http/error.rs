@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::access::AccessError;
+use crate::archive::ReadError;
 use crate::catalog::CatalogError;
 use crate::content::{ContentError, StagingError};
 use crate::ingest::ArchiveError;
@@ -22,6 +24,15 @@ pub enum ApiError {
     /// 400: the request itself is malformed (not JSON, not multipart, cut off).
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no usable bearer token.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// 403: the token's role does not allow this.
+    #[error("{message}")]
+    Forbidden {
+        field: Option<String>,
+        message: String,
+    },
     /// 404: no such resource in the caller's scope.
     #[error("not found")]
     NotFound,
@@ -84,6 +95,29 @@ impl IntoResponse for ApiError {
                     &errors.0,
                 )
             }
+            Self::Unauthenticated(message) => {
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: "unauthorized",
+                        message: message.to_string(),
+                        field: Some("Authorization".into()),
+                        details: &[],
+                    },
+                };
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            Self::Forbidden { field, message } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                message.clone(),
+                field.clone(),
+                &[],
+            ),
             Self::BadRequest(message) => (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -177,6 +211,24 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Unauthenticated(message) => Self::Unauthenticated(message),
+            AccessError::Forbidden { field, message } => Self::Forbidden { field, message },
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Catalog(error) => error.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
 impl From<ContentError> for ApiError {
     fn from(error: ContentError) -> Self {
         Self::Internal(error.into())
@@ -197,6 +249,7 @@ impl From<ArchiveError> for ApiError {
         match error {
             ArchiveError::Invalid(errors) => Self::Invalid(errors),
             ArchiveError::UnsupportedMediaType(message) => Self::UnsupportedMediaType(message),
+            ArchiveError::Forbidden(error) => error.into(),
             ArchiveError::ExternalIdConflict { .. } => Self::Conflict {
                 field: Some("external_id".into()),
                 message: error.to_string(),

@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
-use crate::ingest::Archive;
+use crate::archive::Archive;
 
 /// How long shutdown waits for requests in flight before it gives up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::documents::http::router())
+        .merge(crate::access::http::router())
+        .merge(crate::audit::http::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(Arc::new(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

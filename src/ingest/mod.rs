@@ -5,11 +5,10 @@
 //! crash between the two leaves an unreferenced object (harmless, reused by the next upload of
 //! the same bytes), never a catalog row pointing at missing content.
 
-use std::sync::Arc;
-
-use crate::access::Scope;
-use crate::catalog::{Catalog, CatalogError, Inserted, NewDocument};
-use crate::content::{ContentError, ContentStore, PutOutcome, StagedContent};
+use crate::access::{AccessError, Scope};
+use crate::archive::Archive;
+use crate::catalog::{CatalogError, Inserted, NewDocument};
+use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::documents::media_type::{self, MediaTypeError};
 use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
 use crate::validation::ValidationErrors;
@@ -22,6 +21,9 @@ pub enum ArchiveError {
     /// The file is of a type the archive does not keep (HTTP 415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The caller may not archive this document (HTTP 403).
+    #[error(transparent)]
+    Forbidden(#[from] AccessError),
     /// The source already archived another content under this external id (HTTP 409).
     #[error("external_id already names document {existing} with different content")]
     ExternalIdConflict { existing: DocumentId },
@@ -47,12 +49,6 @@ pub struct IncomingFile {
     pub declared_media_type: Option<String>,
 }
 
-#[derive(Clone)]
-pub struct Archive {
-    pub catalog: Arc<dyn Catalog>,
-    pub content: ContentStore,
-}
-
 impl Archive {
     pub async fn archive(
         &self,
@@ -60,6 +56,7 @@ impl Archive {
         metadata: DocumentMetadata,
         file: IncomingFile,
     ) -> Result<ArchiveOutcome, ArchiveError> {
+        scope.check_archive(&metadata)?;
         let staged = file.staged;
         if staged.size == 0 {
             return Err(ArchiveError::Invalid(ValidationErrors::single(

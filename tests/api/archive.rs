@@ -3,6 +3,8 @@
 use reqwest::multipart::Part;
 use serde_json::{Value, json};
 
+use ged::access::Role;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -52,9 +54,14 @@ async fn archived_document_comes_back_with_canonical_metadata() {
 
     assert_eq!(app.count_rows("documents").await, 1);
     assert_eq!(
-        app.count_rows("audit_log").await,
+        app.count_audit("document.archived").await,
         1,
-        "every archive writes an audit entry"
+        "every archive is audited"
+    );
+    assert_eq!(
+        app.count_audit("document.viewed").await,
+        1,
+        "and so is every view"
     );
 }
 
@@ -119,7 +126,12 @@ async fn the_same_external_id_from_the_same_source_returns_the_existing_document
 
     // Same id from another source: another document.
     with_id["source"] = json!("SCAN-PARIS");
-    let other_source = app.archive(&with_id, pdf_part("idempotent")).await;
+    let paris = app
+        .issue_token("default", Role::Scanner, Some("SCAN-PARIS"))
+        .await;
+    let other_source = app
+        .archive_as(&paris, &with_id, pdf_part("idempotent"))
+        .await;
     assert_eq!(other_source.status(), 201);
     assert_eq!(app.count_rows("documents").await, 2);
 }

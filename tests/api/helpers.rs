@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use ged::access::tokens::{self, IssuedToken, TokenRequest};
+use ged::access::{DEFAULT_TENANT, Role, Scope, TenantId};
+use ged::archive::Archive;
 use ged::config::Settings;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -37,6 +40,12 @@ pub struct TestApp {
     pub address: String,
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
+    /// A scanning centre's token for the source `SCAN-LYON` (the fixtures' source).
+    pub scanner: String,
+    /// An agent who sees sensitive mail: reads everything of the default tenant.
+    pub reader: String,
+    /// A second handle on the same catalog, for issuing tokens as the operator would.
+    archive: Archive,
     _folder: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -59,6 +68,9 @@ pub async fn spawn_app_on(data_dir: &Path, configure: impl FnOnce(&mut Settings)
         ..Settings::default()
     };
     configure(&mut settings);
+    let archive = ged::startup::open_archive(&settings)
+        .await
+        .expect("open archive");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -70,15 +82,24 @@ pub async fn spawn_app_on(data_dir: &Path, configure: impl FnOnce(&mut Settings)
         })
         .await
     });
-    let app = TestApp {
+    let mut app = TestApp {
         address,
         data_dir: data_dir.to_path_buf(),
         client: reqwest::Client::new(),
+        scanner: String::new(),
+        reader: String::new(),
+        archive,
         _folder: None,
         shutdown: Some(shutdown_tx),
         server: Some(server),
     };
     app.wait_until_healthy().await;
+    app.scanner = app
+        .issue_token(DEFAULT_TENANT, Role::Scanner, Some("SCAN-LYON"))
+        .await;
+    app.reader = app
+        .issue_token(DEFAULT_TENANT, Role::AgentSensitive, None)
+        .await;
     app
 }
 
@@ -112,16 +133,50 @@ impl TestApp {
         }
     }
 
+    /// Issues a token as the operator (`ged token create` does the same), creating the tenant.
+    pub async fn issue_token(&self, tenant: &str, role: Role, source: Option<&str>) -> String {
+        self.issue(tenant, role, source).await.token
+    }
+
+    /// Like [`Self::issue_token`], with the token's id (the actor the audit log records).
+    pub async fn issue(&self, tenant: &str, role: Role, source: Option<&str>) -> IssuedToken {
+        let tenant = TenantId::parse(tenant).unwrap();
+        self.archive.catalog.ensure_tenant(&tenant).await.unwrap();
+        let request = TokenRequest {
+            role,
+            name: Some(format!("test {}", role.as_str())),
+            source: source.map(str::to_string),
+            expires_in: None,
+        };
+        tokens::issue(
+            self.archive.catalog.as_ref(),
+            &Scope::operator(tenant),
+            request,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Archives as the scanning centre SCAN-LYON.
     pub async fn archive(&self, metadata: &Value, file: Part) -> reqwest::Response {
+        self.archive_as(&self.scanner, metadata, file).await
+    }
+
+    pub async fn archive_as(&self, token: &str, metadata: &Value, file: Part) -> reqwest::Response {
         let form = Form::new()
             .text("metadata", metadata.to_string())
             .part("file", file);
-        self.archive_form(form).await
+        self.archive_form_as(token, form).await
     }
 
     pub async fn archive_form(&self, form: Form) -> reqwest::Response {
+        self.archive_form_as(&self.scanner, form).await
+    }
+
+    pub async fn archive_form_as(&self, token: &str, form: Form) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/documents"))
+            .bearer_auth(token)
             .multipart(form)
             .send()
             .await
@@ -137,20 +192,40 @@ impl TestApp {
         body
     }
 
+    /// GET as the reader (an agent who sees sensitive mail).
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.get_with(path, &[]).await
     }
 
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.get_with_as(token, path, &[]).await
+    }
+
     /// GET with request headers (`Range`, `If-None-Match`, …).
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut request = self.client.get(self.url(path));
+        self.get_with_as(&self.reader, path, headers).await
+    }
+
+    pub async fn get_with_as(
+        &self,
+        token: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path)).bearer_auth(token);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         request.send().await.expect("request sent")
     }
 
-    /// Rows in a catalog table, read from the SQLite file directly.
+    /// Audit entries of one action.
+    pub async fn count_audit(&self, action: &str) -> i64 {
+        self.count_rows(&format!("audit_log WHERE action = '{action}'"))
+            .await
+    }
+
+    /// Rows in a catalog table (optionally followed by a WHERE clause), read from the file.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let url = format!(
             "sqlite://{}?mode=ro",

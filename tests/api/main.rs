@@ -2,7 +2,9 @@
 
 mod helpers;
 
+mod access;
 mod archive;
+mod audit;
 mod content;
 mod durability;
 mod parties;

@@ -1,0 +1,130 @@
+//! `GET /api/v1/audit`: the access trail, for auditors. Answers "who looked at my file".
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::{Json, Router, routing::get};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::AuditFilter;
+use crate::access::{Caller, Permission};
+use crate::dates::{format_timestamp, parse_date, parse_timestamp};
+use crate::documents::model::DocumentId;
+use crate::http::{ApiError, AppState};
+use crate::identifiers::Nir;
+use crate::validation::ValidationErrors;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/audit", get(audit_trail))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    document: Option<String>,
+    nir: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct AuditEntryView {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document_id: Option<String>,
+    details: Value,
+}
+
+#[derive(Serialize)]
+struct AuditPage {
+    entries: Vec<AuditEntryView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<i64>,
+}
+
+/// A date (`2024-03-05`, midnight UTC) or a timestamp, in the stored form.
+fn bound(field: &str, text: Option<String>, errors: &mut ValidationErrors) -> Option<String> {
+    let text = text?;
+    let parsed = parse_timestamp(&text)
+        .or_else(|_| parse_date(&text).map(|date| date.midnight().assume_utc()));
+    match parsed {
+        Ok(instant) => Some(format_timestamp(instant)),
+        Err(_) => {
+            errors.push(field, "is not a date (YYYY-MM-DD) or an RFC 3339 date-time");
+            None
+        }
+    }
+}
+
+async fn audit_trail(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let scope = caller.require(Permission::ReadAudit)?;
+    let Query(query) =
+        query.map_err(|rejection| ApiError::invalid("query", rejection.body_text()))?;
+    let mut errors = ValidationErrors::default();
+    let document = query.document.and_then(|text| {
+        DocumentId::parse(&text).or_else(|| {
+            errors.push("document", "is not a document id");
+            None
+        })
+    });
+    let nir = query
+        .nir
+        .and_then(|text| Nir::parse(&text).map_err(|e| errors.push("nir", e.0)).ok());
+    let from = bound("from", query.from, &mut errors);
+    let to = bound("to", query.to, &mut errors);
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        errors.push("limit", format!("must be between 1 and {MAX_LIMIT}"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let filter = AuditFilter {
+        document,
+        nir_hash: nir
+            .as_ref()
+            .map(|nir| state.archive.identifiers.hash("nir", nir.as_str())),
+        nir,
+        actor: query.actor,
+        action: query.action,
+        from,
+        to,
+        after_seq: query.after.unwrap_or(0),
+        limit,
+    };
+    let entries = state.archive.catalog.audit_trail(&scope, &filter).await?;
+    let next_after = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
+    let entries = entries
+        .into_iter()
+        .map(|entry| AuditEntryView {
+            seq: entry.seq,
+            at: entry.at,
+            actor: entry.actor,
+            action: entry.action,
+            document_id: entry.document_id,
+            details: serde_json::from_str(&entry.details).unwrap_or(Value::String(entry.details)),
+        })
+        .collect();
+    Ok(Json(AuditPage {
+        entries,
+        next_after,
+    }))
+}

@@ -1,0 +1,509 @@
+//! Access control: every refusal of the role × tenant × endpoint matrix, token lifecycle, and
+//! the way a newcomer gets a first token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ged::access::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const OTHER_TENANT: &str = "autre-caisse";
+
+/// Every token of the matrix: one per role in the default tenant, and some in another.
+struct Tokens {
+    scanner: String,
+    outbound: String,
+    agent: String,
+    agent_sensitive: String,
+    auditor: String,
+    admin: String,
+    other_agent: String,
+    other_scanner: String,
+    other_auditor: String,
+    other_admin: String,
+}
+
+async fn tokens(app: &TestApp) -> Tokens {
+    Tokens {
+        scanner: app.scanner.clone(),
+        outbound: app.issue_token("default", Role::Outbound, None).await,
+        agent: app.issue_token("default", Role::Agent, None).await,
+        agent_sensitive: app.reader.clone(),
+        auditor: app.issue_token("default", Role::Auditor, None).await,
+        admin: app.issue_token("default", Role::Admin, None).await,
+        other_agent: app.issue_token(OTHER_TENANT, Role::Agent, None).await,
+        other_scanner: app
+            .issue_token(OTHER_TENANT, Role::Scanner, Some("SCAN-LYON"))
+            .await,
+        other_auditor: app.issue_token(OTHER_TENANT, Role::Auditor, None).await,
+        other_admin: app.issue_token(OTHER_TENANT, Role::Admin, None).await,
+    }
+}
+
+fn outbound_metadata() -> Value {
+    let mut metadata = metadata();
+    metadata["direction"] = json!("outbound");
+    metadata["channel"] = json!("email");
+    metadata["source"] = json!("PRINT-CENTRE");
+    metadata
+}
+
+async fn status_of_get(app: &TestApp, token: &str, path: &str) -> u16 {
+    app.get_as(token, path).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn every_role_and_tenant_gets_exactly_what_it_may() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let normal = app.archive_ok(&metadata(), pdf_part("normal")).await;
+    let mut sensitive_metadata = metadata();
+    sensitive_metadata["sensitive"] = json!(true);
+    let sensitive = app
+        .archive_ok(&sensitive_metadata, pdf_part("sensitive"))
+        .await;
+    let normal = format!("/api/v1/documents/{}", normal["id"].as_str().unwrap());
+    let sensitive = format!("/api/v1/documents/{}", sensitive["id"].as_str().unwrap());
+
+    // (who, metadata of a normal document, of a sensitive one, content of each, audit, tokens)
+    let matrix: [(&str, &str, [u16; 6]); 10] = [
+        ("agent", &t.agent, [200, 404, 200, 404, 403, 403]),
+        (
+            "agent_sensitive",
+            &t.agent_sensitive,
+            [200, 200, 200, 200, 403, 403],
+        ),
+        ("auditor", &t.auditor, [200, 200, 403, 403, 200, 403]),
+        ("scanner", &t.scanner, [403, 403, 403, 403, 403, 403]),
+        ("outbound", &t.outbound, [403, 403, 403, 403, 403, 403]),
+        ("admin", &t.admin, [403, 403, 403, 403, 403, 200]),
+        (
+            "agent of another tenant",
+            &t.other_agent,
+            [404, 404, 404, 404, 403, 403],
+        ),
+        (
+            "auditor of another tenant",
+            &t.other_auditor,
+            [404, 404, 403, 403, 200, 403],
+        ),
+        ("no token", "", [401, 401, 401, 401, 401, 401]),
+        ("unknown token", "ged_0000", [401, 401, 401, 401, 401, 401]),
+    ];
+    for (who, token, expected) in matrix {
+        let actual = [
+            status_of_get(&app, token, &normal).await,
+            status_of_get(&app, token, &sensitive).await,
+            status_of_get(&app, token, &format!("{normal}/content")).await,
+            status_of_get(&app, token, &format!("{sensitive}/content")).await,
+            status_of_get(&app, token, "/api/v1/audit").await,
+            status_of_get(&app, token, "/api/v1/tokens").await,
+        ];
+        assert_eq!(
+            actual, expected,
+            "{who}: metadata, sensitive metadata, content, sensitive content, audit, tokens"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_scanners_and_outbound_systems_archive_and_only_their_own_mail() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let inbound = metadata();
+    let outbound = outbound_metadata();
+
+    for (who, token) in [
+        ("agent", &t.agent),
+        ("agent_sensitive", &t.agent_sensitive),
+        ("auditor", &t.auditor),
+        ("admin", &t.admin),
+    ] {
+        let status = app
+            .archive_as(token, &inbound, pdf_part(who))
+            .await
+            .status();
+        assert_eq!(status, 403, "{who} cannot archive");
+    }
+    let unauthenticated = app.archive_as("", &inbound, pdf_part("anonymous")).await;
+    assert_eq!(unauthenticated.status(), 401);
+    assert_eq!(unauthenticated.headers()["www-authenticate"], "Bearer");
+
+    // A scanning centre archives inbound mail for its own source only.
+    let response = app
+        .archive_as(&t.scanner, &outbound, pdf_part("scanner outbound"))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "direction"
+    );
+    let mut other_source = metadata();
+    other_source["source"] = json!("SCAN-PARIS");
+    let response = app
+        .archive_as(&t.scanner, &other_source, pdf_part("other source"))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "source"
+    );
+
+    // The print centre archives outbound mail, not inbound.
+    assert_eq!(
+        app.archive_as(&t.outbound, &outbound, pdf_part("letter"))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.archive_as(&t.outbound, &inbound, pdf_part("not a scan"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.count_rows("documents").await,
+        1,
+        "only the permitted document was archived"
+    );
+
+    // A document archived in another tenant does not exist for this one.
+    let theirs = app
+        .archive_as(&t.other_scanner, &inbound, pdf_part("their mail"))
+        .await;
+    assert_eq!(theirs.status(), 201);
+    let theirs: Value = theirs.json().await.unwrap();
+    let path = format!("/api/v1/documents/{}", theirs["id"].as_str().unwrap());
+    assert_eq!(status_of_get(&app, &t.agent, &path).await, 404);
+    assert_eq!(status_of_get(&app, &t.other_agent, &path).await, 200);
+
+    // Same source and external id in two tenants: two documents, no cross-tenant idempotency.
+    let mut with_id = metadata();
+    with_id["external_id"] = json!("SHARED-1");
+    let ours = app
+        .archive_as(&t.scanner, &with_id, pdf_part("shared"))
+        .await;
+    let theirs = app
+        .archive_as(&t.other_scanner, &with_id, pdf_part("shared"))
+        .await;
+    assert_eq!(
+        (ours.status().as_u16(), theirs.status().as_u16()),
+        (201, 201)
+    );
+}
+
+#[tokio::test]
+async fn admins_issue_list_and_revoke_their_tenants_tokens() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let client = &app.client;
+
+    let response = client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&t.admin)
+        .json(&json!({"role": "scanner", "name": "Centre de Lyon", "source": "SCAN-LYON", "expires": "90d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let issued: Value = response.json().await.unwrap();
+    let secret = issued["token"].as_str().unwrap().to_string();
+    let id = issued["id"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("ged_"));
+    assert_eq!(issued["tenant"], "default");
+    assert!(issued["expires_at"].is_string());
+    assert_eq!(
+        app.archive_as(&secret, &metadata(), pdf_part("new scanner"))
+            .await
+            .status(),
+        201
+    );
+
+    // Stored only as a hash.
+    assert_eq!(
+        app.count_rows(&format!("tokens WHERE secret_sha256 = '{secret}'"))
+            .await,
+        0
+    );
+    let listed: Value = app
+        .get_as(&t.admin, "/api/v1/tokens")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = listed["tokens"].as_array().unwrap();
+    assert!(listed.iter().any(|token| token["id"] == id.as_str()));
+    assert!(
+        listed.iter().all(|token| token["tenant"] == "default"),
+        "own tenant only"
+    );
+    assert!(
+        !listed.iter().any(|token| token.get("token").is_some()),
+        "no secret listed"
+    );
+
+    // Invalid requests name the field.
+    let response = client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&t.admin)
+        .json(&json!({"role": "scanner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "source"
+    );
+    let response = client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&t.agent)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "an agent cannot make itself admin");
+
+    // Another tenant's admin cannot revoke it; its own admin can, and it stops working at once.
+    let revoke = |token: String| {
+        let url = app.url(&format!("/api/v1/tokens/{id}"));
+        async move {
+            client
+                .delete(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke(t.other_admin.clone()).await, 404);
+    assert_eq!(revoke(t.admin.clone()).await, 204);
+    assert_eq!(revoke(t.admin.clone()).await, 404, "already revoked");
+    let response = app
+        .archive_as(&secret, &metadata(), pdf_part("revoked"))
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+    assert_eq!(app.count_audit("token.revoked").await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&t.admin)
+        .json(&json!({"role": "agent", "expires": "1s"}))
+        .send()
+        .await
+        .unwrap();
+    let secret = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status_of_get(
+            &app,
+            &secret,
+            "/api/v1/documents/0190f0a0-0000-7000-8000-000000000000"
+        )
+        .await,
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = app
+        .get_as(
+            &secret,
+            "/api/v1/documents/0190f0a0-0000-7000-8000-000000000000",
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test]
+async fn the_token_command_issues_lists_and_revokes() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let data = data_dir.to_str().unwrap();
+
+    let output = ged(&[
+        "token",
+        "create",
+        "--data-dir",
+        data,
+        "--tenant",
+        "caisse-nord",
+        "--role",
+        "scanner",
+        "--source",
+        "SCAN-LYON",
+        "--name",
+        "Lyon",
+        "--expires",
+        "90d",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "the token alone on standard output: {stdout}"
+    );
+    let secret = lines[0].to_string();
+    assert!(secret.starts_with("ged_"));
+
+    let refused = ged(&[
+        "token",
+        "create",
+        "--data-dir",
+        data,
+        "--tenant",
+        "caisse-nord",
+        "--role",
+        "scanner",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--source"));
+
+    let listed = ged(&["token", "list", "--data-dir", data]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("caisse-nord") && listed.contains("scanner") && listed.contains("Lyon"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+
+    // The token works against a server on the same data folder.
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_eq!(
+        app.archive_as(&secret, &metadata(), pdf_part("cli token"))
+            .await
+            .status(),
+        201
+    );
+
+    let id = listed
+        .lines()
+        .find(|line| line.contains("caisse-nord"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let revoked = ged(&["token", "revoke", "--data-dir", data, &id]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    assert_eq!(
+        app.archive_as(&secret, &metadata(), pdf_part("after revoke"))
+            .await
+            .status(),
+        401
+    );
+}
+
+/// Starts the real binary and returns it with the lines it printed before answering /healthz.
+async fn start_binary(data_dir: &str, port: u16) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args([
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("GED_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ged serve starts");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            // Everything printed before the server answered is in the pipe; end it to read it.
+            let _ = child.kill();
+            let _ = child.wait();
+            let lines = BufReader::new(child.stdout.take().unwrap())
+                .lines()
+                .map_while(Result::ok)
+                .collect();
+            return (child, lines);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("ged serve did not become healthy");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_first_start_prints_an_admin_token_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let (_, lines) = start_binary(data_dir.to_str().unwrap(), free_port()).await;
+    let tokens: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.starts_with("ged_"))
+        .collect();
+    assert_eq!(tokens.len(), 1, "{lines:?}");
+    let admin = tokens[0].clone();
+
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "agent", "name": "premier agent"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        201,
+        "the printed token is a working admin token"
+    );
+    drop(app);
+
+    let (_, lines) = start_binary(data_dir.to_str().unwrap(), free_port()).await;
+    assert!(
+        !lines.iter().any(|line| line.starts_with("ged_")),
+        "printed only at first start: {lines:?}"
+    );
+}
