@@ -22,13 +22,16 @@ pub fn format_date(date: Date) -> String {
     date.format(DATE_FORMAT).expect("a date always formats")
 }
 
-/// Parses an RFC 3339 date-time with its offset and brings it to UTC.
+/// Parses an RFC 3339 date-time with its offset and brings it to UTC. Years outside 1900–2100
+/// are typing errors in an archive of mail.
 pub fn parse_timestamp(input: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(input, &Rfc3339)
-        .map(|t| t.to_offset(UtcOffset::UTC))
-        .map_err(|_| {
-            "is not an RFC 3339 date-time with an offset (2024-03-05T09:30:00+01:00)".into()
-        })
+    let parsed = OffsetDateTime::parse(input, &Rfc3339).map_err(|_| {
+        "is not an RFC 3339 date-time with an offset (2024-03-05T09:30:00+01:00)".to_string()
+    })?;
+    parsed
+        .checked_to_offset(UtcOffset::UTC)
+        .filter(|utc| (1900..=2100).contains(&utc.year()))
+        .ok_or_else(|| "is outside the years 1900 to 2100".to_string())
 }
 
 pub fn format_timestamp(instant: OffsetDateTime) -> String {
@@ -59,5 +62,7 @@ mod tests {
         let instant = parse_timestamp("2024-03-05T09:30:00+01:00").unwrap();
         assert_eq!(format_timestamp(instant), "2024-03-05T08:30:00.000000Z");
         assert!(parse_timestamp("2024-03-05").is_err());
+        // Would be year 10000 in UTC.
+        assert!(parse_timestamp("9999-12-31T23:59:59-01:00").is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use futures::stream::StreamExt;
 
 use crate::archive::Archive;
-use crate::audit::{GENESIS_HASH, check_chain};
+use crate::audit::{ChainPosition, check_chain};
 use crate::content::{ContentStore, ObjectCheck};
 use crate::identifiers::Sha256Hex;
 
@@ -80,7 +80,8 @@ impl fmt::Display for Problem {
             }
             Self::MissingAuditEntry { document_id } => write!(
                 f,
-                "document {document_id} has no audit entry of its archiving (the log was cut)"
+                "document {document_id} disagrees with the audit entry of its archiving \
+                 (the entry is missing, or the document's content or sequence was changed)"
             ),
         }
     }
@@ -200,15 +201,15 @@ async fn check_documents(archive: &Archive, report: &mut Report) -> anyhow::Resu
 }
 
 async fn check_audit_chain(archive: &Archive, report: &mut Report) -> anyhow::Result<()> {
-    let mut previous_hash = GENESIS_HASH.to_string();
+    let mut position = ChainPosition::start();
     let mut after_seq = 0;
     loop {
         let page = archive.catalog.audit_entries(after_seq, PAGE).await?;
         let Some(last) = page.last() else { break };
         after_seq = last.seq;
         report.audit_entries_checked += page.len() as u64;
-        match check_chain(&previous_hash, &page) {
-            Ok(last_hash) => previous_hash = last_hash,
+        match check_chain(position.clone(), &page) {
+            Ok(next) => position = next,
             Err(broken) => {
                 report.problems.push(Problem::BrokenAuditChain {
                     seq: broken.seq,
@@ -219,10 +220,12 @@ async fn check_audit_chain(archive: &Archive, report: &mut Report) -> anyhow::Re
             }
         }
     }
-    // A chain cut at its end still links up; each document's archiving entry must be there.
+    // A chain cut at its end still links up, and a document row edited behind the
+    // application's back (pointed at other content) still finds its object: each document must
+    // agree with the audit entry of its archiving.
     for document_id in archive
         .catalog
-        .documents_missing_archive_entry(PAGE)
+        .documents_disagreeing_with_audit(PAGE)
         .await?
     {
         report

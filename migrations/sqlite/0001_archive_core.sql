@@ -71,6 +71,9 @@ CREATE TABLE documents (
     sensitive      BOOLEAN NOT NULL DEFAULT FALSE,
     external_id    TEXT,
     archived_at    TEXT NOT NULL,
+    -- The change sequence number of the archiving: unique, stable, in archive order.
+    archived_seq   INTEGER NOT NULL UNIQUE,
+    -- The change sequence number of the latest change.
     seq            INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX documents_external_id ON documents (tenant_id, source, external_id)

@@ -110,15 +110,40 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-/// Follows the chain over entries in sequence order, starting after an entry whose hash was
-/// `previous_hash` (the genesis hash for the first). Returns the last hash seen.
+/// The last link checked: where the next page of entries must continue from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPosition {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl ChainPosition {
+    pub fn start() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+        }
+    }
+}
+
+/// Follows the chain over entries in sequence order from `position`. Sequence numbers must
+/// follow each other without a gap: a removed entry shows even where hashes were recomputed.
 pub fn check_chain<'a>(
-    previous_hash: &str,
+    position: ChainPosition,
     entries: impl IntoIterator<Item = &'a AuditEntry>,
-) -> Result<String, BrokenLink> {
-    let mut previous = previous_hash.to_string();
+) -> Result<ChainPosition, BrokenLink> {
+    let mut position = position;
     for entry in entries {
-        if entry.prev_hash != previous {
+        if entry.seq != position.seq + 1 {
+            return Err(BrokenLink {
+                seq: entry.seq,
+                reason: format!(
+                    "follows entry {} (entries in between were removed)",
+                    position.seq
+                ),
+            });
+        }
+        if entry.prev_hash != position.hash {
             return Err(BrokenLink {
                 seq: entry.seq,
                 reason: "does not point at the entry before it (an entry was removed or changed)"
@@ -141,7 +166,10 @@ pub fn check_chain<'a>(
                 reason: "its content does not match its hash (the entry was modified)".into(),
             });
         }
-        previous = entry.hash.clone();
+        position = ChainPosition {
+            seq: entry.seq,
+            hash: entry.hash.clone(),
+        };
     }
-    Ok(previous)
+    Ok(position)
 }

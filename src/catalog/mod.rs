@@ -94,9 +94,9 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, CatalogError>;
 
-    /// Documents without the audit entry of their archiving: for `ged verify`, which catches a
-    /// chain cut at its end that way.
-    async fn documents_missing_archive_entry(
+    /// Documents whose row disagrees with the audit entry of their archiving (missing entry,
+    /// or another hash, size or sequence number): for `ged verify`.
+    async fn documents_disagreeing_with_audit(
         &self,
         limit: u32,
     ) -> Result<Vec<String>, CatalogError>;

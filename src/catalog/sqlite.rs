@@ -184,8 +184,8 @@ impl Catalog for SqliteCatalog {
         sqlx::query(
             "INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
              channel, source, document_type, document_date, received_at, sent_at, title, agent, \
-             recipient, sensitive, external_id, archived_at, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             recipient, sensitive, external_id, archived_at, archived_seq, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
         )
         .bind(&id)
         .bind(tenant)
@@ -319,13 +319,16 @@ impl Catalog for SqliteCatalog {
         .await?)
     }
 
-    async fn documents_missing_archive_entry(
+    async fn documents_disagreeing_with_audit(
         &self,
         limit: u32,
     ) -> Result<Vec<String>, CatalogError> {
         Ok(sqlx::query_scalar(
             "SELECT d.id FROM documents d WHERE NOT EXISTS \
-             (SELECT 1 FROM audit_log a WHERE a.document_id = d.id AND a.action = 'document.archived') \
+             (SELECT 1 FROM audit_log a WHERE a.document_id = d.id AND a.action = 'document.archived' \
+              AND json_extract(a.details, '$.sha256') = d.sha256 \
+              AND json_extract(a.details, '$.size') = d.size \
+              AND json_extract(a.details, '$.seq') = d.archived_seq) \
              ORDER BY d.id LIMIT $1",
         )
         .bind(i64::from(limit))

@@ -38,6 +38,8 @@ pub enum ContentError {
     Io(#[from] std::io::Error),
     #[error("object {0} is missing from the content store")]
     Missing(Sha256Hex),
+    #[error("the staged upload of {0} changed before it was stored")]
+    StagingChanged(Sha256Hex),
 }
 
 /// What a write found.
@@ -69,6 +71,8 @@ pub enum ObjectCheck {
 pub struct ContentStore {
     store: Arc<dyn ObjectStore>,
     staging_directory: PathBuf,
+    /// The root folder when the store is the local disk, whose durability we manage.
+    local_root: Option<PathBuf>,
 }
 
 impl ContentStore {
@@ -79,7 +83,10 @@ impl ContentStore {
         let store = LocalFileSystem::new_with_prefix(root)?
             .with_fsync(true)
             .with_automatic_cleanup(true);
-        Ok(Self::new(Arc::new(store), staging_directory))
+        Ok(Self {
+            local_root: Some(std::fs::canonicalize(root)?),
+            ..Self::new(Arc::new(store), staging_directory)
+        })
     }
 
     /// Any object store; `staging_directory` is a local folder for uploads too large for memory.
@@ -87,6 +94,7 @@ impl ContentStore {
         Self {
             store,
             staging_directory: staging_directory.to_path_buf(),
+            local_root: None,
         }
     }
 
@@ -118,21 +126,19 @@ impl ContentStore {
         ))
     }
 
-    /// Stores staged content under its hash unless it is already there. Returns once the
-    /// content is durable.
+    /// Stores staged content under its hash unless it is already there, intact. Returns once
+    /// the content is durable.
     pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
         let location = Self::key(&staged.sha256);
         let mut mode = PutMode::Create;
         match self.store.head(&location).await {
-            Ok(meta) if meta.size == staged.size => return Ok(PutOutcome::AlreadyPresent),
-            Ok(meta) => {
-                // A stored object of the wrong size is damaged: the fresh upload repairs it.
-                tracing::error!(
-                    sha256 = %staged.sha256,
-                    stored_size = meta.size,
-                    expected_size = staged.size,
-                    "stored content has the wrong size: rewriting it from the new upload"
-                );
+            Ok(_) if self.holds_intact(&location, staged.size).await => {
+                self.make_durable(&location).await?;
+                return Ok(PutOutcome::AlreadyPresent);
+            }
+            Ok(_) => {
+                // A damaged object (bit rot, a cut write): the fresh upload repairs it.
+                tracing::error!(sha256 = %staged.sha256, "stored content is damaged: rewriting it from the new upload");
                 mode = PutMode::Overwrite;
             }
             Err(object_store::Error::NotFound { .. }) => {}
@@ -140,16 +146,23 @@ impl ContentStore {
         }
         match staged.bytes {
             StagedBytes::Memory(bytes) => {
-                let options = PutOptions::from(mode);
+                let payload = PutPayload::from(bytes);
                 match self
                     .store
-                    .put_opts(&location, PutPayload::from(bytes), options)
+                    .put_opts(&location, payload.clone(), PutOptions::from(mode))
                     .await
                 {
                     Ok(_) => Ok(PutOutcome::Created),
-                    // Someone stored the same content meanwhile: that is a dedup hit.
+                    // Another upload of the same content won the race: a dedup hit if what it
+                    // wrote is sound, otherwise ours replaces it.
                     Err(object_store::Error::AlreadyExists { .. }) => {
-                        Ok(PutOutcome::AlreadyPresent)
+                        if self.holds_intact(&location, staged.size).await {
+                            self.make_durable(&location).await?;
+                            return Ok(PutOutcome::AlreadyPresent);
+                        }
+                        let options = PutOptions::from(PutMode::Overwrite);
+                        self.store.put_opts(&location, payload, options).await?;
+                        Ok(PutOutcome::Created)
                     }
                     Err(error) => Err(error.into()),
                 }
@@ -157,31 +170,79 @@ impl ContentStore {
             // Multipart uploads cannot be create-only; with content addressing a concurrent
             // second write of the same key writes the same bytes, which is harmless.
             StagedBytes::File(temporary) => {
-                let mut file = tokio::fs::File::open(temporary.path()).await?;
-                let mut upload = self.store.put_multipart(&location).await?;
-                let copied: Result<(), ContentError> = async {
-                    loop {
-                        let mut part = Vec::with_capacity(PART_SIZE);
-                        (&mut file)
-                            .take(PART_SIZE as u64)
-                            .read_to_end(&mut part)
-                            .await?;
-                        if part.is_empty() {
-                            break;
-                        }
-                        upload.put_part(PutPayload::from(Bytes::from(part))).await?;
-                    }
-                    upload.complete().await?;
-                    Ok(())
-                }
-                .await;
-                if let Err(error) = copied {
-                    let _ = upload.abort().await;
-                    return Err(error);
-                }
+                self.copy_staged_file(&location, temporary.path(), &staged.sha256)
+                    .await?;
                 Ok(PutOutcome::Created)
             }
         }
+    }
+
+    /// Copies a spooled upload into the store in parts, hashing them again on the way: if the
+    /// staged file no longer holds the bytes that were hashed on arrival, nothing is published.
+    async fn copy_staged_file(
+        &self,
+        location: &Path,
+        staged_path: &FsPath,
+        expected: &Sha256Hex,
+    ) -> Result<(), ContentError> {
+        let mut file = tokio::fs::File::open(staged_path).await?;
+        let mut upload = self.store.put_multipart(location).await?;
+        let copied: Result<(), ContentError> = async {
+            let mut hasher = Sha256::new();
+            loop {
+                let mut part = Vec::with_capacity(PART_SIZE);
+                (&mut file)
+                    .take(PART_SIZE as u64)
+                    .read_to_end(&mut part)
+                    .await?;
+                if part.is_empty() {
+                    break;
+                }
+                hasher.update(&part);
+                upload.put_part(PutPayload::from(Bytes::from(part))).await?;
+            }
+            let actual = Sha256Hex::from_digest(&hasher.finalize());
+            if actual != *expected {
+                return Err(ContentError::StagingChanged(expected.clone()));
+            }
+            upload.complete().await?;
+            Ok(())
+        }
+        .await;
+        if copied.is_err() {
+            let _ = upload.abort().await;
+        }
+        copied
+    }
+
+    /// Whether the stored object has the expected size and hashes to its name.
+    async fn holds_intact(&self, location: &Path, expected_size: u64) -> bool {
+        matches!(self.check(location).await, ObjectCheck::Intact { size } if size == expected_size)
+    }
+
+    /// On the local disk, fsyncs an object found already present, and the folders above it:
+    /// the writer that created it may not have reached its own fsync yet (or crashed first),
+    /// and a dedup hit must be as durable as a fresh write before the caller acknowledges it.
+    async fn make_durable(&self, location: &Path) -> Result<(), ContentError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(());
+        };
+        let path = root.join(location.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            let mut folder = path.parent();
+            while let Some(current) = folder {
+                std::fs::File::open(current)?.sync_all()?;
+                if current == root {
+                    break;
+                }
+                folder = current.parent();
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(())
     }
 
     /// The stored size of a content hash, or `None` when absent.

@@ -1,6 +1,5 @@
 //! `/api/v1/documents`: archive one document (multipart), read its metadata, stream its content.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,23 +9,34 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use headers::HeaderMapExt;
 
 use super::metadata::parse_metadata_json;
 use super::model::{Document, DocumentId};
 use crate::access::{Caller, Permission};
+use crate::http::representation::{
+    RangeRequest, content_disposition, none_match, parse_range, range_condition_holds,
+};
 use crate::http::{ApiError, AppState};
 use crate::ingest::{ArchiveOutcome, IncomingFile};
 
 /// Metadata is small; a larger part is a mistake or an attack.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
+/// Room for the multipart framing around the file and the metadata.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+/// Personal data: shared office PCs must not keep a copy.
+const NO_STORE: &str = "private, no-store";
 
-pub fn router() -> Router<Arc<AppState>> {
+/// `max_upload_bytes` caps the file; the whole body may carry the metadata and framing besides.
+/// The body limit stops oversized requests before multipart parsing buffers them.
+pub fn router(max_upload_bytes: u64) -> Router<Arc<AppState>> {
+    let body_limit = max_upload_bytes
+        .saturating_add(MAX_METADATA_BYTES as u64 + MULTIPART_OVERHEAD)
+        .try_into()
+        .unwrap_or(usize::MAX);
     Router::new()
-        // The upload limit is enforced on the streamed file part, not on the whole body.
         .route(
             "/api/v1/documents",
-            post(archive_document).layer(DefaultBodyLimit::disable()),
+            post(archive_document).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/v1/documents/{id}", get(document_metadata))
         .route("/api/v1/documents/{id}/content", get(document_content))
@@ -141,47 +151,48 @@ async fn document_content(
         .ok_or(ApiError::NotFound)?;
     let etag = format!("\"{}\"", document.sha256);
     let size = document.size;
-
-    let etag_matches = |value: Option<&HeaderValue>| {
-        value.and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        })
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    if etag_matches(headers.get(header::IF_NONE_MATCH)) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+
+    if header_text(header::IF_NONE_MATCH).is_some_and(|v| none_match(v, &etag)) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag.as_str()),
+                (header::CACHE_CONTROL, NO_STORE),
+            ],
+        )
+            .into_response());
     }
-    // If-Range: serve the range only if the client's copy is this content.
-    let range_applies = headers
-        .get(header::IF_RANGE)
-        .is_none_or(|_| etag_matches(headers.get(header::IF_RANGE)));
-    let range = match headers.typed_get::<headers::Range>() {
-        Some(range) if range_applies => byte_range(&range, size)?,
-        _ => None,
+    // If-Range: serve the range only if the client's copy is this very content.
+    let range_applies =
+        header_text(header::IF_RANGE).is_none_or(|v| range_condition_holds(v, &etag));
+    let range = match header_text(header::RANGE) {
+        Some(range) if range_applies => parse_range(range, size),
+        _ => RangeRequest::Whole,
+    };
+    let (status, start, end) = match range {
+        RangeRequest::Whole => (StatusCode::OK, 0, size),
+        RangeRequest::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end),
+        RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
     };
 
-    let (status, start, end) = match range {
-        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
-        None => (StatusCode::OK, 0, size),
-    };
     let stream = state
         .archive
         .read_content(&scope, &document, start..end)
         .await?;
-    let disposition = match &document.file_name {
-        Some(name) => format!("inline; filename=\"{}\"", name.replace(['"', '\\'], "_")),
-        None => "inline".to_string(),
-    };
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, &document.media_type)
         .header(header::CONTENT_LENGTH, end - start)
         .header(header::ETAG, &etag)
         .header(header::ACCEPT_RANGES, "bytes")
-        // Personal data: shared office PCs must not keep a copy.
-        .header(header::CACHE_CONTROL, "private, no-store")
+        .header(header::CACHE_CONTROL, NO_STORE)
         .header("x-content-type-options", "nosniff");
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(document.file_name.as_deref())) {
         response = response.header(header::CONTENT_DISPOSITION, value);
     }
     if status == StatusCode::PARTIAL_CONTENT {
@@ -193,30 +204,4 @@ async fn document_content(
     response
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// The one byte range to serve, as `start..end` (end exclusive); `None` serves everything
-/// (several ranges, or a suffix longer than the content, are answered with the whole).
-fn byte_range(range: &headers::Range, size: u64) -> Result<Option<(u64, u64)>, ApiError> {
-    let ranges: Vec<_> = range.satisfiable_ranges(size).collect();
-    let [(start, end)] = ranges.as_slice() else {
-        return Ok(None);
-    };
-    let start = match start {
-        Bound::Included(start) => *start,
-        Bound::Excluded(start) => start + 1,
-        Bound::Unbounded => 0,
-    };
-    let end = match end {
-        Bound::Included(end) => end.saturating_add(1).min(size),
-        Bound::Excluded(end) => (*end).min(size),
-        Bound::Unbounded => size,
-    };
-    if start >= size {
-        return Err(ApiError::RangeNotSatisfiable { size });
-    }
-    if start >= end {
-        return Ok(None);
-    }
-    Ok(Some((start, end)))
 }

@@ -232,6 +232,11 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
         })
         .collect();
 
+    // A blank external id would silently turn idempotency off: a retry would archive twice.
+    let external_id = trimmed(input.external_id.clone());
+    if input.external_id.is_some() && external_id.is_none() {
+        errors.push("external_id", "is blank");
+    }
     let (Some(direction), Some(channel)) = (direction, channel) else {
         return Err(errors);
     };
@@ -247,7 +252,7 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
         agent: trimmed(input.agent),
         recipient: trimmed(input.recipient),
         sensitive: input.sensitive,
-        external_id: trimmed(input.external_id),
+        external_id,
         individuals,
         companies,
     };

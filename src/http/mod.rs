@@ -2,6 +2,7 @@
 //! server loop that takes a bound listener and a shutdown signal (so tests run it on port 0).
 
 pub mod error;
+pub mod representation;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(healthz))
-        .merge(crate::documents::http::router())
+        .merge(crate::documents::http::router(state.max_upload_bytes))
         .merge(crate::access::http::router())
         .merge(crate::audit::http::router())
         .fallback(|| async { ApiError::NotFound })

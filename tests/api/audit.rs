@@ -150,7 +150,7 @@ async fn verify_catches_an_audit_log_cut_at_its_end() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{text}");
     assert!(
-        text.contains("has no audit entry of its archiving"),
+        text.contains("disagrees with the audit entry of its archiving"),
         "{text}"
     );
 }

@@ -150,3 +150,49 @@ async fn a_large_upload_is_spooled_to_disk_and_served_back_intact() {
         .unwrap();
     assert_eq!(body["size"], bytes.len());
 }
+
+#[tokio::test]
+async fn conditional_and_range_edge_cases_follow_rfc_9110() {
+    let app = spawn_app().await;
+    let (id, bytes) = archived(&app, "edge cases").await;
+    let path = format!("/api/v1/documents/{id}/content");
+    let etag = format!("\"{}\"", sha256_hex(&bytes));
+    let weak = format!("W/{etag}");
+
+    let response = app.get_with(&path, &[("if-none-match", &weak)]).await;
+    assert_eq!(response.status(), 304, "If-None-Match compares weakly");
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+
+    let response = app
+        .get_with(&path, &[("range", "bytes=0-3"), ("if-range", "*")])
+        .await;
+    assert_eq!(response.status(), 200, "If-Range never matches *");
+    let response = app
+        .get_with(&path, &[("range", "bytes=0-3"), ("if-range", &weak)])
+        .await;
+    assert_eq!(response.status(), 200, "If-Range compares strongly");
+
+    let response = app.get_with(&path, &[("range", "bytes=-")]).await;
+    assert_eq!(response.status(), 200, "a malformed range is ignored");
+    let response = app
+        .get_with(&path, &[("range", "bytes=100000-,200000-")])
+        .await;
+    assert_eq!(response.status(), 416, "no satisfiable range at all");
+}
+
+#[tokio::test]
+async fn non_ascii_file_names_are_sent_as_rfc_6266_asks() {
+    let app = spawn_app().await;
+    let part = Part::bytes(pdf_bytes("accents")).file_name("réclamation été.pdf");
+    let created = app.archive_ok(&metadata(), part).await;
+    let id = created["id"].as_str().unwrap();
+    let response = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        disposition,
+        "inline; filename=\"r_clamation _t_.pdf\"; filename*=UTF-8''r%C3%A9clamation%20%C3%A9t%C3%A9.pdf"
+    );
+}

@@ -78,6 +78,12 @@ async fn each_invalid_metadata_field_is_named() {
             "sent_at",
         ),
         (Box::new(|m| m["sensitive"] = json!("yes")), "sensitive"),
+        // Year 10000 once brought to UTC: refused, never a panic.
+        (
+            Box::new(|m| m["received_at"] = json!("9999-12-31T23:59:59-01:00")),
+            "received_at",
+        ),
+        (Box::new(|m| m["external_id"] = json!("   ")), "external_id"),
         (Box::new(|m| m["colour"] = json!("red")), "colour"),
         (Box::new(|m| m["title"] = json!("x".repeat(501))), "title"),
         (
@@ -291,4 +297,29 @@ async fn uploads_over_the_limit_get_413_and_leave_nothing() {
     assert_eq!(response.status(), 201);
     assert_eq!(app.count_rows("documents").await, 1);
     assert_eq!(app.stored_objects().len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_before_any_parsing() {
+    let folder = tempfile::tempdir().unwrap();
+    let app = spawn_app_on(&folder.path().join("data"), |settings| {
+        settings.max_upload_bytes = 64 * 1024;
+    })
+    .await;
+    // No boundary anywhere: a parser would buffer all of it looking for one.
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let response = app
+        .client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(&app.scanner)
+        .header("content-type", "multipart/form-data; boundary=never-sent")
+        .body(body)
+        .send()
+        .await;
+    // The server answers 413 as soon as the limit is crossed; it may close the connection
+    // before the client has finished sending, which is a refusal too.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+    }
+    assert_eq!(app.count_rows("documents").await, 0);
 }

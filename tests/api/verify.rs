@@ -152,3 +152,51 @@ async fn verify_refuses_a_folder_without_an_archive() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no archive"));
 }
+
+#[tokio::test]
+async fn a_damaged_object_is_repaired_by_the_next_upload_of_its_content() {
+    let app = spawn_app().await;
+    let (first, _) = archive_two(&app).await;
+    let sha256 = first["sha256"].as_str().unwrap();
+    let path = object_path(&app, sha256);
+    let original = std::fs::read(&path).unwrap();
+    let mut damaged = original.clone();
+    damaged[10] ^= 0x40; // same size
+    std::fs::write(&path, &damaged).unwrap();
+
+    let again = app
+        .archive_ok(&metadata(), pdf_part("first to verify"))
+        .await;
+    assert_eq!(again["sha256"], sha256);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        original,
+        "the object was rewritten"
+    );
+    let id = first["id"].as_str().unwrap();
+    let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(content.bytes().await.unwrap().as_ref(), original.as_slice());
+    let (success, output) = run_verify(&app);
+    assert!(success, "{output}");
+}
+
+#[tokio::test]
+async fn verify_catches_a_document_row_pointed_at_other_content() {
+    let app = spawn_app().await;
+    let first = app.archive_ok(&metadata(), pdf_part("content one")).await;
+    let second = app.archive_ok(&metadata(), pdf_part("content two")).await;
+    // Two PDFs of the same size: the edited row still finds an object of the right size.
+    assert_eq!(first["size"], second["size"]);
+    let url = format!("sqlite://{}", app.data_dir.join("catalog.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE documents SET sha256 = $1 WHERE id = $2")
+        .bind(second["sha256"].as_str().unwrap())
+        .bind(first["id"].as_str().unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (success, output) = run_verify(&app);
+    assert!(!success, "{output}");
+    assert!(output.contains(first["id"].as_str().unwrap()), "{output}");
+}
