@@ -48,11 +48,119 @@ enum Command {
     Verify,
     /// Print the effective configuration.
     Config,
+    /// Rebuild the search index from the catalog (stop `ged serve` first).
+    Reindex,
+    /// Search the archive through a running server, with the same criteria as the API.
+    Search(Box<SearchArgs>),
     /// Issue, list and revoke bearer tokens (works on the data folder directly).
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+/// `ged search`: each flag is the API criterion of the same name.
+#[derive(clap::Args)]
+struct SearchArgs {
+    /// The server to ask.
+    #[arg(long, env = "GED_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An agent's bearer token.
+    #[arg(long, env = "GED_TOKEN", hide_env_values = true)]
+    token: String,
+    #[arg(long)]
+    nir: Option<String>,
+    #[arg(long)]
+    client_number: Option<String>,
+    /// Last and/or first name (case and accents do not matter).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    birth_date: Option<String>,
+    #[arg(long)]
+    siren: Option<String>,
+    #[arg(long)]
+    siret: Option<String>,
+    #[arg(long)]
+    company_number: Option<String>,
+    #[arg(long)]
+    company_name: Option<String>,
+    #[arg(long)]
+    source: Vec<String>,
+    #[arg(long)]
+    document_type: Vec<String>,
+    #[arg(long)]
+    direction: Option<String>,
+    #[arg(long)]
+    channel: Option<String>,
+    #[arg(long)]
+    agent: Option<String>,
+    #[arg(long)]
+    recipient: Option<String>,
+    #[arg(long)]
+    sensitive: Option<bool>,
+    /// Document date from (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Document date to (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    archived_from: Option<String>,
+    #[arg(long)]
+    archived_to: Option<String>,
+    /// Words to find in titles and text.
+    #[arg(long)]
+    q: Option<String>,
+    #[arg(long, value_enum)]
+    sort: Option<crate::index::Sort>,
+    #[arg(long)]
+    limit: Option<usize>,
+    /// The `next_cursor` of a previous page.
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Print the API's JSON answer instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SearchArgs {
+    fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        let mut add = |key: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                pairs.push((key, value));
+            }
+        };
+        add("nir", self.nir.clone());
+        add("client_number", self.client_number.clone());
+        add("name", self.name.clone());
+        add("birth_date", self.birth_date.clone());
+        add("siren", self.siren.clone());
+        add("siret", self.siret.clone());
+        add("company_number", self.company_number.clone());
+        add("company_name", self.company_name.clone());
+        add("direction", self.direction.clone());
+        add("channel", self.channel.clone());
+        add("agent", self.agent.clone());
+        add("recipient", self.recipient.clone());
+        add("sensitive", self.sensitive.map(|s| s.to_string()));
+        add("from", self.from.clone());
+        add("to", self.to.clone());
+        add("archived_from", self.archived_from.clone());
+        add("archived_to", self.archived_to.clone());
+        add("q", self.q.clone());
+        add("sort", self.sort.map(|s| s.as_str().to_string()));
+        add("limit", self.limit.map(|l| l.to_string()));
+        add("cursor", self.cursor.clone());
+        for source in &self.source {
+            pairs.push(("source", source.clone()));
+        }
+        for document_type in &self.document_type {
+            pairs.push(("document_type", document_type.clone()));
+        }
+        pairs
+    }
 }
 
 #[derive(Subcommand)]
@@ -121,6 +229,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Token { command } => token(settings, command).await,
+            Command::Reindex => reindex(settings).await,
+            Command::Search(args) => search(*args).await,
         }
     })
 }
@@ -218,6 +328,65 @@ async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<Exit
             println!("revoked {id}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
+    let archive = crate::startup::open_archive(&settings).await?;
+    let report =
+        crate::index::rebuild::rebuild(archive.catalog.as_ref(), &settings.index_dir(), true)
+            .await?;
+    println!(
+        "reindexed {} documents in {:.1} s ({:.0} documents/s); index {:.1} MiB; peak memory {}",
+        report.documents,
+        report.seconds,
+        report.documents_per_second(),
+        report.index_bytes as f64 / 1_048_576.0,
+        report
+            .peak_memory_bytes
+            .map_or("unknown".to_string(), |bytes| format!(
+                "{:.0} MiB",
+                bytes as f64 / 1_048_576.0
+            )),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let query = serde_urlencoded::to_string(args.query_pairs())?;
+    let url = format!(
+        "{}/api/v1/search?{query}",
+        args.server.trim_end_matches('/')
+    );
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&args.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", args.server))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .context("the server's answer is not JSON")?;
+    if !status.is_success() {
+        let error = &body["error"];
+        eprintln!(
+            "ged: {} ({}){}",
+            error["message"].as_str().unwrap_or("refused"),
+            status.as_u16(),
+            error["field"]
+                .as_str()
+                .map(|f| format!(", field {f}"))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", crate::index::table::render(&body));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -84,6 +84,11 @@ impl Settings {
         self.data_dir.join("staging")
     }
 
+    /// The search index, derived from the catalog (safe to delete: it is rebuilt).
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("settings serialise")
     }

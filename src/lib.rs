@@ -14,6 +14,7 @@ pub mod dates;
 pub mod documents;
 pub mod http;
 pub mod identifiers;
+pub mod index;
 pub mod ingest;
 pub mod parties;
 pub mod startup;

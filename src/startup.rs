@@ -85,11 +85,18 @@ pub async fn run(
             "removed uploads left unfinished by the previous run"
         );
     }
+    let (index, writer) =
+        crate::index::writer::start(&settings.index_dir(), archive.catalog.clone())
+            .context("cannot open the search index")?;
     let state = AppState {
         archive,
+        index,
         max_upload_bytes: settings.max_upload_bytes,
     };
-    http::serve(listener, state, shutdown)
+    let served = http::serve(listener, state, shutdown)
         .await
-        .context("server failed")
+        .context("server failed");
+    // The writer's last commit lands before the process ends.
+    writer.stop().await;
+    served
 }

@@ -95,6 +95,7 @@ impl Role {
             ArchiveDocument => matches!(self, Scanner | Outbound),
             ReadMetadata => matches!(self, Agent | AgentSensitive | Auditor),
             ReadContent => matches!(self, Agent | AgentSensitive),
+            Search => matches!(self, Agent | AgentSensitive),
             ReadAudit => matches!(self, Auditor),
             ManageTokens => matches!(self, Admin),
         }
@@ -112,6 +113,7 @@ pub enum Permission {
     ArchiveDocument,
     ReadMetadata,
     ReadContent,
+    Search,
     ReadAudit,
     ManageTokens,
 }
@@ -256,6 +258,7 @@ mod tests {
         };
         assert_eq!(holders(ArchiveDocument), [Role::Scanner, Role::Outbound]);
         assert_eq!(holders(ReadContent), [Role::Agent, Role::AgentSensitive]);
+        assert_eq!(holders(Search), [Role::Agent, Role::AgentSensitive]);
         assert_eq!(
             holders(ReadMetadata),
             [Role::Agent, Role::AgentSensitive, Role::Auditor]

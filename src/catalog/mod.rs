@@ -46,6 +46,27 @@ pub enum Inserted {
     Existing(Document),
 }
 
+/// A document as the search index needs it: its tenant, its stable archive order, its text.
+#[derive(Debug, Clone)]
+pub struct IndexSource {
+    pub tenant: String,
+    pub archived_seq: i64,
+    pub text: Option<String>,
+    pub document: Document,
+}
+
+/// The documents touched by a run of changes, in their current state.
+#[derive(Debug, Clone, Default)]
+pub struct ChangedDocuments {
+    /// The highest change sequence number covered; the next run starts after it.
+    pub upto_seq: i64,
+    /// How many changes the run covered.
+    pub changes: usize,
+    pub documents: Vec<IndexSource>,
+    /// Documents changed in the run that no longer exist.
+    pub removed: Vec<String>,
+}
+
 /// Where a document's content should be, for verification.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ContentReference {
@@ -138,6 +159,27 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Tokens of one tenant, or of all when `None` (the operator's view).
     async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError>;
+
+    /// The highest change sequence number (0 for an empty catalog).
+    async fn latest_seq(&self) -> Result<i64, CatalogError>;
+
+    /// The documents touched by the (at most `limit`) changes after `after_seq`, every tenant,
+    /// sensitive included: for the search index, which applies the scope at query time.
+    async fn changed_documents(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<ChangedDocuments, CatalogError>;
+
+    /// Up to `limit` documents in archive order after `after_archived_seq`: for rebuilding the
+    /// index from scratch.
+    async fn documents_in_archive_order(
+        &self,
+        after_archived_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<IndexSource>, CatalogError>;
+
+    async fn document_count(&self) -> Result<i64, CatalogError>;
 
     /// Revokes a token of the scope's tenant; `false` when there is no such (unrevoked) token.
     async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError>;

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{Catalog, CatalogError, ContentReference, Inserted, NewDocument};
+use super::{
+    Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted, NewDocument,
+};
 use crate::access::tokens::TokenRecord;
 use crate::access::{Role, Scope, TenantId};
 use crate::audit::{AuditEntry, AuditFilter, GENESIS_HASH, entry_hash};
@@ -491,6 +493,95 @@ impl Catalog for SqliteCatalog {
         rows.into_iter().map(TokenRow::into_record).collect()
     }
 
+    async fn latest_seq(&self) -> Result<i64, CatalogError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+                .fetch_one(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn changed_documents(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<ChangedDocuments, CatalogError> {
+        let (upto_seq, changes): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2)",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_one(&self.readers)
+        .await?;
+        let Some(upto_seq) = upto_seq else {
+            return Ok(ChangedDocuments {
+                upto_seq: after_seq,
+                ..Default::default()
+            });
+        };
+        const CHANGED: &str = "SELECT document_id FROM changes WHERE seq > $1 AND seq <= $2";
+        let documents = load_for_index(
+            &self.readers,
+            &format!("d.id IN ({CHANGED})"),
+            after_seq,
+            upto_seq,
+        )
+        .await?;
+        let changed: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT DISTINCT document_id FROM ({CHANGED})"))
+                .bind(after_seq)
+                .bind(upto_seq)
+                .fetch_all(&self.readers)
+                .await?;
+        let present: std::collections::HashSet<String> = documents
+            .iter()
+            .map(|source| source.document.id.to_string())
+            .collect();
+        let removed = changed
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+        Ok(ChangedDocuments {
+            upto_seq,
+            changes: changes as usize,
+            documents,
+            removed,
+        })
+    }
+
+    async fn documents_in_archive_order(
+        &self,
+        after_archived_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<IndexSource>, CatalogError> {
+        let upto: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(archived_seq) FROM \
+             (SELECT archived_seq FROM documents WHERE archived_seq > $1 ORDER BY archived_seq LIMIT $2)",
+        )
+        .bind(after_archived_seq)
+        .bind(i64::from(limit))
+        .fetch_one(&self.readers)
+        .await?;
+        let Some(upto) = upto else {
+            return Ok(Vec::new());
+        };
+        let mut documents = load_for_index(
+            &self.readers,
+            "d.archived_seq > $1 AND d.archived_seq <= $2",
+            after_archived_seq,
+            upto,
+        )
+        .await?;
+        documents.sort_by_key(|source| source.archived_seq);
+        Ok(documents)
+    }
+
+    async fn document_count(&self) -> Result<i64, CatalogError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+            .fetch_one(&self.readers)
+            .await?)
+    }
+
     async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError> {
         let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let now = now_timestamp();
@@ -688,6 +779,7 @@ async fn resolve_party(
         .await?;
         found.extend(party);
     }
+    let mut party_changed = false;
     let party_id = match found.len() {
         0 => {
             sqlx::query_scalar(
@@ -724,9 +816,11 @@ async fn resolve_party(
                     });
                 }
             }
-            sqlx::query(
+            let named = sqlx::query(
                 "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
-                 birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 WHERE id = $1",
+                 birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 \
+                 WHERE id = $1 AND ((last_name IS NULL AND $2 IS NOT NULL) OR (first_name IS NULL AND $3 IS NOT NULL) \
+                 OR (birth_date IS NULL AND $4 IS NOT NULL) OR (name IS NULL AND $5 IS NOT NULL))",
             )
             .bind(party_id)
             .bind(names.last_name)
@@ -735,7 +829,9 @@ async fn resolve_party(
             .bind(names.name)
             .bind(now)
             .execute(&mut *connection)
-            .await?;
+            .await?
+            .rows_affected();
+            party_changed = named > 0;
             party_id
         }
         _ => {
@@ -746,7 +842,7 @@ async fn resolve_party(
         }
     };
     for (reference_kind, value) in references {
-        sqlx::query(
+        let added = sqlx::query(
             "INSERT INTO party_references (tenant_id, kind, value, party_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, kind, value) DO NOTHING",
         )
@@ -755,9 +851,117 @@ async fn resolve_party(
         .bind(value)
         .bind(party_id)
         .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        party_changed |= added > 0 && found.len() == 1;
+    }
+    if party_changed {
+        // The documents already filed under this party are found by its references and names:
+        // each gets a change, so that the index re-projects them with what was just learned.
+        sqlx::query(
+            "INSERT INTO changes (tenant_id, document_id, kind, at) \
+             SELECT DISTINCT $1, document_id, 'party_updated', $2 FROM document_parties WHERE party_id = $3",
+        )
+        .bind(tenant)
+        .bind(now)
+        .bind(party_id)
+        .execute(&mut *connection)
         .await?;
     }
     Ok(party_id)
+}
+
+#[derive(sqlx::FromRow)]
+struct IndexRow {
+    tenant_id: String,
+    archived_seq: i64,
+    text: Option<String>,
+    #[sqlx(flatten)]
+    document: DocumentRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct IndexPartyRow {
+    document_id: String,
+    #[sqlx(flatten)]
+    party: DocumentPartyRow,
+}
+
+/// Loads whole documents in bulk (three queries, whatever their number) for the documents
+/// matching `filter`, an SQL condition on `d` (documents) using `$1` and `$2`.
+async fn load_for_index(
+    pool: &SqlitePool,
+    filter: &str,
+    low: i64,
+    high: i64,
+) -> Result<Vec<IndexSource>, CatalogError> {
+    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
+        "SELECT d.tenant_id, d.archived_seq, t.text, {} FROM documents d \
+         LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}",
+        DOCUMENT_COLUMNS
+            .split(", ")
+            .map(|column| format!("d.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
+        "SELECT dp.document_id, dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, \
+         p.birth_date, p.name FROM document_parties dp JOIN parties p ON p.id = dp.party_id \
+         JOIN documents d ON d.id = dp.document_id WHERE {filter} ORDER BY dp.document_id, dp.position"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let references: Vec<ReferenceRow> = sqlx::query_as(&format!(
+        "SELECT r.party_id, r.kind, r.value FROM party_references r WHERE r.party_id IN \
+         (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter}) \
+         ORDER BY r.kind, r.value"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let by_party = references_by_party(references)?;
+    let mut parties_by_document: HashMap<String, Vec<DocumentPartyRow>> = HashMap::new();
+    for row in parties {
+        parties_by_document
+            .entry(row.document_id)
+            .or_default()
+            .push(row.party);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let parties = parties_by_document
+                .remove(&row.document.id)
+                .unwrap_or_default();
+            Ok(IndexSource {
+                tenant: row.tenant_id,
+                archived_seq: row.archived_seq,
+                text: row.text,
+                document: document_from_rows(row.document, parties, &by_party)?,
+            })
+        })
+        .collect()
+}
+
+fn references_by_party(
+    references: Vec<ReferenceRow>,
+) -> Result<HashMap<i64, Vec<(ReferenceKind, String)>>, CatalogError> {
+    let mut by_party: HashMap<i64, Vec<(ReferenceKind, String)>> = HashMap::new();
+    for reference in references {
+        let kind = ReferenceKind::parse(&reference.kind)
+            .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {}", reference.kind)))?;
+        by_party
+            .entry(reference.party_id)
+            .or_default()
+            .push((kind, reference.value));
+    }
+    Ok(by_party)
 }
 
 /// Whether a read may see documents marked sensitive.
@@ -803,15 +1007,7 @@ async fn load_document(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let mut by_party: HashMap<i64, Vec<(ReferenceKind, String)>> = HashMap::new();
-    for reference in references {
-        let kind = ReferenceKind::parse(&reference.kind)
-            .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {}", reference.kind)))?;
-        by_party
-            .entry(reference.party_id)
-            .or_default()
-            .push((kind, reference.value));
-    }
+    let by_party = references_by_party(references)?;
     document_from_rows(row, parties, &by_party).map(Some)
 }
 

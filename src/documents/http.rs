@@ -96,7 +96,9 @@ async fn archive_document(
     }
     let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "is required"))?;
     let file = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
-    Ok(match state.archive.archive(&scope, metadata, file).await? {
+    let outcome = state.archive.archive(&scope, metadata, file).await?;
+    state.index.catalog_changed();
+    Ok(match outcome {
         ArchiveOutcome::Created(document) => (StatusCode::CREATED, Json(document)).into_response(),
         ArchiveOutcome::AlreadyArchived(document) => {
             (StatusCode::OK, Json(document)).into_response()

@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 416: the requested byte range lies outside the content.
     #[error("range not satisfiable")]
     RangeNotSatisfiable { size: u64 },
+    /// 503: `min_seq` asked for a change the index has not applied within the wait.
+    #[error("the index has not caught up")]
+    IndexBehind { wanted: i64, indexed: i64 },
     /// 503: a dependency (catalog, store) does not answer.
     #[error("service unavailable")]
     Unavailable,
@@ -169,6 +172,13 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            Self::IndexBehind { wanted, indexed } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_behind",
+                format!("the index reflects change {indexed}, not yet {wanted}; retry shortly"),
+                Some("min_seq".into()),
+                &[],
+            ),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

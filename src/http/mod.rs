@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::archive::Archive;
+use crate::index::SearchIndex;
 
 /// How long shutdown waits for requests in flight before it gives up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -28,6 +29,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct AppState {
     pub archive: Archive,
+    pub index: SearchIndex,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
 }
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::documents::http::router(state.max_upload_bytes))
         .merge(crate::access::http::router())
         .merge(crate::audit::http::router())
+        .merge(crate::index::http::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(Arc::new(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -49,7 +49,7 @@ impl Siret {
         let canonical = digits_of_length(input, 14, "SIRET")?;
         let valid = if canonical.starts_with(LA_POSTE_SIREN) {
             let digit_sum: u32 = canonical.bytes().map(|b| u32::from(b - b'0')).sum();
-            digit_sum % 5 == 0
+            digit_sum.is_multiple_of(5)
         } else {
             luhn_valid(&canonical)
         };

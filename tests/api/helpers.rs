@@ -219,6 +219,27 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// Searches as `token` and returns the 200 body.
+    pub async fn search_as(&self, token: &str, query: &str) -> Value {
+        let response = self.get_as(token, &format!("/api/v1/search?{query}")).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    }
+
+    /// Searches as the reader, waiting until the index holds every change so far.
+    pub async fn search(&self, query: &str) -> Value {
+        let seq = self.latest_seq().await;
+        self.search_as(&self.reader, &format!("min_seq={seq}&{query}"))
+            .await
+    }
+
+    /// The catalog's latest change sequence number.
+    pub async fn latest_seq(&self) -> i64 {
+        self.archive.catalog.latest_seq().await.unwrap()
+    }
+
     /// Audit entries of one action.
     pub async fn count_audit(&self, action: &str) -> i64 {
         self.count_rows(&format!("audit_log WHERE action = '{action}'"))

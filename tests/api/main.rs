@@ -8,5 +8,7 @@ mod audit;
 mod content;
 mod durability;
 mod parties;
+mod search;
+mod search_durability;
 mod validation;
 mod verify;

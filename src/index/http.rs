@@ -1,0 +1,264 @@
+//! `GET /api/v1/search`: the agents' search, audited, within the caller's scope.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::search::{Cursor, SearchRequest, SearchResults, Sort};
+use crate::access::{Caller, Permission};
+use crate::dates::{parse_date, parse_timestamp};
+use crate::http::{ApiError, AppState};
+use crate::identifiers::{Nir, Siren, Siret};
+use crate::validation::ValidationErrors;
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 200;
+/// How long `min_seq` may hold a search while the index catches up.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+/// Criteria naming a person or company: hashed before they reach the audit log.
+const IDENTIFYING: &[&str] = &[
+    "nir",
+    "client_number",
+    "name",
+    "birth_date",
+    "siren",
+    "siret",
+    "company_number",
+    "company_name",
+    "recipient",
+    "q",
+];
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/search", get(search))
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<SearchResults>, ApiError> {
+    let scope = caller.require(Permission::Search)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+            .map_err(|e| ApiError::BadRequest(format!("the query string cannot be read: {e}")))?;
+    let (request, min_seq) = parse_search(&pairs).map_err(ApiError::Invalid)?;
+    if let Some(seq) = min_seq
+        && !state.index.wait_for(seq, READ_YOUR_WRITES_WAIT).await
+    {
+        return Err(ApiError::IndexBehind {
+            wanted: seq,
+            indexed: state.index.indexed_seq(),
+        });
+    }
+    let index = state.index.clone();
+    let search_scope = scope.clone();
+    let results = tokio::task::spawn_blocking(move || index.search(&search_scope, &request))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+
+    let mut criteria = Map::new();
+    for (key, value) in &pairs {
+        let recorded = if IDENTIFYING.contains(&key.as_str()) {
+            Value::String(state.archive.identifiers.hash(key, &canonical(key, value)))
+        } else {
+            Value::String(value.clone())
+        };
+        criteria.insert(key.clone(), recorded);
+    }
+    let details = json!({ "criteria": criteria, "total": results.total });
+    state
+        .archive
+        .catalog
+        .record_access(&scope, "search", None, &details)
+        .await?;
+    Ok(Json(results))
+}
+
+/// The form of an identifying criterion that is hashed: the canonical identifier when it is
+/// one (so a search for "1 85 05…" and for "18505…" hash alike), the trimmed lower-case text
+/// otherwise.
+fn canonical(key: &str, value: &str) -> String {
+    match key {
+        "nir" => Nir::parse(value)
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        "siren" => Siren::parse(value)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        "siret" => Siret::parse(value)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        _ => value.trim().to_lowercase(),
+    }
+}
+
+/// Turns query-string pairs into a validated request, naming every field at fault.
+pub fn parse_search(
+    pairs: &[(String, String)],
+) -> Result<(SearchRequest, Option<i64>), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut request = SearchRequest {
+        limit: DEFAULT_LIMIT,
+        ..Default::default()
+    };
+    let mut min_seq = None;
+    let mut cursor_text = None;
+    for (key, raw) in pairs {
+        let value = raw.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let text = || Some(value.to_string());
+        let list = |values: &mut Vec<String>| {
+            values.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            )
+        };
+        match key.as_str() {
+            "nir" => request.nir = Nir::parse(value).map_err(|e| errors.push("nir", e.0)).ok(),
+            "client_number" => request.client_number = text(),
+            "name" => request.name = text(),
+            "birth_date" => {
+                request.birth_date = parse_date(value)
+                    .map_err(|e| errors.push("birth_date", e))
+                    .ok()
+            }
+            "siren" => {
+                request.siren = Siren::parse(value)
+                    .map_err(|e| errors.push("siren", e.0))
+                    .ok()
+            }
+            "siret" => {
+                request.siret = Siret::parse(value)
+                    .map_err(|e| errors.push("siret", e.0))
+                    .ok()
+            }
+            "company_number" => request.company_number = text(),
+            "company_name" => request.company_name = text(),
+            "source" => list(&mut request.sources),
+            "document_type" => list(&mut request.document_types),
+            "direction" => list(&mut request.directions),
+            "channel" => list(&mut request.channels),
+            "agent" => list(&mut request.agents),
+            "recipient" => request.recipient = text(),
+            "sensitive" => match value {
+                "true" => request.sensitive = Some(true),
+                "false" => request.sensitive = Some(false),
+                _ => errors.push("sensitive", "must be true or false"),
+            },
+            "from" => request.from = parse_date(value).map_err(|e| errors.push("from", e)).ok(),
+            "to" => request.to = parse_date(value).map_err(|e| errors.push("to", e)).ok(),
+            "archived_from" => {
+                request.archived_from = instant(value)
+                    .map_err(|e| errors.push("archived_from", e))
+                    .ok()
+            }
+            "archived_to" => {
+                request.archived_to = instant(value)
+                    .map_err(|e| errors.push("archived_to", e))
+                    .ok()
+            }
+            "q" => request.q = text(),
+            "sort" => match serde_json::from_value::<Sort>(Value::String(value.to_string())) {
+                Ok(sort) => request.sort = sort,
+                Err(_) => errors.push(
+                    "sort",
+                    "must be date_desc, date_asc, archived_desc, archived_asc or relevance",
+                ),
+            },
+            "limit" => match value.parse::<usize>() {
+                Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => request.limit = limit,
+                _ => errors.push("limit", format!("must be a number from 1 to {MAX_LIMIT}")),
+            },
+            "cursor" => cursor_text = Some(value.to_string()),
+            "min_seq" => match value.parse::<i64>() {
+                Ok(seq) if seq >= 0 => min_seq = Some(seq),
+                _ => errors.push("min_seq", "must be a change sequence number"),
+            },
+            other => errors.push(other, "is not a search criterion"),
+        }
+    }
+    for direction in &request.directions {
+        if !matches!(direction.as_str(), "inbound" | "outbound") {
+            errors.push("direction", "must be inbound or outbound");
+        }
+    }
+    for channel in &request.channels {
+        if !matches!(
+            channel.as_str(),
+            "postal" | "email" | "fax" | "web" | "counter"
+        ) {
+            errors.push("channel", "must be postal, email, fax, web or counter");
+        }
+    }
+    if let Some(text) = cursor_text {
+        match Cursor::decode(&text) {
+            Some(cursor) if cursor.sort == request.sort => request.cursor = Some(cursor),
+            Some(_) => errors.push("cursor", "was made for another sort order"),
+            None => errors.push("cursor", "is not a cursor this archive issued"),
+        }
+    }
+    errors.into_result((request, min_seq))
+}
+
+/// A date (midnight UTC) or an RFC 3339 timestamp.
+fn instant(value: &str) -> Result<time::OffsetDateTime, String> {
+    parse_timestamp(value).or_else(|_| {
+        parse_date(value)
+            .map(|date| date.midnight().assume_utc())
+            .map_err(|_| "is not a date (YYYY-MM-DD) or an RFC 3339 date-time".to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(query: &str) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(query).unwrap()
+    }
+
+    #[test]
+    fn multi_valued_criteria_accept_repeats_and_commas() {
+        let (request, _) =
+            parse_search(&pairs("document_type=A,B&document_type=C&source=S")).unwrap();
+        assert_eq!(request.document_types, ["A", "B", "C"]);
+        assert_eq!(request.sources, ["S"]);
+    }
+
+    #[test]
+    fn every_bad_criterion_is_named() {
+        let errors = parse_search(&pairs(
+            "nir=123&from=yesterday&limit=0&colour=red&direction=up&cursor=zz",
+        ))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["nir", "from", "limit", "colour", "direction", "cursor"]
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_belong_to_their_sort() {
+        let cursor = Cursor {
+            sort: Sort::DateDesc,
+            after_key: Some(42),
+            offset: None,
+        }
+        .encode();
+        assert!(parse_search(&pairs(&format!("cursor={cursor}"))).is_ok());
+        assert!(parse_search(&pairs(&format!("cursor={cursor}&sort=date_asc"))).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! `ged reindex`: rebuilding the index from the catalog, with a progress bar.
+
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::document::to_index_document;
+use super::schema::build_schema;
+use super::writer::{IndexLock, commit, open_or_create, take_writer};
+use crate::catalog::Catalog;
+
+/// Documents read from the catalog at once.
+const PAGE: u32 = 5_000;
+
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub documents: u64,
+    pub seconds: f64,
+    pub index_bytes: u64,
+    /// The process's peak resident memory, when the system tells it.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+impl RebuildReport {
+    pub fn documents_per_second(&self) -> f64 {
+        self.documents as f64 / self.seconds.max(f64::EPSILON)
+    }
+}
+
+/// Replaces the index in `folder` with one built from every document of the catalog. Fails if
+/// a running server holds the index.
+pub async fn rebuild(
+    catalog: &dyn Catalog,
+    folder: &Path,
+    show_progress: bool,
+) -> anyhow::Result<RebuildReport> {
+    let started = Instant::now();
+    let lock = IndexLock::acquire(folder)?;
+    let (index, _) = open_or_create(&lock, folder)?;
+    let mut writer = take_writer(&index)?;
+    writer.delete_all_documents()?;
+    let (_, fields) = build_schema();
+    // Changes after this point are applied by the server's writer when it starts.
+    let seq = catalog.latest_seq().await?;
+    let total = catalog.document_count().await?;
+    let progress = if show_progress {
+        ProgressBar::new(u64::try_from(total).unwrap_or_default()).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} documents, {per_sec}, {eta} left")
+                .expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut after = 0;
+    let mut documents = 0u64;
+    loop {
+        let page = catalog.documents_in_archive_order(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.archived_seq;
+        for source in &page {
+            writer.add_document(to_index_document(&fields, source))?;
+        }
+        documents += page.len() as u64;
+        progress.inc(page.len() as u64);
+    }
+    commit(&mut writer, seq)?;
+    writer.wait_merging_threads()?;
+    progress.finish_and_clear();
+    Ok(RebuildReport {
+        documents,
+        seconds: started.elapsed().as_secs_f64(),
+        index_bytes: folder_size(folder),
+        peak_memory_bytes: peak_memory_bytes(),
+    })
+}
+
+/// Bytes of the files under `folder`.
+pub fn folder_size(folder: &Path) -> u64 {
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => folder_size(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The peak resident memory of this process (Linux `VmHWM`).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}

@@ -1,0 +1,206 @@
+//! The index follows the catalog through restarts, losses and kill -9.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Every document id the index finds for the reader, paging through all of them.
+async fn indexed_ids(app: &TestApp) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut query = "limit=200".to_string();
+    loop {
+        let page = app.search(&query).await;
+        ids.extend(
+            page["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=200&cursor={cursor}"),
+            None => return ids,
+        }
+    }
+}
+
+async fn catalog_ids(app: &TestApp) -> HashSet<String> {
+    let url = format!(
+        "sqlite://{}?mode=ro",
+        app.data_dir.join("catalog.sqlite").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    ids.into_iter().collect()
+}
+
+/// The index holds exactly the catalog's documents, each once.
+async fn assert_index_matches_catalog(app: &TestApp) {
+    let indexed = indexed_ids(app).await;
+    let unique: HashSet<String> = indexed.iter().cloned().collect();
+    assert_eq!(unique.len(), indexed.len(), "a document indexed twice");
+    assert_eq!(unique, catalog_ids(app).await, "index and catalog differ");
+}
+
+#[tokio::test]
+async fn a_missing_or_unreadable_index_is_rebuilt_at_start() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    for n in 0..12 {
+        app.archive_ok(&metadata(), pdf_part(&format!("rebuilt {n}")))
+            .await;
+    }
+    assert_index_matches_catalog(&app).await;
+    app.stop().await;
+
+    std::fs::remove_dir_all(data_dir.join("index")).unwrap();
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_index_matches_catalog(&app).await;
+    app.stop().await;
+
+    std::fs::write(data_dir.join("index/meta.json"), b"{ not json").unwrap();
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_index_matches_catalog(&app).await;
+}
+
+#[tokio::test]
+async fn the_reindex_command_rebuilds_and_refuses_while_a_server_holds_the_index() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    for n in 0..7 {
+        app.archive_ok(&metadata(), pdf_part(&format!("reindexed {n}")))
+            .await;
+    }
+    let busy = ged(&["reindex", "--data-dir", data]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    app.stop().await;
+
+    let output = ged(&["reindex", "--data-dir", data]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("reindexed 7 documents"), "{stdout}");
+    assert!(stdout.contains("peak memory"), "{stdout}");
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_index_matches_catalog(&app).await;
+}
+
+fn start_server(data_dir: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args([
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("GED_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ged serve starts")
+}
+
+async fn wait_healthy(client: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("ged serve did not become healthy");
+}
+
+#[tokio::test]
+async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let data = data_dir.to_str().unwrap().to_string();
+    let token = ged(&[
+        "token",
+        "create",
+        "--data-dir",
+        &data,
+        "--tenant",
+        "default",
+        "--role",
+        "scanner",
+        "--source",
+        "SCAN-LYON",
+    ]);
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let client = reqwest::Client::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let mut acknowledged = Vec::new();
+    // Kill at different moments: while idle, while ingesting, right after a burst.
+    for (round, kill_after_ms) in [(0, 40u64), (1, 170), (2, 330), (3, 90), (4, 260)] {
+        let mut server = start_server(&data, port);
+        wait_healthy(&client, port).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(kill_after_ms);
+        let mut n = 0;
+        while tokio::time::Instant::now() < deadline {
+            let form = reqwest::multipart::Form::new()
+                .text("metadata", metadata().to_string())
+                .part(
+                    "file",
+                    pdf_part(&format!("kill round {round} document {n}")),
+                );
+            let response = client
+                .post(format!("http://127.0.0.1:{port}/api/v1/documents"))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await;
+            if let Ok(response) = response
+                && response.status() == 201
+            {
+                let body: Value = response.json().await.unwrap();
+                acknowledged.push(body["id"].as_str().unwrap().to_string());
+            }
+            n += 1;
+        }
+        server.kill().unwrap(); // SIGKILL: no shutdown, no final commit
+        server.wait().unwrap();
+    }
+    assert!(
+        acknowledged.len() > 10,
+        "the rounds archived documents: {}",
+        acknowledged.len()
+    );
+
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_index_matches_catalog(&app).await;
+    let catalog = catalog_ids(&app).await;
+    for id in &acknowledged {
+        assert!(catalog.contains(id), "acknowledged document {id} lost");
+    }
+}
