@@ -52,6 +52,11 @@ enum Command {
     Reindex,
     /// Search the archive through a running server, with the same criteria as the API.
     Search(Box<SearchArgs>),
+    /// Benchmarks, each beside its baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Issue, list and revoke bearer tokens (works on the data folder directly).
     Token {
         #[command(subcommand)]
@@ -164,6 +169,22 @@ impl SearchArgs {
 }
 
 #[derive(Subcommand)]
+enum BenchCommand {
+    /// Search latency and throughput against SQLite (indexes + FTS5) on a synthetic archive.
+    Search {
+        /// Documents in the synthetic archive.
+        #[arg(long, default_value_t = 1_000_000)]
+        documents: usize,
+        /// Queries per class.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Where to build the archive (a fresh temporary folder by default; must be empty).
+        #[arg(long = "bench-dir")]
+        bench_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Issue a token; prints the token alone on standard output (it is stored only as a hash).
     Create {
@@ -230,6 +251,22 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Token { command } => token(settings, command).await,
             Command::Reindex => reindex(settings).await,
+            Command::Bench {
+                command:
+                    BenchCommand::Search {
+                        documents,
+                        queries,
+                        bench_dir,
+                    },
+            } => {
+                crate::bench::search::run(crate::bench::search::Options {
+                    documents,
+                    queries,
+                    data_dir: bench_dir,
+                })
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Search(args) => search(*args).await,
         }
     })

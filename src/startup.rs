@@ -33,7 +33,7 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
         })?;
     let content = ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir())
         .context("cannot open the content store")?;
-    let identifiers = IdentifierHasher::new(&catalog.identifier_key().await?);
+    let identifiers = IdentifierHasher::new(&catalog.archive_secret("identifier_hmac_key").await?);
     Ok(Archive {
         catalog: Arc::new(catalog),
         content,
@@ -87,6 +87,7 @@ pub async fn run(
     }
     let (index, writer) =
         crate::index::writer::start(&settings.index_dir(), archive.catalog.clone())
+            .await
             .context("cannot open the search index")?;
     let state = AppState {
         archive,

@@ -138,8 +138,9 @@ pub trait Catalog: Send + Sync + 'static {
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>, CatalogError>;
 
-    /// The key for hashing identifiers in the audit log, created on first use.
-    async fn identifier_key(&self) -> Result<Vec<u8>, CatalogError>;
+    /// A random secret of the archive, created on first use and shared by every node: the
+    /// key that hashes identifiers in the audit log, the catalog's identity.
+    async fn archive_secret(&self, name: &str) -> Result<Vec<u8>, CatalogError>;
 
     /// Creates the tenant unless it exists.
     async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError>;

@@ -394,29 +394,28 @@ impl Catalog for SqliteCatalog {
         .await?)
     }
 
-    async fn identifier_key(&self) -> Result<Vec<u8>, CatalogError> {
+    async fn archive_secret(&self, name: &str) -> Result<Vec<u8>, CatalogError> {
         let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT value FROM archive_secrets WHERE name = 'identifier_hmac_key'",
-        )
-        .fetch_optional(&mut *transaction)
-        .await?;
-        let key = match existing {
-            Some(key) => key,
-            None => {
-                let mut key = vec![0u8; 32];
-                getrandom::fill(&mut key).expect("the operating system provides randomness");
-                sqlx::query(
-                    "INSERT INTO archive_secrets (name, value) VALUES ('identifier_hmac_key', $1)",
-                )
-                .bind(&key)
-                .execute(&mut *transaction)
+        let existing: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM archive_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *transaction)
                 .await?;
-                key
+        let secret = match existing {
+            Some(secret) => secret,
+            None => {
+                let mut secret = vec![0u8; 32];
+                getrandom::fill(&mut secret).expect("the operating system provides randomness");
+                sqlx::query("INSERT INTO archive_secrets (name, value) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(&secret)
+                    .execute(&mut *transaction)
+                    .await?;
+                secret
             }
         };
         transaction.commit().await?;
-        Ok(key)
+        Ok(secret)
     }
 
     async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError> {
@@ -853,7 +852,9 @@ async fn resolve_party(
         .execute(&mut *connection)
         .await?
         .rows_affected();
-        party_changed |= added > 0 && found.len() == 1;
+        // Other documents show the party's references, except SIRETs: each document shows
+        // the establishment it was filed under, so a new SIRET changes no other document.
+        party_changed |= added > 0 && found.len() == 1 && *reference_kind != ReferenceKind::Siret;
     }
     if party_changed {
         // The documents already filed under this party are found by its references and names:

@@ -26,7 +26,11 @@ fn strip_separators(input: &str) -> String {
         .collect()
 }
 
-/// The Luhn checksum used by SIREN and SIRET numbers.
+/// The Luhn checksum used by SIREN and SIRET numbers, for digit strings.
+pub fn luhn_check(digits: &str) -> bool {
+    digits.bytes().all(|b| b.is_ascii_digit()) && luhn_valid(digits)
+}
+
 fn luhn_valid(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()

@@ -16,6 +16,12 @@ use crate::identifiers::{Nir, Siren, Siret};
 use crate::validation::ValidationErrors;
 
 pub const DEFAULT_LIMIT: usize = 20;
+/// The deepest a relevance-ordered result list can be paged (tantivy keeps offset + limit hits).
+pub const MAX_RELEVANCE_DEPTH: usize = 10_000;
+/// Longest `q` accepted, and deepest parenthesis nesting: tantivy's query parser recurses on
+/// parentheses, and a few hundred would overflow a thread's stack.
+const MAX_QUERY_LENGTH: usize = 500;
+const MAX_QUERY_NESTING: usize = 16;
 pub const MAX_LIMIT: usize = 200;
 /// How long `min_seq` may hold a search while the index catches up.
 const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
@@ -70,7 +76,14 @@ async fn search(
         } else {
             Value::String(value.clone())
         };
-        criteria.insert(key.clone(), recorded);
+        // A repeated criterion (document_type=A&document_type=B) is recorded whole.
+        match criteria.get_mut(key) {
+            Some(Value::Array(values)) => values.push(recorded),
+            Some(previous) => *previous = Value::Array(vec![previous.take(), recorded]),
+            None => {
+                criteria.insert(key.clone(), recorded);
+            }
+        }
     }
     let details = json!({ "criteria": criteria, "total": results.total });
     state
@@ -169,7 +182,25 @@ pub fn parse_search(
                     .map_err(|e| errors.push("archived_to", e))
                     .ok()
             }
-            "q" => request.q = text(),
+            "q" => {
+                let depth = value
+                    .chars()
+                    .fold((0usize, 0usize), |(depth, deepest), c| match c {
+                        '(' => (depth + 1, deepest.max(depth + 1)),
+                        ')' => (depth.saturating_sub(1), deepest),
+                        _ => (depth, deepest),
+                    });
+                if value.chars().count() > MAX_QUERY_LENGTH {
+                    errors.push("q", format!("is longer than {MAX_QUERY_LENGTH} characters"));
+                } else if depth.1 > MAX_QUERY_NESTING {
+                    errors.push(
+                        "q",
+                        format!("nests parentheses deeper than {MAX_QUERY_NESTING}"),
+                    );
+                } else {
+                    request.q = text();
+                }
+            }
             "sort" => match serde_json::from_value::<Sort>(Value::String(value.to_string())) {
                 Ok(sort) => request.sort = sort,
                 Err(_) => errors.push(
@@ -204,6 +235,15 @@ pub fn parse_search(
     }
     if let Some(text) = cursor_text {
         match Cursor::decode(&text) {
+            Some(cursor)
+                if cursor.offset.unwrap_or(0).saturating_add(request.limit)
+                    > MAX_RELEVANCE_DEPTH =>
+            {
+                errors.push(
+                    "cursor",
+                    format!("goes past the first {MAX_RELEVANCE_DEPTH} results: narrow the search"),
+                )
+            }
             Some(cursor) if cursor.sort == request.sort => request.cursor = Some(cursor),
             Some(_) => errors.push("cursor", "was made for another sort order"),
             None => errors.push("cursor", "is not a cursor this archive issued"),
@@ -248,6 +288,22 @@ mod tests {
             fields,
             ["nir", "from", "limit", "colour", "direction", "cursor"]
         );
+    }
+
+    #[test]
+    fn hostile_queries_and_cursors_are_refused() {
+        let nested = format!("q={}", "(".repeat(800));
+        assert_eq!(parse_search(&pairs(&nested)).unwrap_err().0[0].field, "q");
+        let long = format!("q={}", "mot ".repeat(200));
+        assert_eq!(parse_search(&pairs(&long)).unwrap_err().0[0].field, "q");
+        let deep = Cursor {
+            sort: Sort::Relevance,
+            after_key: None,
+            offset: Some(1 << 40),
+        }
+        .encode();
+        let errors = parse_search(&pairs(&format!("sort=relevance&cursor={deep}"))).unwrap_err();
+        assert_eq!(errors.0[0].field, "cursor");
     }
 
     #[test]

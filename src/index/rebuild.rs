@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::document::to_index_document;
 use super::schema::build_schema;
-use super::writer::{IndexLock, commit, open_or_create, take_writer};
+use super::writer::{CatalogState, IndexLock, commit, open_or_create, take_writer};
 use crate::catalog::Catalog;
 
 /// Documents read from the catalog at once.
@@ -37,12 +37,12 @@ pub async fn rebuild(
 ) -> anyhow::Result<RebuildReport> {
     let started = Instant::now();
     let lock = IndexLock::acquire(folder)?;
-    let (index, _) = open_or_create(&lock, folder)?;
+    // Changes after this point are applied by the server's writer when it starts.
+    let state = CatalogState::read(catalog).await?;
+    let (index, _) = open_or_create(&lock, folder, &state)?;
     let mut writer = take_writer(&index)?;
     writer.delete_all_documents()?;
     let (_, fields) = build_schema();
-    // Changes after this point are applied by the server's writer when it starts.
-    let seq = catalog.latest_seq().await?;
     let total = catalog.document_count().await?;
     let progress = if show_progress {
         ProgressBar::new(u64::try_from(total).unwrap_or_default()).with_style(
@@ -64,7 +64,7 @@ pub async fn rebuild(
         documents += page.len() as u64;
         progress.inc(page.len() as u64);
     }
-    commit(&mut writer, seq)?;
+    commit(&mut writer, state.latest_seq, &state.identity)?;
     writer.wait_merging_threads()?;
     progress.finish_and_clear();
     Ok(RebuildReport {

@@ -135,11 +135,16 @@ impl SearchIndex {
         let facet_collector = FacetCollector;
         let (total, facets) = searcher.search(&criteria, &(Count, facet_collector))?;
 
-        let limit = request.limit;
+        // Defence in depth below the HTTP validation: a library caller gets sane bounds too.
+        let limit = request.limit.clamp(1, 1000);
         let mut next_cursor = None;
         let addresses: Vec<DocAddress> = match request.sort {
             Sort::Relevance => {
-                let offset = request.cursor.and_then(|c| c.offset).unwrap_or(0);
+                let offset = request
+                    .cursor
+                    .and_then(|c| c.offset)
+                    .unwrap_or(0)
+                    .min(super::http::MAX_RELEVANCE_DEPTH);
                 let top = searcher.search(
                     &criteria,
                     &TopDocs::with_limit(limit + 1)

@@ -51,6 +51,26 @@ pub enum IndexError {
 struct CommitPayload {
     seq: i64,
     schema: u32,
+    /// The identity of the catalog this index projects: an index of another catalog (or of
+    /// this one before a restore from backup) is rebuilt, not trusted.
+    catalog: String,
+}
+
+/// What an index must agree with to be trusted at start.
+#[derive(Debug, Clone)]
+pub struct CatalogState {
+    pub identity: String,
+    pub latest_seq: i64,
+}
+
+impl CatalogState {
+    pub async fn read(catalog: &dyn Catalog) -> Result<Self, crate::catalog::CatalogError> {
+        let secret = catalog.archive_secret("catalog_id").await?;
+        Ok(Self {
+            identity: hex::encode(&secret[..16]),
+            latest_seq: catalog.latest_seq().await?,
+        })
+    }
 }
 
 /// An open index: its reader for searches, and the sequence number its searches reflect.
@@ -106,17 +126,27 @@ impl IndexLock {
     }
 }
 
-/// Opens the index in `folder`, or creates it when it is missing, unreadable or of another
-/// schema version (it is derived data: the writer then rebuilds it from the catalog).
+/// Opens the index in `folder`, or creates it when it is missing, unreadable (a segment
+/// cannot be opened), of another schema version, of another catalog, or ahead of the catalog
+/// (restored from an older backup): it is derived data, and the writer rebuilds it.
 /// Returns the index and the sequence number of its last commit. The caller holds the lock.
-pub fn open_or_create(_lock: &IndexLock, folder: &Path) -> Result<(Index, i64), IndexError> {
+pub fn open_or_create(
+    _lock: &IndexLock,
+    folder: &Path,
+    catalog: &CatalogState,
+) -> Result<(Index, i64), IndexError> {
     std::fs::create_dir_all(folder)?;
     let (schema, _) = build_schema();
     let existing = Index::open_in_dir(folder).ok().and_then(|index| {
         let payload = index.load_metas().ok()?.payload?;
         let payload: CommitPayload = serde_json::from_str(&payload).ok()?;
-        (payload.schema == SCHEMA_VERSION && index.schema() == schema)
-            .then_some((index, payload.seq))
+        let trusted = payload.schema == SCHEMA_VERSION
+            && index.schema() == schema
+            && payload.catalog == catalog.identity
+            && payload.seq <= catalog.latest_seq;
+        // Opening a reader opens every segment: a missing or damaged file shows here.
+        let readable = index.reader().is_ok();
+        (trusted && readable).then_some((index, payload.seq))
     });
     let (index, seq) = match existing {
         Some(found) => found,
@@ -155,12 +185,13 @@ pub fn take_writer(index: &Index) -> Result<IndexWriter, IndexError> {
 }
 
 /// Commits with the sequence number the index now reflects.
-pub fn commit(writer: &mut IndexWriter, seq: i64) -> Result<(), IndexError> {
-    let payload = serde_json::to_string(&CommitPayload {
+pub fn commit(writer: &mut IndexWriter, seq: i64, catalog: &str) -> Result<(), IndexError> {
+    let payload = CommitPayload {
         seq,
         schema: SCHEMA_VERSION,
-    })
-    .expect("payload serialises");
+        catalog: catalog.to_string(),
+    };
+    let payload = serde_json::to_string(&payload).expect("payload serialises");
     let mut prepared = writer.prepare_commit()?;
     prepared.set_payload(&payload);
     prepared.commit()?;
@@ -182,12 +213,15 @@ pub fn apply(
 }
 
 /// Opens the index and starts the thread that keeps it following the catalog.
-pub fn start(
+pub async fn start(
     folder: &Path,
     catalog: Arc<dyn Catalog>,
 ) -> Result<(SearchIndex, IndexWriterTask), IndexError> {
     let lock = IndexLock::acquire(folder)?;
-    let (index, committed_seq) = open_or_create(&lock, folder)?;
+    let state = CatalogState::read(catalog.as_ref())
+        .await
+        .map_err(|e| IndexError::Io(std::io::Error::other(e)))?;
+    let (index, committed_seq) = open_or_create(&lock, folder, &state)?;
     let writer = take_writer(&index)?;
     // A crash before a commit can leave segment files no commit refers to.
     if let Err(error) = writer.garbage_collect_files().wait() {
@@ -210,7 +244,8 @@ pub fn start(
         stop: stop.clone(),
     };
     let follower = Follower {
-        _lock: lock,
+        lock,
+        catalog_identity: state.identity,
         catalog,
         writer: Some(writer),
         reader,
@@ -225,6 +260,31 @@ pub fn start(
 }
 
 impl SearchIndex {
+    /// Opens an existing index for searching only (benchmarks, tools): no writer, no lock.
+    pub fn open_reader(folder: &Path) -> Result<Self, IndexError> {
+        let index = Index::open_in_dir(folder)?;
+        register_tokenizers(&index);
+        let seq = index
+            .load_metas()?
+            .payload
+            .and_then(|payload| serde_json::from_str::<CommitPayload>(&payload).ok())
+            .map_or(0, |payload| payload.seq);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let (_, fields) = build_schema();
+        let (_, applied) = watch::channel(seq);
+        Ok(Self {
+            index,
+            reader,
+            fields,
+            applied,
+            wake: Arc::new(Notify::new()),
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
     /// The sequence number the searches currently reflect.
     pub fn indexed_seq(&self) -> i64 {
         *self.applied.borrow()
@@ -250,8 +310,8 @@ impl SearchIndex {
 }
 
 struct Follower {
-    _lock: IndexLock,
     catalog: Arc<dyn Catalog>,
+    catalog_identity: String,
     /// Lent to blocking tasks for tantivy's work, and given back.
     writer: Option<IndexWriter>,
     reader: IndexReader,
@@ -260,6 +320,9 @@ struct Follower {
     wake: Arc<Notify>,
     stop: Arc<AtomicBool>,
     committed_seq: i64,
+    /// Declared last, so dropped last: the index stays locked until the writer is gone.
+    #[allow(dead_code)]
+    lock: IndexLock,
 }
 
 impl Follower {
@@ -345,7 +408,12 @@ impl Follower {
             .take()
             .expect("the writer is back after each use");
         let (writer, result) = tokio::task::spawn_blocking(move || {
-            let result = work(&mut writer);
+            // A panic inside tantivy must not take the writer (and the task) down with it.
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut writer)))
+                    .unwrap_or_else(|_| {
+                        Err(IndexError::Io(std::io::Error::other("index work panicked")))
+                    });
             (writer, result)
         })
         .await
@@ -362,8 +430,9 @@ impl Follower {
 
     async fn commit(&mut self, seq: i64) -> Result<(), IndexError> {
         let reader = self.reader.clone();
+        let identity = self.catalog_identity.clone();
         self.with_writer(move |writer| {
-            commit(writer, seq)?;
+            commit(writer, seq, &identity)?;
             reader.reload()?;
             Ok(())
         })

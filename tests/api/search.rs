@@ -352,10 +352,14 @@ async fn read_your_writes_and_near_real_time() {
     );
 }
 
+fn hex_cursor(json: &str) -> String {
+    hex::encode(json.as_bytes())
+}
+
 #[tokio::test]
 async fn bad_criteria_are_named() {
     let app = spawn_app().await;
-    for (query, field) in [
+    let cases: [(&str, &str); 8] = [
         ("nir=185057800608490", "nir"),
         ("siren=123", "siren"),
         ("from=05/03/2024", "from"),
@@ -364,7 +368,15 @@ async fn bad_criteria_are_named() {
         ("cursor=nonsense", "cursor"),
         ("direction=sideways", "direction"),
         ("colour=red", "colour"),
-    ] {
+        // Hostile input is refused before it reaches the query parser or the collector.
+    ];
+    let nested = format!("q={}", "(".repeat(800));
+    let deep = format!(
+        "sort=relevance&cursor={}",
+        hex_cursor(r#"{"s":"relevance","o":1099511627776}"#)
+    );
+    let hostile = [(nested.as_str(), "q"), (deep.as_str(), "cursor")];
+    for (query, field) in cases.into_iter().chain(hostile) {
         let response = app.get(&format!("/api/v1/search?{query}")).await;
         assert_eq!(response.status(), 422, "{query}");
         assert_eq!(

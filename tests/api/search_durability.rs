@@ -204,3 +204,63 @@ async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
         assert!(catalog.contains(id), "acknowledged document {id} lost");
     }
 }
+
+#[tokio::test]
+async fn an_index_ahead_of_a_restored_catalog_is_rebuilt() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let backup = folder.path().join("backup.sqlite");
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    for n in 0..3 {
+        app.archive_ok(&metadata(), pdf_part(&format!("before backup {n}")))
+            .await;
+    }
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data_dir.join("catalog.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("VACUUM INTO $1")
+        .bind(backup.to_str().unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    for n in 0..5 {
+        app.archive_ok(&metadata(), pdf_part(&format!("after backup {n}")))
+            .await;
+    }
+    assert_index_matches_catalog(&app).await;
+    app.stop().await;
+    drop(app);
+
+    // Restore the older catalog; the index still holds the 8 documents.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(data_dir.join(format!("catalog.sqlite{suffix}")));
+    }
+    std::fs::copy(&backup, data_dir.join("catalog.sqlite")).unwrap();
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    app.archive_ok(&metadata(), pdf_part("after restore")).await;
+    assert_index_matches_catalog(&app).await;
+}
+
+#[tokio::test]
+async fn an_index_with_a_lost_segment_file_is_rebuilt() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    for n in 0..4 {
+        app.archive_ok(&metadata(), pdf_part(&format!("segment {n}")))
+            .await;
+    }
+    assert_index_matches_catalog(&app).await;
+    app.stop().await;
+    let segment = files_under(&data_dir.join("index"))
+        .into_iter()
+        .find(|path| path.extension().is_some_and(|e| e == "idx"))
+        .expect("a segment file");
+    std::fs::remove_file(segment).unwrap();
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    assert_index_matches_catalog(&app).await;
+}
