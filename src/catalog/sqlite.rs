@@ -877,19 +877,28 @@ struct IndexRow {
     tenant_id: String,
     archived_seq: i64,
     text: Option<String>,
+    /// `[[party_id, role, siret], …]` in the document's order.
+    links: String,
     #[sqlx(flatten)]
     document: DocumentRow,
 }
 
 #[derive(sqlx::FromRow)]
 struct IndexPartyRow {
-    document_id: String,
-    #[sqlx(flatten)]
-    party: DocumentPartyRow,
+    id: i64,
+    kind: String,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    name: Option<String>,
+    /// `[[kind, value], …]`.
+    references: String,
 }
 
-/// Loads whole documents in bulk (three queries, whatever their number) for the documents
-/// matching `filter`, an SQL condition on `d` (documents) using `$1` and `$2`.
+/// Loads whole documents in bulk for the documents matching `filter`, an SQL condition on `d`
+/// (documents) using `$1` and `$2`. Two queries, one row per document and one per distinct
+/// party: the driver's cost is per row, and a party shared by many documents of the page
+/// (a large company) is read once.
 async fn load_for_index(
     pool: &SqlitePool,
     filter: &str,
@@ -897,8 +906,10 @@ async fn load_for_index(
     high: i64,
 ) -> Result<Vec<IndexSource>, CatalogError> {
     let rows: Vec<IndexRow> = sqlx::query_as(&format!(
-        "SELECT d.tenant_id, d.archived_seq, t.text, {} FROM documents d \
-         LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}",
+        "SELECT d.tenant_id, d.archived_seq, t.text, \
+         (SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret)) \
+          FROM document_parties dp WHERE dp.document_id = d.id) AS links, {} \
+         FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}",
         DOCUMENT_COLUMNS
             .split(", ")
             .map(|column| format!("d.{}", column.trim()))
@@ -910,41 +921,59 @@ async fn load_for_index(
     .fetch_all(pool)
     .await?;
     let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
-        "SELECT dp.document_id, dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, \
-         p.birth_date, p.name FROM document_parties dp JOIN parties p ON p.id = dp.party_id \
-         JOIN documents d ON d.id = dp.document_id WHERE {filter} ORDER BY dp.document_id, dp.position"
+        "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, \
+         (SELECT json_group_array(json_array(r.kind, r.value)) FROM \
+          (SELECT kind, value FROM party_references WHERE party_id = p.id ORDER BY kind, value) r) AS \"references\" \
+         FROM parties p WHERE p.id IN \
+         (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})"
     ))
     .bind(low)
     .bind(high)
     .fetch_all(pool)
     .await?;
-    let references: Vec<ReferenceRow> = sqlx::query_as(&format!(
-        "SELECT r.party_id, r.kind, r.value FROM party_references r WHERE r.party_id IN \
-         (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter}) \
-         ORDER BY r.kind, r.value"
-    ))
-    .bind(low)
-    .bind(high)
-    .fetch_all(pool)
-    .await?;
-    let by_party = references_by_party(references)?;
-    let mut parties_by_document: HashMap<String, Vec<DocumentPartyRow>> = HashMap::new();
-    for row in parties {
-        parties_by_document
-            .entry(row.document_id)
-            .or_default()
-            .push(row.party);
+    let mut references = HashMap::with_capacity(parties.len());
+    let mut party_rows = HashMap::with_capacity(parties.len());
+    for party in parties {
+        let pairs: Vec<(String, String)> = serde_json::from_str(&party.references)
+            .map_err(|e| CatalogError::Corrupt(format!("references of party {}: {e}", party.id)))?;
+        let mut kinds = Vec::with_capacity(pairs.len());
+        for (kind, value) in pairs {
+            let kind = ReferenceKind::parse(&kind)
+                .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {kind}")))?;
+            kinds.push((kind, value));
+        }
+        references.insert(party.id, kinds);
+        party_rows.insert(party.id, party);
     }
     rows.into_iter()
         .map(|row| {
-            let parties = parties_by_document
-                .remove(&row.document.id)
-                .unwrap_or_default();
+            let links: Vec<(i64, Option<String>, Option<String>)> =
+                serde_json::from_str(&row.links).map_err(|e| {
+                    CatalogError::Corrupt(format!("parties of document {}: {e}", row.document.id))
+                })?;
+            let parties = links
+                .into_iter()
+                .map(|(party_id, role, siret)| {
+                    let party = party_rows.get(&party_id).ok_or_else(|| {
+                        CatalogError::Corrupt(format!("party {party_id} missing"))
+                    })?;
+                    Ok(DocumentPartyRow {
+                        party_id,
+                        kind: party.kind.clone(),
+                        role,
+                        siret,
+                        last_name: party.last_name.clone(),
+                        first_name: party.first_name.clone(),
+                        birth_date: party.birth_date.clone(),
+                        name: party.name.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, CatalogError>>()?;
             Ok(IndexSource {
                 tenant: row.tenant_id,
                 archived_seq: row.archived_seq,
                 text: row.text,
-                document: document_from_rows(row.document, parties, &by_party)?,
+                document: document_from_rows(row.document, parties, &references)?,
             })
         })
         .collect()

@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod archive;
 mod audit;
+mod bench;
 mod content;
 mod durability;
 mod parties;
