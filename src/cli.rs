@@ -28,6 +28,12 @@ struct Cli {
     /// Log format.
     #[arg(long, global = true, env = "GED_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    /// Address the server listens on.
+    #[arg(long, global = true, env = "GED_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, global = true, env = "GED_MAX_UPLOAD_BYTES")]
+    max_upload_bytes: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,14 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the archive's HTTP API.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "GED_LISTEN")]
-        listen: Option<SocketAddr>,
-        /// Largest accepted upload, in bytes.
-        #[arg(long, env = "GED_MAX_UPLOAD_BYTES")]
-        max_upload_bytes: Option<u64>,
-    },
+    Serve,
     /// Re-hash every stored object, check every document's content and the audit chain;
     /// exits non-zero on any problem.
     Verify,
@@ -231,19 +230,17 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(log_format) = cli.log_format {
         settings.log_format = log_format;
     }
-    if let Command::Serve {
-        listen,
-        max_upload_bytes,
-    } = &cli.command
-    {
-        settings.listen = listen.unwrap_or(settings.listen);
-        settings.max_upload_bytes = max_upload_bytes.unwrap_or(settings.max_upload_bytes);
+    if let Some(listen) = cli.listen {
+        settings.listen = listen;
+    }
+    if let Some(max_upload_bytes) = cli.max_upload_bytes {
+        settings.max_upload_bytes = max_upload_bytes;
     }
     init_logging(settings.log_format);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => serve(settings).await,
+            Command::Serve => serve(settings).await,
             Command::Verify => verify(settings).await,
             Command::Config => {
                 print!("{}", settings.to_toml());

@@ -6,6 +6,7 @@ mod access;
 mod archive;
 mod audit;
 mod bench;
+mod config;
 mod content;
 mod durability;
 mod parties;
