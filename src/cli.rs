@@ -66,9 +66,9 @@ enum Command {
 /// `ged search`: each flag is the API criterion of the same name.
 #[derive(clap::Args)]
 struct SearchArgs {
-    /// The server to ask.
-    #[arg(long, env = "GED_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
+    /// The server to ask (default: the configured listen address).
+    #[arg(long, env = "GED_SERVER")]
+    server: Option<String>,
     /// An agent's bearer token.
     #[arg(long, env = "GED_TOKEN", hide_env_values = true)]
     token: String,
@@ -236,7 +236,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(max_upload_bytes) = cli.max_upload_bytes {
         settings.max_upload_bytes = max_upload_bytes;
     }
-    init_logging(settings.log_format);
+    // A benchmark's table is its output: only problems are logged beside it.
+    let default_filter = match cli.command {
+        Command::Bench { .. } => "warn,sqlx=error",
+        _ => "info,sqlx=warn,tower_http=info",
+    };
+    init_logging(settings.log_format, default_filter);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
@@ -264,7 +269,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Search(args) => search(*args).await,
+            Command::Search(args) => search(*args, &settings).await,
         }
     })
 }
@@ -298,6 +303,14 @@ async fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    if !settings.catalog_path().exists() {
+        // Not an error (tokens may be issued before the first start), but never silent: a
+        // token issued in the wrong folder would be refused by the server.
+        eprintln!(
+            "ged: no archive in {}: creating a new one there",
+            settings.data_dir.display()
+        );
+    }
     let archive = crate::startup::open_archive(&settings).await?;
     let catalog = archive.catalog.as_ref();
     match command {
@@ -386,18 +399,19 @@ async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
+async fn search(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let query = serde_urlencoded::to_string(args.query_pairs())?;
-    let url = format!(
-        "{}/api/v1/search?{query}",
-        args.server.trim_end_matches('/')
-    );
+    let server = args
+        .server
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let url = format!("{}/api/v1/search?{query}", server.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .get(&url)
         .bearer_auth(&args.token)
         .send()
         .await
-        .with_context(|| format!("cannot reach {}", args.server))?;
+        .with_context(|| format!("cannot reach {server}"))?;
     let status = response.status();
     let body: serde_json::Value = response
         .json()
@@ -443,9 +457,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("GED_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_env("GED_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

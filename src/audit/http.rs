@@ -16,6 +16,15 @@ use crate::identifiers::Nir;
 use crate::validation::ValidationErrors;
 
 const DEFAULT_LIMIT: u32 = 100;
+/// Every action the audit log records.
+const ACTIONS: &[&str] = &[
+    "document.archived",
+    "document.viewed",
+    "document.downloaded",
+    "search",
+    "token.created",
+    "token.revoked",
+];
 const MAX_LIMIT: u32 = 1000;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -88,6 +97,11 @@ async fn audit_trail(
         .and_then(|text| Nir::parse(&text).map_err(|e| errors.push("nir", e.0)).ok());
     let from = bound("from", query.from, &mut errors);
     let to = bound("to", query.to, &mut errors);
+    if let Some(action) = &query.action
+        && !ACTIONS.contains(&action.as_str())
+    {
+        errors.push("action", format!("must be one of {}", ACTIONS.join(", ")));
+    }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         errors.push("limit", format!("must be between 1 and {MAX_LIMIT}"));

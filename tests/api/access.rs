@@ -2,7 +2,7 @@
 //! the way a newcomer gets a first token.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use ged::access::Role;
@@ -426,58 +426,24 @@ async fn the_token_command_issues_lists_and_revokes() {
     );
 }
 
-/// Starts the real binary and returns it with the lines it printed before answering /healthz.
-async fn start_binary(data_dir: &str, port: u16) -> (std::process::Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ged"))
-        .args([
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("GED_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ged serve starts");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            // Everything printed before the server answered is in the pipe; end it to read it.
-            let _ = child.kill();
-            let _ = child.wait();
-            let lines = BufReader::new(child.stdout.take().unwrap())
-                .lines()
-                .map_while(Result::ok)
-                .collect();
-            return (child, lines);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Starts the real binary and returns the lines it printed before answering /healthz.
+async fn start_binary(data_dir: &str, port: u16) -> Vec<String> {
+    let mut child = spawn_ged_serve(data_dir, port, Stdio::piped());
+    wait_healthy(port).await;
+    // Everything printed before the server answered is in the pipe; end it to read it.
     let _ = child.kill();
     let _ = child.wait();
-    panic!("ged serve did not become healthy");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect()
 }
 
 #[tokio::test]
 async fn the_first_start_prints_an_admin_token_once() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
-    let (_, lines) = start_binary(data_dir.to_str().unwrap(), free_port()).await;
+    let lines = start_binary(data_dir.to_str().unwrap(), free_port()).await;
     let tokens: Vec<&String> = lines
         .iter()
         .filter(|line| line.starts_with("ged_"))
@@ -501,7 +467,7 @@ async fn the_first_start_prints_an_admin_token_once() {
     );
     drop(app);
 
-    let (_, lines) = start_binary(data_dir.to_str().unwrap(), free_port()).await;
+    let lines = start_binary(data_dir.to_str().unwrap(), free_port()).await;
     assert!(
         !lines.iter().any(|line| line.starts_with("ged_")),
         "printed only at first start: {lines:?}"

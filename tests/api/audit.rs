@@ -106,6 +106,14 @@ async fn who_looked_at_my_file() {
         response.json::<Value>().await.unwrap()["error"]["field"],
         "nir"
     );
+    let response = app
+        .get_as(&auditor, "/api/v1/audit?action=document.burned")
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "action"
+    );
     let response = app.get_as(&auditor, "/api/v1/audit?from=yesterday").await;
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"]["field"],
@@ -135,8 +143,7 @@ async fn verify_catches_an_audit_log_cut_at_its_end() {
     let app = spawn_app().await;
     app.archive_ok(&metadata(), pdf_part("first")).await;
     app.archive_ok(&metadata(), pdf_part("last")).await;
-    let url = format!("sqlite://{}", app.data_dir.join("catalog.sqlite").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = catalog_pool(&app.data_dir).await;
     sqlx::query("DROP TRIGGER audit_log_no_delete")
         .execute(&pool)
         .await

@@ -351,6 +351,58 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A `ged serve` process of the binary under test, listening on `port`.
+pub fn spawn_ged_serve(
+    data_dir: &str,
+    port: u16,
+    stdout: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args([
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("GED_CONFIG")
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ged serve starts")
+}
+
+/// Waits until a server on `port` answers `/healthz`.
+pub async fn wait_healthy(port: u16) {
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("ged serve did not become healthy");
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A read-write pool on the catalog file, for tests that inspect it or tamper with it.
+pub async fn catalog_pool(data_dir: &Path) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", data_dir.join("catalog.sqlite").display());
+    sqlx::SqlitePool::connect(&url).await.expect("open catalog")
+}
+
 /// Runs the `ged` binary built for these tests.
 pub fn ged(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_ged"))

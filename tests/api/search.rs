@@ -495,4 +495,20 @@ async fn the_search_command_prints_a_table_or_json() {
     ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("field nir"));
+
+    // Without --server, the configured listen address is asked.
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args(["search", "--token", &app.reader, "--siren", SIREN])
+        .env("GED_LISTEN", &listen)
+        .env_remove("GED_SERVER")
+        .env_remove("GED_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("2 of 2 documents"));
 }

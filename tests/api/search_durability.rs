@@ -1,7 +1,7 @@
 //! The index follows the catalog through restarts, losses and kill -9.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,11 +29,7 @@ async fn indexed_ids(app: &TestApp) -> Vec<String> {
 }
 
 async fn catalog_ids(app: &TestApp) -> HashSet<String> {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        app.data_dir.join("catalog.sqlite").display()
-    );
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = catalog_pool(&app.data_dir).await;
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents")
         .fetch_all(&pool)
         .await
@@ -104,37 +100,6 @@ async fn the_reindex_command_rebuilds_and_refuses_while_a_server_holds_the_index
     assert_index_matches_catalog(&app).await;
 }
 
-fn start_server(data_dir: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ged"))
-        .args([
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("GED_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ged serve starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ged serve did not become healthy");
-}
-
 #[tokio::test]
 async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
     let folder = tempfile::tempdir().unwrap();
@@ -154,17 +119,13 @@ async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
     ]);
     let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
     let client = reqwest::Client::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
 
     let mut acknowledged = Vec::new();
     // Kill at different moments: while idle, while ingesting, right after a burst.
     for (round, kill_after_ms) in [(0, 40u64), (1, 170), (2, 330), (3, 90), (4, 260)] {
-        let mut server = start_server(&data, port);
-        wait_healthy(&client, port).await;
+        let mut server = spawn_ged_serve(&data, port, Stdio::null());
+        wait_healthy(port).await;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(kill_after_ms);
         let mut n = 0;
         while tokio::time::Instant::now() < deadline {
@@ -215,12 +176,7 @@ async fn an_index_ahead_of_a_restored_catalog_is_rebuilt() {
         app.archive_ok(&metadata(), pdf_part(&format!("before backup {n}")))
             .await;
     }
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        data_dir.join("catalog.sqlite").display()
-    ))
-    .await
-    .unwrap();
+    let pool = catalog_pool(&data_dir).await;
     sqlx::query("VACUUM INTO $1")
         .bind(backup.to_str().unwrap())
         .execute(&pool)

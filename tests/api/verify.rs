@@ -114,8 +114,7 @@ async fn verify_names_the_first_tampered_audit_entry() {
     app.archive_ok(&metadata(), pdf_part("third")).await;
 
     // Someone with access to the database file edits history behind the application's back.
-    let url = format!("sqlite://{}", app.data_dir.join("catalog.sqlite").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = catalog_pool(&app.data_dir).await;
     let refused = sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
         .execute(&pool)
         .await;
@@ -187,8 +186,7 @@ async fn verify_catches_a_document_row_pointed_at_other_content() {
     let second = app.archive_ok(&metadata(), pdf_part("content two")).await;
     // Two PDFs of the same size: the edited row still finds an object of the right size.
     assert_eq!(first["size"], second["size"]);
-    let url = format!("sqlite://{}", app.data_dir.join("catalog.sqlite").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = catalog_pool(&app.data_dir).await;
     sqlx::query("UPDATE documents SET sha256 = $1 WHERE id = $2")
         .bind(second["sha256"].as_str().unwrap())
         .bind(first["id"].as_str().unwrap())
