@@ -1,4 +1,4 @@
-//! The `ged` command line: `serve`, `verify`, `config`.
+//! The `ged` command line: `serve`, `verify`, `config`, `token`, `reindex`, `search`, `bench`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -171,9 +171,9 @@ impl SearchArgs {
 enum BenchCommand {
     /// Search latency and throughput against SQLite (indexes + FTS5) on a synthetic archive.
     Search {
-        /// Documents in the synthetic archive.
-        #[arg(long, default_value_t = 1_000_000)]
-        documents: usize,
+        /// Documents in the synthetic archive (at least 1,000).
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+        documents: u64,
         /// Queries per class.
         #[arg(long, default_value_t = 200)]
         queries: usize,
@@ -262,7 +262,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     },
             } => {
                 crate::bench::search::run(crate::bench::search::Options {
-                    documents,
+                    documents: usize::try_from(documents)?,
                     queries,
                     data_dir: bench_dir,
                 })
@@ -379,6 +379,9 @@ async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<Exit
 }
 
 async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
+    if !settings.catalog_path().exists() {
+        anyhow::bail!("no archive in {}", settings.data_dir.display());
+    }
     let archive = crate::startup::open_archive(&settings).await?;
     let report =
         crate::index::rebuild::rebuild(archive.catalog.as_ref(), &settings.index_dir(), true)
@@ -411,11 +414,14 @@ async fn search(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCod
         .bearer_auth(&args.token)
         .send()
         .await
+        // The URL holds the criteria (a NIR, a name): never print it.
+        .map_err(reqwest::Error::without_url)
         .with_context(|| format!("cannot reach {server}"))?;
     let status = response.status();
     let body: serde_json::Value = response
         .json()
         .await
+        .map_err(reqwest::Error::without_url)
         .context("the server's answer is not JSON")?;
     if !status.is_success() {
         let error = &body["error"];

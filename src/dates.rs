@@ -34,6 +34,15 @@ pub fn parse_timestamp(input: &str) -> Result<OffsetDateTime, String> {
         .ok_or_else(|| "is outside the years 1900 to 2100".to_string())
 }
 
+/// A timestamp, or a date meaning its midnight UTC: the bounds of date filters.
+pub fn parse_instant_or_date(input: &str) -> Result<OffsetDateTime, String> {
+    parse_timestamp(input).or_else(|_| {
+        parse_date(input)
+            .map(|date| date.midnight().assume_utc())
+            .map_err(|_| "is not a date (YYYY-MM-DD) or an RFC 3339 date-time".to_string())
+    })
+}
+
 pub fn format_timestamp(instant: OffsetDateTime) -> String {
     instant
         .to_offset(UtcOffset::UTC)

@@ -17,16 +17,6 @@ impl FieldError {
             message: message.into(),
         }
     }
-
-    /// The same error seen from an enclosing document (`documents[3]` + `title`).
-    pub fn prefixed(self, prefix: &str) -> Self {
-        let field = if self.field.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{prefix}.{}", self.field)
-        };
-        Self { field, ..self }
-    }
 }
 
 /// Every error found in one input, reported at once so a caller fixes them in one round.

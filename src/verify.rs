@@ -42,7 +42,7 @@ pub enum Problem {
         seq: i64,
         reason: String,
     },
-    MissingAuditEntry {
+    DisagreesWithAudit {
         document_id: String,
     },
 }
@@ -78,7 +78,7 @@ impl fmt::Display for Problem {
             Self::BrokenAuditChain { seq, reason } => {
                 write!(f, "audit log entry {seq} breaks the chain: it {reason}")
             }
-            Self::MissingAuditEntry { document_id } => write!(
+            Self::DisagreesWithAudit { document_id } => write!(
                 f,
                 "document {document_id} disagrees with the audit entry of its archiving \
                  (the entry is missing, or the document's content or sequence was changed)"
@@ -230,7 +230,7 @@ async fn check_audit_chain(archive: &Archive, report: &mut Report) -> anyhow::Re
     {
         report
             .problems
-            .push(Problem::MissingAuditEntry { document_id });
+            .push(Problem::DisagreesWithAudit { document_id });
     }
     Ok(())
 }

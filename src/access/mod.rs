@@ -55,7 +55,7 @@ pub enum Role {
     AgentSensitive,
     /// A scanning centre: archives inbound documents for its own source; reads nothing.
     Scanner,
-    /// The print centre or email gateway: archives outbound documents.
+    /// The print centre or email gateway: archives outbound documents for its own source.
     Outbound,
     /// Reads the audit trail and document metadata; never content.
     Auditor,
@@ -138,7 +138,8 @@ pub struct Caller {
     pub token_id: String,
     pub tenant: TenantId,
     pub role: Role,
-    /// For scanning centres and outbound systems: the only source they archive for.
+    /// For scanning centres and outbound systems (required for them): the only source they
+    /// archive for.
     pub source: Option<String>,
 }
 
@@ -194,8 +195,8 @@ impl Scope {
         self.role.sees_sensitive()
     }
 
-    /// Scanning centres archive inbound mail for their source; outbound systems archive
-    /// outbound mail (for their source, when their token names one).
+    /// Scanning centres archive inbound mail, outbound systems outbound mail, each for the
+    /// one source its token is bound to.
     pub fn check_archive(&self, metadata: &DocumentMetadata) -> Result<(), AccessError> {
         let expected_direction = match self.role {
             Role::Scanner => Direction::Inbound,
@@ -217,9 +218,13 @@ impl Scope {
                 ),
             ));
         }
-        if let Some(source) = &self.source
-            && *source != metadata.source
-        {
+        let Some(source) = &self.source else {
+            return Err(forbidden_field(
+                "source",
+                "this token is bound to no source".into(),
+            ));
+        };
+        if *source != metadata.source {
             return Err(forbidden_field(
                 "source",
                 format!("this token archives for the source {source} only"),

@@ -94,7 +94,11 @@ fn validate(request: &TokenRequest) -> Result<Option<String>, ValidationErrors> 
         errors.push("name", "must have 1 to 100 characters");
     }
     match (&request.source, request.role) {
-        (None, Role::Scanner) => errors.push("source", "is required for a scanner token"),
+        // An archiving token answers re-sends with what its source archived before: it must
+        // be bound to one source, or it could read another source's documents that way.
+        (None, Role::Scanner | Role::Outbound) => {
+            errors.push("source", "is required for scanner and outbound tokens")
+        }
         (Some(_), role) if !matches!(role, Role::Scanner | Role::Outbound) => errors.push(
             "source",
             "only scanner and outbound tokens are bound to a source",

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::AuditFilter;
 use crate::access::{Caller, Permission};
-use crate::dates::{format_timestamp, parse_date, parse_timestamp};
+use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::DocumentId;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Nir;
@@ -21,6 +21,7 @@ const ACTIONS: &[&str] = &[
     "document.archived",
     "document.viewed",
     "document.downloaded",
+    "document.resent",
     "search",
     "token.created",
     "token.revoked",
@@ -65,16 +66,10 @@ struct AuditPage {
 
 /// A date (`2024-03-05`, midnight UTC) or a timestamp, in the stored form.
 fn bound(field: &str, text: Option<String>, errors: &mut ValidationErrors) -> Option<String> {
-    let text = text?;
-    let parsed = parse_timestamp(&text)
-        .or_else(|_| parse_date(&text).map(|date| date.midnight().assume_utc()));
-    match parsed {
-        Ok(instant) => Some(format_timestamp(instant)),
-        Err(_) => {
-            errors.push(field, "is not a date (YYYY-MM-DD) or an RFC 3339 date-time");
-            None
-        }
-    }
+    parse_instant_or_date(&text?)
+        .map(format_timestamp)
+        .map_err(|message| errors.push(field, message))
+        .ok()
 }
 
 async fn audit_trail(

@@ -3,7 +3,7 @@
 //! Key layout: `sha256/ab/cd/abcd…` (the first two bytes of the hash as folders, so no folder of
 //! the local store grows past 65,536 entries). Writes are create-if-absent, so the same content
 //! uploaded twice is stored once; reads are verified against the hash as they stream. The local
-//! backend fsyncs each object and its folder before a write returns (see docs/storage.md).
+//! backend fsyncs each object and its folder before a write returns (see docs/archive-core.md, "Content store").
 
 mod staging;
 mod verified;

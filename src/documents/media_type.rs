@@ -95,15 +95,17 @@ fn detect_text(
     head: &[u8],
     claims: &[(&'static str, Option<String>); 2],
 ) -> Result<&'static str, MediaTypeError> {
-    let claimed = claims.iter().find_map(|(_, claimed)| claimed.clone());
+    // The first claim made (the name, else the declared type) is the one a refusal names.
+    let (claim, claimed) = claims
+        .iter()
+        .find_map(|(claim, claimed)| Some((*claim, claimed.clone()?)))
+        .map_or(("the file name", None), |(claim, claimed)| {
+            (claim, Some(claimed))
+        });
     if !looks_like_text(head) {
         return Err(match claimed {
             Some(claimed) if accepted(&claimed).is_some() => MediaTypeError::Mismatch {
-                claim: claims
-                    .iter()
-                    .find(|(_, c)| c.is_some())
-                    .map(|(claim, _)| *claim)
-                    .unwrap_or("the file name"),
+                claim,
                 claimed,
                 actual: "not a file of that type".into(),
             },
@@ -114,7 +116,7 @@ fn detect_text(
         || (claimed.is_none() && starts_with_mail_header(head));
     if is_email && !starts_with_mail_header(head) {
         return Err(MediaTypeError::Mismatch {
-            claim: "the file name",
+            claim,
             claimed: "message/rfc822".into(),
             actual: "text without mail headers".into(),
         });
@@ -126,7 +128,7 @@ fn detect_text(
             "text/plain"
         }),
         Some(other) if accepted(other).is_some() => Err(MediaTypeError::Mismatch {
-            claim: "the file name",
+            claim,
             claimed: other.to_string(),
             actual: "text".into(),
         }),

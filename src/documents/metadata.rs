@@ -83,7 +83,7 @@ pub fn parse_metadata_json(text: &str) -> Result<DocumentMetadata, ValidationErr
     parse_metadata(&value)
 }
 
-/// Validates metadata already parsed as JSON (a batch manifest holds one per document).
+/// Validates metadata already parsed as JSON.
 pub fn parse_metadata(value: &Value) -> Result<DocumentMetadata, ValidationErrors> {
     let mut errors = schema_errors(value);
     // Shape errors do not stop the typed checks when the input still deserialises, so that a

@@ -70,11 +70,7 @@ impl Siret {
 
     /// The grouped form people read: `732 829 320 00074`.
     pub fn formatted(&self) -> String {
-        format!(
-            "{} {}",
-            Siren(self.0[..9].to_string()).formatted(),
-            &self.0[9..]
-        )
+        format!("{} {}", self.siren().formatted(), &self.0[9..])
     }
 }
 

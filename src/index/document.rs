@@ -8,6 +8,7 @@ use time::{Date, OffsetDateTime};
 use super::schema::Fields;
 use crate::catalog::IndexSource;
 use crate::documents::model::Document;
+use crate::identifiers::Siret;
 use crate::parties::{CompanyOnDocument, IndividualOnDocument};
 
 /// Day numbers are shifted to stay positive in the sort key (1900 is day −25,567).
@@ -76,10 +77,10 @@ pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocume
     }
     for company in &document.companies {
         // A SIRET implies its SIREN: searching the SIREN finds documents filed under any SIRET.
-        let siren = company
-            .siren
-            .clone()
-            .or_else(|| company.siret.as_ref().map(|s| s[..9].to_string()));
+        let siren = company.siren.clone().or_else(|| {
+            let siret = Siret::parse(company.siret.as_deref()?).ok()?;
+            Some(siret.siren().as_str().to_string())
+        });
         if let Some(siren) = siren {
             indexed.add_text(fields.siren, siren);
         }

@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 
 use super::search::{Cursor, SearchRequest, SearchResults, Sort};
 use crate::access::{Caller, Permission};
-use crate::dates::{parse_date, parse_timestamp};
+use crate::dates::{parse_date, parse_instant_or_date};
+use crate::documents::model::{Channel, Direction};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::validation::ValidationErrors;
@@ -173,12 +174,12 @@ pub fn parse_search(
             "from" => request.from = parse_date(value).map_err(|e| errors.push("from", e)).ok(),
             "to" => request.to = parse_date(value).map_err(|e| errors.push("to", e)).ok(),
             "archived_from" => {
-                request.archived_from = instant(value)
+                request.archived_from = parse_instant_or_date(value)
                     .map_err(|e| errors.push("archived_from", e))
                     .ok()
             }
             "archived_to" => {
-                request.archived_to = instant(value)
+                request.archived_to = parse_instant_or_date(value)
                     .map_err(|e| errors.push("archived_to", e))
                     .ok()
             }
@@ -220,18 +221,15 @@ pub fn parse_search(
             other => errors.push(other, "is not a search criterion"),
         }
     }
-    for direction in &request.directions {
-        if !matches!(direction.as_str(), "inbound" | "outbound") {
-            errors.push("direction", "must be inbound or outbound");
-        }
+    if request
+        .directions
+        .iter()
+        .any(|d| Direction::parse(d).is_none())
+    {
+        errors.push("direction", "must be inbound or outbound");
     }
-    for channel in &request.channels {
-        if !matches!(
-            channel.as_str(),
-            "postal" | "email" | "fax" | "web" | "counter"
-        ) {
-            errors.push("channel", "must be postal, email, fax, web or counter");
-        }
+    if request.channels.iter().any(|c| Channel::parse(c).is_none()) {
+        errors.push("channel", "must be postal, email, fax, web or counter");
     }
     if let Some(text) = cursor_text {
         match Cursor::decode(&text) {
@@ -250,15 +248,6 @@ pub fn parse_search(
         }
     }
     errors.into_result((request, min_seq))
-}
-
-/// A date (midnight UTC) or an RFC 3339 timestamp.
-fn instant(value: &str) -> Result<time::OffsetDateTime, String> {
-    parse_timestamp(value).or_else(|_| {
-        parse_date(value)
-            .map(|date| date.midnight().assume_utc())
-            .map_err(|_| "is not a date (YYYY-MM-DD) or an RFC 3339 date-time".to_string())
-    })
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub enum IndexError {
         "the search index is in use by another process (a running `ged serve`?): stop it first"
     )]
     Busy,
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 /// What a commit records besides the documents.
@@ -83,7 +85,6 @@ pub struct SearchIndex {
     pub(super) fields: Fields,
     applied: watch::Receiver<i64>,
     wake: Arc<Notify>,
-    stop: Arc<AtomicBool>,
 }
 
 /// The writer task; stop it at shutdown so its last commit lands.
@@ -214,15 +215,25 @@ pub fn apply(
     Ok(())
 }
 
+/// An error with its causes, for the log: the outer message alone rarely says what failed.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Opens the index and starts the thread that keeps it following the catalog.
 pub async fn start(
     folder: &Path,
     catalog: Arc<dyn Catalog>,
 ) -> Result<(SearchIndex, IndexWriterTask), IndexError> {
     let lock = IndexLock::acquire(folder)?;
-    let state = CatalogState::read(catalog.as_ref())
-        .await
-        .map_err(|e| IndexError::Io(std::io::Error::other(e)))?;
+    let state = CatalogState::read(catalog.as_ref()).await?;
     let (index, committed_seq) = open_or_create(&lock, folder, &state)?;
     let writer = take_writer(&index)?;
     // A crash before a commit can leave segment files no commit refers to.
@@ -243,10 +254,9 @@ pub async fn start(
         fields,
         applied,
         wake: wake.clone(),
-        stop: stop.clone(),
     };
     let follower = Follower {
-        lock,
+        _lock: lock,
         catalog_identity: state.identity,
         catalog,
         writer: Some(writer),
@@ -283,7 +293,6 @@ impl SearchIndex {
             fields,
             applied,
             wake: Arc::new(Notify::new()),
-            stop: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -305,10 +314,6 @@ impl SearchIndex {
             .await
             .is_ok_and(|result| result.is_ok())
     }
-
-    pub fn is_stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
 }
 
 struct Follower {
@@ -323,8 +328,7 @@ struct Follower {
     stop: Arc<AtomicBool>,
     committed_seq: i64,
     /// Declared last, so dropped last: the index stays locked until the writer is gone.
-    #[allow(dead_code)]
-    lock: IndexLock,
+    _lock: IndexLock,
 }
 
 impl Follower {
@@ -337,7 +341,7 @@ impl Follower {
             let batch = match self.catalog.changed_documents(applied_seq, PAGE).await {
                 Ok(batch) => batch,
                 Err(error) => {
-                    tracing::error!(error = %error, "index writer cannot read the catalog; retrying");
+                    tracing::error!(error = %cause_chain(&error), "index writer cannot read the catalog; retrying");
                     if stopping {
                         break;
                     }
@@ -360,7 +364,7 @@ impl Follower {
                     })
                     .await;
                 if let Err(error) = applied {
-                    tracing::error!(error = %error, "index writer failed to apply changes; retrying from the last commit");
+                    tracing::error!(error = %cause_chain(&error), "index writer failed to apply changes; retrying from the last commit");
                     self.roll_back().await;
                     applied_seq = self.committed_seq;
                     pending = 0;
@@ -380,7 +384,7 @@ impl Follower {
             let due = first_pending_at.is_some_and(|first| first.elapsed() >= interval);
             if pending > 0 && (pending >= COMMIT_COUNT || due || stopping) {
                 if let Err(error) = self.commit(applied_seq).await {
-                    tracing::error!(error = %error, "index commit failed; retrying from the last commit");
+                    tracing::error!(error = %cause_chain(&error), "index commit failed; retrying from the last commit");
                     self.roll_back().await;
                     applied_seq = self.committed_seq;
                 }

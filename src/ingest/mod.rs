@@ -10,7 +10,9 @@ use crate::archive::Archive;
 use crate::catalog::{CatalogError, Inserted, NewDocument};
 use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::documents::media_type::{self, MediaTypeError};
-use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
+use crate::documents::model::{
+    ContentDescription, Direction, Document, DocumentId, DocumentMetadata,
+};
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,9 @@ impl Archive {
                 .document_by_external_id(scope, &metadata.source, external_id)
                 .await?
         {
-            return same_content_or_conflict(existing, staged.sha256.as_str());
+            return self
+                .resent(scope, existing, metadata.direction, staged.sha256.as_str())
+                .await;
         }
 
         let content = ContentDescription {
@@ -91,6 +95,7 @@ impl Archive {
             file_name: file.file_name,
         };
         let sha256 = staged.sha256.clone();
+        let direction = metadata.direction;
         let stored = self.content.put(staged).await?;
         let new = NewDocument {
             id: DocumentId::new(),
@@ -111,20 +116,38 @@ impl Archive {
                 Ok(ArchiveOutcome::Created(document))
             }
             // Another request with the same external id committed between our check and insert.
-            Inserted::Existing(existing) => same_content_or_conflict(existing, sha256.as_str()),
+            Inserted::Existing(existing) => {
+                self.resent(scope, existing, direction, sha256.as_str())
+                    .await
+            }
         }
     }
 }
 
-fn same_content_or_conflict(
-    existing: Document,
-    sha256: &str,
-) -> Result<ArchiveOutcome, ArchiveError> {
-    if existing.sha256 == sha256 {
+impl Archive {
+    /// A re-send of what this source archived before: the same content in the same direction
+    /// answers with the archived document (a read, so it is audited); anything else is a
+    /// conflict. The caller is bound to the document's source (see `Scope::check_archive`).
+    async fn resent(
+        &self,
+        scope: &Scope,
+        existing: Document,
+        direction: Direction,
+        sha256: &str,
+    ) -> Result<ArchiveOutcome, ArchiveError> {
+        if existing.sha256 != sha256 || existing.direction != direction {
+            return Err(ArchiveError::ExternalIdConflict {
+                existing: existing.id,
+            });
+        }
+        self.catalog
+            .record_access(
+                scope,
+                "document.resent",
+                Some(&existing.id),
+                &serde_json::json!({}),
+            )
+            .await?;
         Ok(ArchiveOutcome::AlreadyArchived(existing))
-    } else {
-        Err(ArchiveError::ExternalIdConflict {
-            existing: existing.id,
-        })
     }
 }

@@ -29,7 +29,9 @@ struct Tokens {
 async fn tokens(app: &TestApp) -> Tokens {
     Tokens {
         scanner: app.scanner.clone(),
-        outbound: app.issue_token("default", Role::Outbound, None).await,
+        outbound: app
+            .issue_token("default", Role::Outbound, Some("PRINT-CENTRE"))
+            .await,
         agent: app.issue_token("default", Role::Agent, None).await,
         agent_sensitive: app.reader.clone(),
         auditor: app.issue_token("default", Role::Auditor, None).await,
@@ -194,6 +196,49 @@ async fn only_scanners_and_outbound_systems_archive_and_only_their_own_mail() {
         (ours.status().as_u16(), theirs.status().as_u16()),
         (201, 201)
     );
+}
+
+#[tokio::test]
+async fn a_resend_never_reads_another_sources_or_flows_document() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let mut private = metadata();
+    private["sensitive"] = json!(true);
+    private["external_id"] = json!("LYON-0001");
+    let original = app.archive_ok(&private, pdf_part("sensitive scan")).await;
+
+    // The print centre claims the scanning centre's source and external id: refused.
+    let mut claimed = private.clone();
+    claimed["direction"] = json!("outbound");
+    let response = app
+        .archive_as(&t.outbound, &claimed, pdf_part("sensitive scan"))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "source"
+    );
+
+    // An archiving token must be bound to a source.
+    let response = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&t.admin)
+        .json(&json!({"role": "outbound"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["field"],
+        "source"
+    );
+
+    // The scanning centre's own re-send answers with its document, and is audited as a read.
+    let again = app.archive(&private, pdf_part("sensitive scan")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], original["id"]);
+    assert_eq!(app.count_audit("document.resent").await, 1);
 }
 
 #[tokio::test]

@@ -303,7 +303,7 @@ async fn results_stay_within_the_callers_tenant_and_sensitivity() {
             .issue_token(
                 "default",
                 role,
-                Some("SCAN-LYON").filter(|_| role == Role::Scanner),
+                Some("SCAN-LYON").filter(|_| matches!(role, Role::Scanner | Role::Outbound)),
             )
             .await;
         assert_eq!(
