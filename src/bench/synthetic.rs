@@ -354,6 +354,24 @@ fn sentence(rng: &mut SmallRng, words: std::ops::Range<usize>) -> String {
         .join(" ")
 }
 
+/// Inserts `(kind, value, party id)` references of the default tenant.
+async fn insert_references(
+    connection: &mut SqliteConnection,
+    references: impl IntoIterator<Item = (&'static str, String, i64)>,
+) -> Result<(), sqlx::Error> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO party_references (tenant_id, kind, value, party_id) ",
+    );
+    query.push_values(references, |mut row, (kind, value, id)| {
+        row.push_bind("default")
+            .push_bind(kind)
+            .push_bind(value)
+            .push_bind(id);
+    });
+    query.build().execute(connection).await?;
+    Ok(())
+}
+
 /// Writes `documents` documents (and their parties) into the catalog behind `connection`.
 pub async fn generate(
     connection: &mut SqliteConnection,
@@ -413,10 +431,8 @@ pub async fn generate(
                 .push_bind(&now);
         });
         parties.build().execute(&mut *transaction).await?;
-        let mut references = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO party_references (tenant_id, kind, value, party_id) ",
-        );
-        references.push_values(
+        insert_references(
+            &mut transaction,
             chunk.iter().enumerate().flat_map(|(offset, person)| {
                 let id = (chunk_start + offset + 1) as i64;
                 [
@@ -424,14 +440,8 @@ pub async fn generate(
                     ("client_number", format!("C{:07}", chunk_start + offset), id),
                 ]
             }),
-            |mut row, (kind, value, id)| {
-                row.push_bind("default")
-                    .push_bind(kind)
-                    .push_bind(value)
-                    .push_bind(id);
-            },
-        );
-        references.build().execute(&mut *transaction).await?;
+        )
+        .await?;
     }
     let company_party = |j: usize| (person_count + j + 1) as i64;
     for (chunk_start, chunk) in companies.chunks(500).enumerate().map(|(n, c)| (n * 500, c)) {
@@ -452,10 +462,8 @@ pub async fn generate(
                 .push_bind(&now);
         });
         parties.build().execute(&mut *transaction).await?;
-        let mut references = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO party_references (tenant_id, kind, value, party_id) ",
-        );
-        references.push_values(
+        insert_references(
+            &mut transaction,
             chunk
                 .iter()
                 .enumerate()
@@ -466,14 +474,8 @@ pub async fn generate(
                         .chain(std::iter::once(("company_number", format!("E{j:06}"), id)))
                         .chain(sirets.iter().map(move |siret| ("siret", siret.clone(), id)))
                 }),
-            |mut row, (kind, value, id)| {
-                row.push_bind("default")
-                    .push_bind(kind)
-                    .push_bind(value)
-                    .push_bind(id);
-            },
-        );
-        references.build().execute(&mut *transaction).await?;
+        )
+        .await?;
     }
     transaction.commit().await?;
 

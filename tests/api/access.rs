@@ -221,13 +221,8 @@ async fn a_resend_never_reads_another_sources_or_flows_document() {
 
     // An archiving token must be bound to a source.
     let response = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&t.admin)
-        .json(&json!({"role": "outbound"}))
-        .send()
-        .await
-        .unwrap();
+        .request_token(&t.admin, &json!({"role": "outbound"}))
+        .await;
     assert_eq!(response.status(), 422);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"]["field"],
@@ -247,13 +242,7 @@ async fn admins_issue_list_and_revoke_their_tenants_tokens() {
     let t = tokens(&app).await;
     let client = &app.client;
 
-    let response = client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&t.admin)
-        .json(&json!({"role": "scanner", "name": "Centre de Lyon", "source": "SCAN-LYON", "expires": "90d"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.request_token(&t.admin, &json!({"role": "scanner", "name": "Centre de Lyon", "source": "SCAN-LYON", "expires": "90d"})).await;
     assert_eq!(response.status(), 201);
     let issued: Value = response.json().await.unwrap();
     let secret = issued["token"].as_str().unwrap().to_string();
@@ -292,25 +281,15 @@ async fn admins_issue_list_and_revoke_their_tenants_tokens() {
     );
 
     // Invalid requests name the field.
-    let response = client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&t.admin)
-        .json(&json!({"role": "scanner"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .request_token(&t.admin, &json!({"role": "scanner"}))
+        .await;
     assert_eq!(response.status(), 422);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"]["field"],
         "source"
     );
-    let response = client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&t.agent)
-        .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.request_token(&t.agent, &json!({"role": "admin"})).await;
     assert_eq!(response.status(), 403, "an agent cannot make itself admin");
 
     // Another tenant's admin cannot revoke it; its own admin can, and it stops working at once.
@@ -348,13 +327,8 @@ async fn an_expired_token_is_refused() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
     let response = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&t.admin)
-        .json(&json!({"role": "agent", "expires": "1s"}))
-        .send()
-        .await
-        .unwrap();
+        .request_token(&t.admin, &json!({"role": "agent", "expires": "1s"}))
+        .await;
     let secret = response.json::<Value>().await.unwrap()["token"]
         .as_str()
         .unwrap()
@@ -498,13 +472,8 @@ async fn the_first_start_prints_an_admin_token_once() {
 
     let app = spawn_app_on(&data_dir, |_| {}).await;
     let response = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&json!({"role": "agent", "name": "premier agent"}))
-        .send()
-        .await
-        .unwrap();
+        .request_token(&admin, &json!({"role": "agent", "name": "premier agent"}))
+        .await;
     assert_eq!(
         response.status(),
         201,

@@ -192,6 +192,17 @@ impl TestApp {
         body
     }
 
+    /// POST /api/v1/tokens as `token` with `body`.
+    pub async fn request_token(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/tokens"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// GET as the reader (an agent who sees sensitive mail).
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.get_with(path, &[]).await
