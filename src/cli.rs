@@ -1,4 +1,5 @@
-//! The `ged` command line: `serve`, `verify`, `config`, `token`, `reindex`, `search`, `bench`.
+//! The `ged` command line: `serve`, `verify`, `config`, `token`, `reindex`, `search`,
+//! `ingest`, `bench`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ enum Command {
     Reindex,
     /// Search the archive through a running server, with the same criteria as the API.
     Search(Box<SearchArgs>),
+    /// Send a batch folder (files and manifest.json or manifest.csv) to a server: checks
+    /// everything locally first, uploads only what is missing, prints the report.
+    Ingest(IngestArgs),
     /// Benchmarks, each beside its baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -101,6 +105,9 @@ struct SearchArgs {
     agent: Option<String>,
     #[arg(long)]
     recipient: Option<String>,
+    /// A scanning centre's batch reference.
+    #[arg(long)]
+    batch: Option<String>,
     #[arg(long)]
     sensitive: Option<bool>,
     /// Document date from (YYYY-MM-DD).
@@ -148,6 +155,7 @@ impl SearchArgs {
         add("channel", self.channel.clone());
         add("agent", self.agent.clone());
         add("recipient", self.recipient.clone());
+        add("batch", self.batch.clone());
         add("sensitive", self.sensitive.map(|s| s.to_string()));
         add("from", self.from.clone());
         add("to", self.to.clone());
@@ -167,8 +175,55 @@ impl SearchArgs {
     }
 }
 
+/// `ged ingest DIR`.
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// The batch folder: the files and their manifest.
+    folder: PathBuf,
+    /// The manifest (default: the folder's manifest.json or manifest.csv).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// The server (default: the configured listen address).
+    #[arg(long, env = "GED_SERVER")]
+    server: Option<String>,
+    /// A scanner (or outbound) token bound to the batch's source.
+    #[arg(long, env = "GED_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Uploads in flight.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Attempts per request before giving up on a transient failure.
+    #[arg(long, default_value_t = 8)]
+    attempts: u32,
+    /// Archive the valid documents and report the others, instead of refusing the batch.
+    #[arg(long)]
+    accept_partial: bool,
+    /// Check the manifest and the files locally; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the server's report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// A batch through `ged ingest` and the HTTP protocol against the disk's raw limit
+    /// (write + fsync + rename), on the same files.
+    Ingest {
+        /// Files in the batch.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        documents: u64,
+        /// Bytes per file.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(16..))]
+        size: u64,
+        /// Uploads in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Where to work (a fresh temporary folder by default; must be empty).
+        #[arg(long = "bench-dir")]
+        bench_dir: Option<PathBuf>,
+    },
     /// Search latency and throughput against SQLite (indexes + FTS5) on a synthetic archive.
     Search {
         /// Documents in the synthetic archive (at least 1,000).
@@ -269,7 +324,26 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Bench {
+                command:
+                    BenchCommand::Ingest {
+                        documents,
+                        size,
+                        concurrency,
+                        bench_dir,
+                    },
+            } => {
+                crate::bench::ingest::run(crate::bench::ingest::Options {
+                    documents: usize::try_from(documents)?,
+                    size: usize::try_from(size)?,
+                    concurrency,
+                    bench_dir,
+                })
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Search(args) => search(*args, &settings).await,
+            Command::Ingest(args) => ingest(args, &settings).await,
         }
     })
 }
@@ -442,6 +516,82 @@ async fn search(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCod
     }
     print!("{}", crate::index::table::render(&body));
     Ok(ExitCode::SUCCESS)
+}
+
+async fn ingest(args: IngestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    use crate::batches::client::{self, BatchRefused, IngestOptions};
+    let options = IngestOptions {
+        folder: args.folder,
+        manifest: args.manifest,
+        server: args
+            .server
+            .unwrap_or_else(|| format!("http://{}", settings.listen)),
+        token: args.token,
+        concurrency: usize::from(args.concurrency),
+        attempts: args.attempts,
+        accept_partial: args.accept_partial,
+        dry_run: args.dry_run,
+        progress: true,
+    };
+    let outcome = match client::ingest(&options).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if let Some(BatchRefused(problems)) = error.downcast_ref::<BatchRefused>() {
+                eprintln!("ged: the batch is refused, nothing was sent:");
+                for problem in &problems.0 {
+                    eprintln!("  {}: {}", problem.field, problem.message);
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            return Err(error);
+        }
+    };
+    let Some(report) = &outcome.report else {
+        println!(
+            "dry run: {} documents checked, manifest and files agree; nothing sent",
+            outcome.documents
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        let totals = &report["totals"];
+        println!(
+            "batch {} ({}): {} documents: {} archived, {} already archived, {} rejected, {} pending",
+            report["batch_ref"].as_str().unwrap_or(""),
+            report["id"].as_str().unwrap_or(""),
+            totals["documents"],
+            totals["archived"],
+            totals["already_archived"],
+            totals["rejected"],
+            totals["pending"],
+        );
+        println!(
+            "uploaded {} files ({:.1} MB), {} already on the server",
+            outcome.uploaded,
+            outcome.uploaded_bytes as f64 / 1e6,
+            outcome.skipped
+        );
+        for document in report["documents"].as_array().into_iter().flatten() {
+            if document["outcome"] != "rejected" {
+                continue;
+            }
+            for error in document["errors"].as_array().into_iter().flatten() {
+                println!(
+                    "  rejected {}: {} {}",
+                    document["file"].as_str().unwrap_or(""),
+                    error["field"].as_str().unwrap_or(""),
+                    error["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(if outcome.rejected() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod archive;
 pub mod audit;
+pub mod batches;
 pub mod bench;
 pub mod catalog;
 pub mod cli;

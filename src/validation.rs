@@ -1,10 +1,10 @@
 //! Field-level validation errors: what every refusal of bad input carries back to the caller.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One refused field: the path of the field in the caller's input (`individuals[0].nir`) and
 /// the reason, written for the person who has to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -45,4 +45,15 @@ impl ValidationErrors {
             Err(self)
         }
     }
+}
+
+/// A code (source, document type, tenant, batch reference): letters, digits and `_.:-`, not
+/// starting with a punctuation mark, 64 characters at most. The same rule as the `code`
+/// definition of the published JSON Schemas.
+pub fn is_code(input: &str) -> bool {
+    !input.is_empty()
+        && input.len() <= 64
+        && input.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphanumeric() || (i > 0 && matches!(b, b'_' | b'.' | b':' | b'-'))
+        })
 }

@@ -25,12 +25,7 @@ pub struct TenantId(String);
 impl TenantId {
     /// A tenant id is a code: letters, digits, `_.:-`, at most 64 characters.
     pub fn parse(input: &str) -> Result<Self, String> {
-        let valid = !input.is_empty()
-            && input.len() <= 64
-            && input.bytes().enumerate().all(|(i, b)| {
-                b.is_ascii_alphanumeric() || (i > 0 && matches!(b, b'_' | b'.' | b':' | b'-'))
-            });
-        if valid {
+        if crate::validation::is_code(input) {
             Ok(Self(input.to_string()))
         } else {
             Err(format!(
@@ -98,6 +93,7 @@ impl Role {
             Search => matches!(self, Agent | AgentSensitive),
             ReadAudit => matches!(self, Auditor),
             ManageTokens => matches!(self, Admin),
+            ReadBatches => matches!(self, Scanner | Outbound | Auditor),
         }
     }
 
@@ -116,6 +112,8 @@ pub enum Permission {
     Search,
     ReadAudit,
     ManageTokens,
+    /// Batch reports: the centres read their own source's, auditors every one of the tenant.
+    ReadBatches,
 }
 
 /// Why a request was refused.
@@ -195,6 +193,15 @@ impl Scope {
         self.role.sees_sensitive()
     }
 
+    /// The one source a scanning centre's or outbound system's token works for: what it
+    /// reads of batches is limited to it.
+    pub fn bound_source(&self) -> Option<&str> {
+        match self.role {
+            Role::Scanner | Role::Outbound => Some(self.source.as_deref().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
     /// Scanning centres archive inbound mail, outbound systems outbound mail, each for the
     /// one source its token is bound to.
     pub fn check_archive(&self, metadata: &DocumentMetadata) -> Result<(), AccessError> {
@@ -270,6 +277,10 @@ mod tests {
         );
         assert_eq!(holders(ReadAudit), [Role::Auditor]);
         assert_eq!(holders(ManageTokens), [Role::Admin]);
+        assert_eq!(
+            holders(ReadBatches),
+            [Role::Scanner, Role::Outbound, Role::Auditor]
+        );
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub use sqlite::SqliteCatalog;
 use crate::access::tokens::TokenRecord;
 use crate::access::{Scope, TenantId};
 use crate::audit::{AuditEntry, AuditFilter};
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, NewBatch,
+    PendingBatchDocument,
+};
 use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
 
 #[derive(Debug, thiserror::Error)]
@@ -184,4 +188,61 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Revokes a token of the scope's tenant; `false` when there is no such (unrevoked) token.
     async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError>;
+
+    /// Records a batch and its documents (pending, or rejected with their errors) and audits
+    /// its receipt, unless the tenant already has a batch of that source and reference.
+    /// Returns the batch as recorded, and whether this call created it.
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        batch: &NewBatch,
+    ) -> Result<(BatchSummary, bool), CatalogError>;
+
+    /// A batch in the scope (its tenant, and its source for source-bound roles).
+    async fn batch(&self, scope: &Scope, id: &str) -> Result<Option<BatchSummary>, CatalogError>;
+
+    async fn batch_by_ref(
+        &self,
+        scope: &Scope,
+        source: &str,
+        batch_ref: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError>;
+
+    /// Every document of a batch with its outcome, in manifest order.
+    async fn batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Vec<BatchDocumentReport>, CatalogError>;
+
+    /// The first `limit` documents of a batch still to archive, in manifest order.
+    async fn pending_batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PendingBatchDocument>, CatalogError>;
+
+    /// Archives documents of a batch, each atomically with its outcome; skips those no longer
+    /// pending.
+    async fn archive_batch_documents(
+        &self,
+        scope: &Scope,
+        batch: BatchOfDocument<'_>,
+        documents: Vec<BatchArchive>,
+    ) -> Result<(), CatalogError>;
+
+    /// Marks the batch completed when nothing in it is pending; the batch as it then stands.
+    async fn complete_batch(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError>;
+
+    /// The scope's batches matching `filter`, newest first.
+    async fn batches(
+        &self,
+        scope: &Scope,
+        filter: &BatchFilter,
+    ) -> Result<Vec<BatchSummary>, CatalogError>;
 }

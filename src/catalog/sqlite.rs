@@ -12,12 +12,18 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
+mod batches;
+
 use super::{
     Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted, NewDocument,
 };
 use crate::access::tokens::TokenRecord;
 use crate::access::{Role, Scope, TenantId};
 use crate::audit::{AuditEntry, AuditFilter, GENESIS_HASH, entry_hash};
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, NewBatch,
+    PendingBatchDocument,
+};
 use crate::dates::{format_date, format_timestamp, now_timestamp};
 use crate::documents::model::{Channel, Direction, Document, DocumentId};
 use crate::parties::{
@@ -82,6 +88,8 @@ struct DocumentRow {
     external_id: Option<String>,
     archived_at: String,
     seq: i64,
+    batch_id: Option<String>,
+    batch_ref: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -105,7 +113,7 @@ struct ReferenceRow {
 
 const DOCUMENT_COLUMNS: &str = "id, sha256, size, media_type, file_name, direction, channel, source, \
      document_type, document_date, received_at, sent_at, title, agent, recipient, sensitive, \
-     external_id, archived_at, seq";
+     external_id, archived_at, seq, batch_id, batch_ref";
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
@@ -120,130 +128,27 @@ impl Catalog for SqliteCatalog {
         new: NewDocument,
     ) -> Result<Inserted, CatalogError> {
         let tenant = scope.tenant().as_str();
-        let metadata = &new.metadata;
         let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-
-        if let Some(external_id) = &metadata.external_id {
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM documents WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
-            )
-            .bind(tenant)
-            .bind(&metadata.source)
-            .bind(external_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-            if let Some(id) = existing {
+        let id = match insert_document_rows(&mut transaction, scope, &new, None).await? {
+            RowsInserted::Created => {
+                transaction.commit().await?;
+                new.id.to_string()
+            }
+            RowsInserted::Existing(existing) => {
                 transaction.rollback().await?;
-                let document =
-                    load_document(&self.writer, tenant, &id, Visibility::IncludingSensitive)
-                        .await?
-                        .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished")))?;
+                let document = load_document(
+                    &self.writer,
+                    tenant,
+                    &existing.id,
+                    Visibility::IncludingSensitive,
+                )
+                .await?
+                .ok_or_else(|| {
+                    CatalogError::Corrupt(format!("document {} vanished", existing.id))
+                })?;
                 return Ok(Inserted::Existing(document));
             }
-        }
-
-        let now = now_timestamp();
-        let id = new.id.to_string();
-        sqlx::query(
-            "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(new.content.sha256.as_str())
-        .bind(new.content.size as i64)
-        .bind(&new.content.media_type)
-        .bind(&now)
-        .execute(&mut *transaction)
-        .await?;
-
-        let mut links = Vec::new();
-        for (index, individual) in metadata.individuals.iter().enumerate() {
-            let party = resolve_individual(&mut transaction, tenant, individual, &now)
-                .await
-                .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
-            links.push((party, individual.role.clone(), None));
-        }
-        for (index, company) in metadata.companies.iter().enumerate() {
-            let party = resolve_company(&mut transaction, tenant, company, &now)
-                .await
-                .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
-            links.push((
-                party,
-                company.role.clone(),
-                company.siret.as_ref().map(|s| s.as_str().to_string()),
-            ));
-        }
-
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, 'document_archived', $3) \
-             RETURNING seq",
-        )
-        .bind(tenant)
-        .bind(&id)
-        .bind(&now)
-        .fetch_one(&mut *transaction)
-        .await?;
-
-        sqlx::query(
-            "INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
-             channel, source, document_type, document_date, received_at, sent_at, title, agent, \
-             recipient, sensitive, external_id, archived_at, archived_seq, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(new.content.sha256.as_str())
-        .bind(new.content.size as i64)
-        .bind(&new.content.media_type)
-        .bind(&new.content.file_name)
-        .bind(metadata.direction.as_str())
-        .bind(metadata.channel.as_str())
-        .bind(&metadata.source)
-        .bind(&metadata.document_type)
-        .bind(format_date(metadata.document_date))
-        .bind(metadata.received_at.map(format_timestamp))
-        .bind(metadata.sent_at.map(format_timestamp))
-        .bind(&metadata.title)
-        .bind(&metadata.agent)
-        .bind(&metadata.recipient)
-        .bind(metadata.sensitive)
-        .bind(&metadata.external_id)
-        .bind(&now)
-        .bind(seq)
-        .execute(&mut *transaction)
-        .await?;
-
-        for (position, (party_id, role, siret)) in links.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO document_parties (document_id, position, party_id, role, siret) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&id)
-            .bind(position as i64)
-            .bind(party_id)
-            .bind(role)
-            .bind(siret)
-            .execute(&mut *transaction)
-            .await?;
-        }
-
-        let details = serde_json::json!({
-            "sha256": new.content.sha256.as_str(),
-            "size": new.content.size,
-            "source": metadata.source,
-            "document_type": metadata.document_type,
-            "seq": seq,
-        });
-        append_audit(
-            &mut transaction,
-            scope,
-            "document.archived",
-            Some(&id),
-            &details.to_string(),
-            &now,
-        )
-        .await?;
-        transaction.commit().await?;
-
+        };
         let document = load_document(&self.writer, tenant, &id, Visibility::IncludingSensitive)
             .await?
             .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished after commit")))?;
@@ -609,6 +514,68 @@ impl Catalog for SqliteCatalog {
         transaction.commit().await?;
         Ok(revoked)
     }
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        batch: &NewBatch,
+    ) -> Result<(BatchSummary, bool), CatalogError> {
+        batches::create(&self.writer, scope, batch).await
+    }
+
+    async fn batch(&self, scope: &Scope, id: &str) -> Result<Option<BatchSummary>, CatalogError> {
+        batches::by_id(&self.readers, scope, id).await
+    }
+
+    async fn batch_by_ref(
+        &self,
+        scope: &Scope,
+        source: &str,
+        batch_ref: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError> {
+        batches::by_ref(&self.readers, scope, source, batch_ref).await
+    }
+
+    async fn batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Vec<BatchDocumentReport>, CatalogError> {
+        batches::documents(&self.readers, scope, batch_id).await
+    }
+
+    async fn pending_batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PendingBatchDocument>, CatalogError> {
+        batches::pending(&self.readers, scope, batch_id, limit).await
+    }
+
+    async fn archive_batch_documents(
+        &self,
+        scope: &Scope,
+        batch: BatchOfDocument<'_>,
+        documents: Vec<BatchArchive>,
+    ) -> Result<(), CatalogError> {
+        batches::archive(&self.writer, scope, batch, documents).await
+    }
+
+    async fn complete_batch(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError> {
+        batches::complete(&self.writer, scope, batch_id).await
+    }
+
+    async fn batches(
+        &self,
+        scope: &Scope,
+        filter: &BatchFilter,
+    ) -> Result<Vec<BatchSummary>, CatalogError> {
+        batches::list(&self.readers, scope, filter).await
+    }
 }
 
 const TOKEN_COLUMNS: &str = "id, tenant_id, role, name, source, created_at, expires_at, revoked_at";
@@ -656,6 +623,153 @@ impl CatalogError {
             other => other,
         }
     }
+}
+
+/// What [`insert_document_rows`] did.
+enum RowsInserted {
+    Created,
+    /// The source already archived a document under this external id; nothing was written.
+    Existing(ExistingDocument),
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingDocument {
+    id: String,
+    sha256: String,
+    direction: String,
+}
+
+/// Writes a document's rows (content reference, parties, change, document, links, audit
+/// entry) inside the caller's write transaction, unless its external id is taken.
+async fn insert_document_rows(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    new: &NewDocument,
+    batch: Option<BatchOfDocument<'_>>,
+) -> Result<RowsInserted, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let metadata = &new.metadata;
+    if let Some(external_id) = &metadata.external_id {
+        let existing: Option<ExistingDocument> = sqlx::query_as(
+            "SELECT id, sha256, direction FROM documents \
+             WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        )
+        .bind(tenant)
+        .bind(&metadata.source)
+        .bind(external_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if let Some(existing) = existing {
+            return Ok(RowsInserted::Existing(existing));
+        }
+    }
+
+    let now = now_timestamp();
+    let id = new.id.to_string();
+    sqlx::query(
+        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(new.content.sha256.as_str())
+    .bind(new.content.size as i64)
+    .bind(&new.content.media_type)
+    .bind(&now)
+    .execute(&mut *connection)
+    .await?;
+
+    let mut links = Vec::new();
+    for (index, individual) in metadata.individuals.iter().enumerate() {
+        let party = resolve_individual(connection, tenant, individual, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
+        links.push((party, individual.role.clone(), None));
+    }
+    for (index, company) in metadata.companies.iter().enumerate() {
+        let party = resolve_company(connection, tenant, company, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
+        links.push((
+            party,
+            company.role.clone(),
+            company.siret.as_ref().map(|s| s.as_str().to_string()),
+        ));
+    }
+
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, 'document_archived', $3) \
+         RETURNING seq",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(&now)
+    .fetch_one(&mut *connection)
+    .await?;
+
+    sqlx::query(
+        "INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
+         channel, source, document_type, document_date, received_at, sent_at, title, agent, \
+         recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21, $22)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(new.content.sha256.as_str())
+    .bind(new.content.size as i64)
+    .bind(&new.content.media_type)
+    .bind(&new.content.file_name)
+    .bind(metadata.direction.as_str())
+    .bind(metadata.channel.as_str())
+    .bind(&metadata.source)
+    .bind(&metadata.document_type)
+    .bind(format_date(metadata.document_date))
+    .bind(metadata.received_at.map(format_timestamp))
+    .bind(metadata.sent_at.map(format_timestamp))
+    .bind(&metadata.title)
+    .bind(&metadata.agent)
+    .bind(&metadata.recipient)
+    .bind(metadata.sensitive)
+    .bind(&metadata.external_id)
+    .bind(&now)
+    .bind(seq)
+    .bind(batch.map(|b| b.id))
+    .bind(batch.map(|b| b.batch_ref))
+    .execute(&mut *connection)
+    .await?;
+
+    for (position, (party_id, role, siret)) in links.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO document_parties (document_id, position, party_id, role, siret) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(position as i64)
+        .bind(party_id)
+        .bind(role)
+        .bind(siret)
+        .execute(&mut *connection)
+        .await?;
+    }
+
+    let mut details = serde_json::json!({
+        "sha256": new.content.sha256.as_str(),
+        "size": new.content.size,
+        "source": metadata.source,
+        "document_type": metadata.document_type,
+        "seq": seq,
+    });
+    if let Some(batch) = batch {
+        details["batch_id"] = batch.id.into();
+    }
+    append_audit(
+        connection,
+        scope,
+        "document.archived",
+        Some(&id),
+        &details.to_string(),
+        &now,
+    )
+    .await?;
+    Ok(RowsInserted::Created)
 }
 
 /// Appends one entry to the audit chain; the caller's write transaction serialises appends.
@@ -1109,6 +1223,8 @@ fn document_from_rows(
         external_id: row.external_id,
         archived_at: row.archived_at,
         seq: row.seq,
+        batch_id: row.batch_id,
+        batch_ref: row.batch_ref,
         individuals,
         companies,
     })

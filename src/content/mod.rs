@@ -5,6 +5,7 @@
 //! uploaded twice is stored once; reads are verified against the hash as they stream. The local
 //! backend fsyncs each object and its folder before a write returns (see docs/archive-core.md, "Content store").
 
+pub mod http;
 mod staging;
 mod verified;
 
@@ -250,6 +251,22 @@ impl ContentStore {
         match self.store.head(&Self::key(sha256)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The first `length` bytes of stored content (fewer when it is shorter), unverified: for
+    /// media-type detection only.
+    pub async fn first_bytes(
+        &self,
+        sha256: &Sha256Hex,
+        size: u64,
+        length: usize,
+    ) -> Result<Bytes, ContentError> {
+        let end = size.min(length as u64);
+        match self.store.get_range(&Self::key(sha256), 0..end).await {
+            Ok(bytes) => Ok(bytes),
+            Err(object_store::Error::NotFound { .. }) => Err(ContentError::Missing(sha256.clone())),
             Err(error) => Err(error.into()),
         }
     }

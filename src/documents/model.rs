@@ -152,6 +152,11 @@ pub struct Document {
     pub archived_at: String,
     /// The catalog change sequence of the latest change to this document.
     pub seq: i64,
+    /// The batch the document arrived in, for documents of scanning centres' batches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_ref: Option<String>,
     pub individuals: Vec<crate::parties::IndividualOnDocument>,
     pub companies: Vec<CompanyOnDocument>,
 }

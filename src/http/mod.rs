@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::access::http::router())
         .merge(crate::audit::http::router())
         .merge(crate::index::http::router())
+        .merge(crate::content::http::router())
+        .merge(crate::batches::http::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(Arc::new(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -104,6 +104,9 @@ pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocume
     if let Some(recipient) = &document.recipient {
         indexed.add_text(fields.recipient, recipient);
     }
+    if let Some(batch_ref) = &document.batch_ref {
+        indexed.add_text(fields.batch, batch_ref);
+    }
     if let Ok(date) = crate::dates::parse_date(&document.document_date) {
         let day = day_number(date);
         indexed.add_i64(fields.document_day, day);

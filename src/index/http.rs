@@ -165,6 +165,7 @@ pub fn parse_search(
             "direction" => list(&mut request.directions),
             "channel" => list(&mut request.channels),
             "agent" => list(&mut request.agents),
+            "batch" => list(&mut request.batches),
             "recipient" => request.recipient = text(),
             "sensitive" => match value {
                 "true" => request.sensitive = Some(true),

@@ -91,7 +91,12 @@ pub fn folder_size(folder: &Path) -> u64 {
 
 /// The peak resident memory of this process (Linux `VmHWM`).
 pub fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    process_peak_memory_bytes("self")
+}
+
+/// The peak resident memory of a process (`self` or a pid) so far (Linux `VmHWM`).
+pub fn process_peak_memory_bytes(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kilobytes * 1024)

@@ -66,6 +66,8 @@ pub struct SearchRequest {
     pub directions: Vec<String>,
     pub channels: Vec<String>,
     pub agents: Vec<String>,
+    /// Batch references (`batch_ref`) of scanning centres' batches.
+    pub batches: Vec<String>,
     pub recipient: Option<String>,
     pub sensitive: Option<bool>,
     pub from: Option<Date>,
@@ -269,6 +271,7 @@ impl SearchIndex {
             (f.direction, &request.directions),
             (f.channel, &request.channels),
             (f.agent, &request.agents),
+            (f.batch, &request.batches),
         ] {
             if !values.is_empty() {
                 must(Box::new(TermSetQuery::new(

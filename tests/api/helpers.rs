@@ -422,3 +422,13 @@ pub fn ged(args: &[&str]) -> std::process::Output {
         .output()
         .expect("ged runs")
 }
+
+/// Runs the `ged` binary without blocking the runtime (for tests whose server runs in-process).
+pub async fn ged_async(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args(args)
+        .env_remove("GED_CONFIG")
+        .output()
+        .await
+        .expect("ged runs")
+}

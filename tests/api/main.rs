@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod archive;
 mod audit;
+mod batches;
 mod bench;
 mod config;
 mod content;

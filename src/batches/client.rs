@@ -1,0 +1,410 @@
+//! `ged ingest`: the client a scanning centre runs on a batch folder.
+//!
+//! It validates the manifest with the server's own code and checks every file against its
+//! declared size and hash before sending anything; then uploads only the blobs the server lacks,
+//! several at once, retrying transient failures; then commits the manifest. Run again after an
+//! interruption, it sends nothing twice: blobs already there are skipped, and the server
+//! answers a committed batch with its first report.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Manifest, ManifestFormat, read_manifest};
+use crate::identifiers::Sha256Hex;
+use crate::validation::{FieldError, ValidationErrors};
+
+/// First wait before retrying a transient failure; doubled at each attempt, up to the cap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What `ged ingest` was asked to do.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub folder: PathBuf,
+    /// The manifest, when not the folder's `manifest.json` or `manifest.csv`.
+    pub manifest: Option<PathBuf>,
+    pub server: String,
+    pub token: String,
+    /// Uploads in flight.
+    pub concurrency: usize,
+    /// Attempts per request before giving up on a transient failure.
+    pub attempts: u32,
+    pub accept_partial: bool,
+    pub dry_run: bool,
+    /// Draw a progress bar on standard error.
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct IngestOutcome {
+    pub documents: usize,
+    /// Blobs sent, and their bytes.
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    /// Blobs the server already held.
+    pub skipped: usize,
+    /// The server's report (`None` for a dry run).
+    pub report: Option<Value>,
+}
+
+impl IngestOutcome {
+    /// Documents the server rejected.
+    pub fn rejected(&self) -> u64 {
+        self.report
+            .as_ref()
+            .and_then(|report| report["totals"]["rejected"].as_u64())
+            .unwrap_or(0)
+    }
+}
+
+/// The batch could not be sent as it is: every problem, each naming its document and field.
+#[derive(Debug, thiserror::Error)]
+#[error("the batch is refused: {} problem(s)", .0.0.len())]
+pub struct BatchRefused(pub ValidationErrors);
+
+pub async fn ingest(options: &IngestOptions) -> anyhow::Result<IngestOutcome> {
+    let (manifest_path, format) = locate_manifest(options)?;
+    let manifest_bytes = tokio::fs::read(&manifest_path)
+        .await
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let manifest = {
+        let bytes = manifest_bytes.clone();
+        tokio::task::spawn_blocking(move || read_manifest(&bytes, format))
+            .await?
+            .map_err(BatchRefused)?
+    };
+    let mut problems = if options.accept_partial {
+        ValidationErrors::default()
+    } else {
+        manifest.errors()
+    };
+    problems
+        .0
+        .extend(check_files(&options.folder, &manifest).await?.0);
+    if !problems.is_empty() {
+        return Err(BatchRefused(problems).into());
+    }
+    let documents = manifest.entries.len();
+    if options.dry_run {
+        return Ok(IngestOutcome {
+            documents,
+            uploaded: 0,
+            uploaded_bytes: 0,
+            skipped: 0,
+            report: None,
+        });
+    }
+
+    let client = Client::new(options)?;
+    let (uploaded, uploaded_bytes, skipped) = upload_missing(&client, options, &manifest).await?;
+    let content_type = match format {
+        ManifestFormat::Json => "application/json",
+        ManifestFormat::Csv => "text/csv; charset=utf-8",
+    };
+    let path = if options.accept_partial {
+        "/api/v1/batches?accept_partial=true"
+    } else {
+        "/api/v1/batches"
+    };
+    let report = client
+        .send(
+            Method::POST,
+            path,
+            || Ok(reqwest::Body::from(manifest_bytes.clone())),
+            Some(content_type),
+        )
+        .await?;
+    let report: Value = report
+        .json()
+        .await
+        .map_err(reqwest::Error::without_url)
+        .context("the server's report is not JSON")?;
+    Ok(IngestOutcome {
+        documents,
+        uploaded,
+        uploaded_bytes,
+        skipped,
+        report: Some(report),
+    })
+}
+
+fn locate_manifest(options: &IngestOptions) -> anyhow::Result<(PathBuf, ManifestFormat)> {
+    let path = match &options.manifest {
+        Some(path) => path.clone(),
+        None => {
+            let json = options.folder.join("manifest.json");
+            let csv = options.folder.join("manifest.csv");
+            match (json.exists(), csv.exists()) {
+                (true, false) => json,
+                (false, true) => csv,
+                (true, true) => bail!(
+                    "{} holds both manifest.json and manifest.csv: choose one with --manifest",
+                    options.folder.display()
+                ),
+                (false, false) => bail!(
+                    "{} holds no manifest.json or manifest.csv (or give --manifest FILE)",
+                    options.folder.display()
+                ),
+            }
+        }
+    };
+    let format = match path.extension().and_then(|e| e.to_str()) {
+        Some(extension) if extension.eq_ignore_ascii_case("csv") => ManifestFormat::Csv,
+        _ => ManifestFormat::Json,
+    };
+    Ok((path, format))
+}
+
+/// Every document's file: present, of its declared size, hashing to its declared SHA-256.
+/// Hashing runs on every core.
+async fn check_files(folder: &Path, manifest: &Manifest) -> anyhow::Result<ValidationErrors> {
+    let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let checks = futures::stream::iter(manifest.entries.iter().filter_map(|entry| {
+        let (sha256, size) = (entry.sha256.clone()?, entry.size?);
+        let path = folder.join(&entry.file);
+        let locator = entry.locator();
+        Some(async move {
+            let problem = tokio::task::spawn_blocking(move || check_file(&path, &sha256, size))
+                .await
+                .expect("file check does not panic");
+            problem.map(|(field, message)| FieldError::new(format!("{locator}.{field}"), message))
+        })
+    }))
+    .buffered(parallelism * 2)
+    .collect::<Vec<_>>()
+    .await;
+    Ok(ValidationErrors(checks.into_iter().flatten().collect()))
+}
+
+fn check_file(path: &Path, expected: &Sha256Hex, size: u64) -> Option<(&'static str, String)> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) => return Some(("file", format!("cannot be opened: {error}"))),
+    };
+    let actual_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if actual_size != size {
+        return Some((
+            "size",
+            format!("is {size} but the file has {actual_size} bytes"),
+        ));
+    }
+    let mut hasher = Sha256::new();
+    if let Err(error) = std::io::copy(&mut file, &mut hasher) {
+        return Some(("file", format!("cannot be read: {error}")));
+    }
+    let actual = Sha256Hex::from_digest(&hasher.finalize());
+    (actual != *expected).then(|| {
+        (
+            "sha256",
+            format!("does not match the file, which hashes to {actual}"),
+        )
+    })
+}
+
+/// Sends the blobs the server lacks; returns (sent, bytes sent, already there).
+async fn upload_missing(
+    client: &Client,
+    options: &IngestOptions,
+    manifest: &Manifest,
+) -> anyhow::Result<(usize, u64, usize)> {
+    let mut seen = HashSet::new();
+    let blobs: Vec<(Sha256Hex, u64, PathBuf)> = manifest
+        .entries
+        .iter()
+        .filter(|entry| entry.metadata.is_ok())
+        .filter_map(|entry| Some((entry.sha256.clone()?, entry.size?, entry.file.clone())))
+        .filter(|(sha256, _, _)| seen.insert(sha256.clone()))
+        .map(|(sha256, size, file)| (sha256, size, options.folder.join(file)))
+        .collect();
+    let total_bytes: u64 = blobs.iter().map(|(_, size, _)| size).sum();
+    let bar = if options.progress {
+        ProgressBar::new(total_bytes)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let files = blobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results = futures::stream::iter(blobs.into_iter().map(|(sha256, size, path)| {
+        let bar = &bar;
+        let done = &done;
+        async move {
+            let present = client.blob_present(&sha256, size).await?;
+            if !present {
+                client.put_blob(&sha256, &path).await?;
+            }
+            bar.inc(size);
+            let count = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{count}/{files} files"));
+            Ok::<_, anyhow::Error>((present, size))
+        }
+    }))
+    .buffer_unordered(options.concurrency.max(1))
+    .try_collect::<Vec<_>>()
+    .await;
+    bar.finish_and_clear();
+    let results = results?;
+    let skipped = results.iter().filter(|(present, _)| *present).count();
+    let uploaded_bytes = results
+        .iter()
+        .filter(|(present, _)| !present)
+        .map(|(_, size)| size)
+        .sum();
+    Ok((results.len() - skipped, uploaded_bytes, skipped))
+}
+
+/// An HTTP client that retries what may succeed if tried again.
+struct Client {
+    http: reqwest::Client,
+    server: String,
+    token: String,
+    attempts: u32,
+}
+
+impl Client {
+    fn new(options: &IngestOptions) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            http,
+            server: options.server.trim_end_matches('/').to_string(),
+            token: options.token.clone(),
+            attempts: options.attempts.max(1),
+        })
+    }
+
+    async fn blob_present(&self, sha256: &Sha256Hex, size: u64) -> anyhow::Result<bool> {
+        let path = format!("/api/v1/blobs/{sha256}");
+        match self
+            .send(Method::HEAD, &path, || Ok(reqwest::Body::from("")), None)
+            .await
+        {
+            // A stored object of another size is damaged: send it again to repair it.
+            // `content_length()` is the body's length, always 0 for HEAD: read the header.
+            Ok(response) => Ok(response
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<u64>().ok())
+                == Some(size)),
+            Err(error)
+                if error
+                    .downcast_ref::<Refused>()
+                    .is_some_and(|r| r.status == StatusCode::NOT_FOUND) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn put_blob(&self, sha256: &Sha256Hex, path: &Path) -> anyhow::Result<()> {
+        let url_path = format!("/api/v1/blobs/{sha256}");
+        let file_path = path.to_path_buf();
+        self.send(
+            Method::PUT,
+            &url_path,
+            || {
+                let file = std::fs::File::open(&file_path)
+                    .with_context(|| format!("cannot open {}", file_path.display()))?;
+                let stream = tokio_util::io::ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(file),
+                    256 * 1024,
+                );
+                Ok(reqwest::Body::wrap_stream(stream))
+            },
+            Some("application/octet-stream"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sends a request, retrying connection failures, timeouts, 408, 429 and 5xx with
+    /// exponential backoff; `body` makes a fresh body for each attempt.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Fn() -> anyhow::Result<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.server);
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.token)
+                .body(body()?);
+            if let Some(content_type) = content_type {
+                request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+            let failure = match request.send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status();
+                    let transient = status.is_server_error()
+                        || status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::REQUEST_TIMEOUT;
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    let refused = Refused { status, body };
+                    if !transient {
+                        return Err(refused.into());
+                    }
+                    anyhow::Error::from(refused)
+                }
+                Err(error) => anyhow::Error::from(error.without_url())
+                    .context(format!("cannot reach {}", self.server)),
+            };
+            if attempt >= self.attempts {
+                return Err(failure.context(format!("{method} {path} failed {attempt} times")));
+            }
+            tracing::warn!(%method, path, attempt, error = %format!("{failure:#}"), "retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            attempt += 1;
+        }
+    }
+}
+
+/// The server refused a request.
+#[derive(Debug, thiserror::Error)]
+#[error("the server answered {status}: {}", describe(.body))]
+pub struct Refused {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+fn describe(body: &Value) -> String {
+    let error = &body["error"];
+    let mut text = error["message"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_string();
+    for detail in error["details"].as_array().into_iter().flatten().skip(1) {
+        text.push_str(&format!(
+            "; {} {}",
+            detail["field"].as_str().unwrap_or(""),
+            detail["message"].as_str().unwrap_or("")
+        ));
+    }
+    text
+}

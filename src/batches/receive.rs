@@ -1,0 +1,263 @@
+//! Receiving a batch on the server: check the manifest against the content store, record it
+//! whole, then archive its documents in chunks, resuming whatever an earlier attempt left.
+
+use futures::StreamExt;
+
+use super::{
+    BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
+    NewBatch, NewBatchDocument,
+};
+use crate::access::{AccessError, Scope};
+use crate::archive::Archive;
+use crate::catalog::{CatalogError, NewDocument};
+use crate::content::ContentError;
+use crate::documents::media_type::{self, SNIFF_LENGTH};
+use crate::documents::metadata::parse_metadata_json;
+use crate::documents::model::{ContentDescription, DocumentId};
+use crate::identifiers::Sha256Hex;
+use crate::validation::{FieldError, ValidationErrors};
+
+/// Documents archived per catalog transaction: one fsync per chunk instead of per document,
+/// short enough that searches and other uploads are not held up.
+const CHUNK: u32 = 200;
+/// Store lookups in flight while checking a manifest's content.
+const CONTENT_CHECKS_IN_FLIGHT: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The manifest or some of its documents are refused (HTTP 422); nothing was recorded.
+    #[error("invalid batch")]
+    Invalid(ValidationErrors),
+    /// The token may not archive for this source or direction (HTTP 403).
+    #[error(transparent)]
+    Forbidden(#[from] AccessError),
+    /// The batch reference already names a batch with other documents (HTTP 409).
+    #[error("batch_ref {batch_ref} already names batch {existing}, received with other documents")]
+    Conflict { batch_ref: String, existing: String },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
+
+/// What receiving a batch did, and the batch's report.
+#[derive(Debug)]
+pub struct BatchReceipt {
+    /// Whether this request recorded the batch (a re-sent batch answers with its report).
+    pub created: bool,
+    pub summary: BatchSummary,
+    pub documents: Vec<BatchDocumentReport>,
+}
+
+impl Archive {
+    /// Archives the documents of a manifest whose content was uploaded beforehand. With
+    /// `accept_partial`, documents that fail their checks are recorded as rejected and the
+    /// others archived; without it, any failure refuses the whole batch. `on_progress` runs
+    /// after each chunk is committed (the server wakes its index writer there).
+    pub async fn receive_batch(
+        &self,
+        scope: &Scope,
+        mut manifest: Manifest,
+        accept_partial: bool,
+        on_progress: impl Fn(),
+    ) -> Result<BatchReceipt, BatchError> {
+        let header = manifest.header.clone();
+        if let Some(bound) = scope.bound_source()
+            && bound != header.source
+        {
+            return Err(AccessError::Forbidden {
+                field: Some("source".into()),
+                message: format!("this token archives for the source {bound} only"),
+            }
+            .into());
+        }
+        let fingerprint = manifest.fingerprint();
+        let existing = self
+            .catalog
+            .batch_by_ref(scope, &header.source, &header.batch_ref)
+            .await?;
+        let (batch, created) = match existing {
+            Some(batch) => (batch, false),
+            None => {
+                let documents = self.check_content(scope, &manifest).await?;
+                if !accept_partial {
+                    for (entry, document) in manifest.entries.iter_mut().zip(&documents) {
+                        if let Err(errors) = &document.metadata {
+                            entry.metadata = Err(errors.clone());
+                        }
+                    }
+                    let errors = manifest.errors();
+                    if !errors.is_empty() {
+                        return Err(BatchError::Invalid(errors));
+                    }
+                }
+                let new = NewBatch {
+                    id: DocumentId::new().to_string(),
+                    header: header.clone(),
+                    fingerprint: fingerprint.clone(),
+                    documents,
+                };
+                self.catalog.create_batch(scope, &new).await?
+            }
+        };
+        if batch.fingerprint != fingerprint {
+            return Err(BatchError::Conflict {
+                batch_ref: header.batch_ref,
+                existing: batch.id,
+            });
+        }
+        let batch_of = BatchOfDocument {
+            id: &batch.id,
+            batch_ref: &batch.batch_ref,
+        };
+        loop {
+            let pending = self
+                .catalog
+                .pending_batch_documents(scope, &batch.id, CHUNK)
+                .await?;
+            if pending.is_empty() {
+                break;
+            }
+            let documents = pending.into_iter().map(to_archive).collect();
+            self.catalog
+                .archive_batch_documents(scope, batch_of, documents)
+                .await?;
+            on_progress();
+        }
+        let summary = self
+            .catalog
+            .complete_batch(scope, &batch.id)
+            .await?
+            .ok_or_else(|| CatalogError::Corrupt(format!("batch {} vanished", batch.id)))?;
+        let documents = self.catalog.batch_documents(scope, &batch.id).await?;
+        tracing::info!(
+            batch_id = %summary.id,
+            archived = summary.totals.archived,
+            already_archived = summary.totals.already_archived,
+            rejected = summary.totals.rejected,
+            created,
+            "batch received"
+        );
+        Ok(BatchReceipt {
+            created,
+            summary,
+            documents,
+        })
+    }
+
+    /// Checks every accepted document against the content store (present, of the declared
+    /// size, of an accepted type agreeing with its file name) and the caller's rights.
+    async fn check_content(
+        &self,
+        scope: &Scope,
+        manifest: &Manifest,
+    ) -> Result<Vec<NewBatchDocument>, BatchError> {
+        let checks: Vec<_> = manifest
+            .entries
+            .iter()
+            .map(|entry| self.check_entry(scope, entry))
+            .collect();
+        futures::stream::iter(checks)
+            .buffered(CONTENT_CHECKS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn check_entry(
+        &self,
+        scope: &Scope,
+        entry: &ManifestEntry,
+    ) -> Result<NewBatchDocument, BatchError> {
+        let mut errors = match &entry.metadata {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.clone(),
+        };
+        let mut media = None;
+        if let (Some(sha256), Some(size)) = (&entry.sha256, entry.size) {
+            match self.check_blob(sha256, size, &entry.file).await? {
+                Ok(media_type) => media = Some(media_type),
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty()
+            && let Some(metadata) = entry.parsed_metadata()
+        {
+            scope.check_archive(&metadata)?;
+        }
+        Ok(NewBatchDocument {
+            position: entry.position as i64,
+            line: entry.line.map(|line| line as i64),
+            file: entry.file.clone(),
+            sha256: entry
+                .sha256
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            size: entry.size.unwrap_or(0) as i64,
+            media_type: media,
+            metadata: match &entry.metadata {
+                Ok(text) if errors.is_empty() => Ok(text.clone()),
+                _ => Err(errors),
+            },
+        })
+    }
+
+    /// The media type of an uploaded blob, or why it cannot be archived as named.
+    async fn check_blob(
+        &self,
+        sha256: &Sha256Hex,
+        size: u64,
+        file: &str,
+    ) -> Result<Result<String, FieldError>, BatchError> {
+        match self.content.stored_size(sha256).await? {
+            None => {
+                return Ok(Err(FieldError::new(
+                    "sha256",
+                    format!(
+                        "no content with this hash was uploaded: PUT /api/v1/blobs/{sha256} first"
+                    ),
+                )));
+            }
+            Some(stored) if stored != size => {
+                return Ok(Err(FieldError::new(
+                    "size",
+                    format!("is {size} but the uploaded content has {stored} bytes"),
+                )));
+            }
+            Some(_) => {}
+        }
+        let head = self.content.first_bytes(sha256, size, SNIFF_LENGTH).await?;
+        let name = file.rsplit('/').next();
+        Ok(media_type::detect(&head, name, None)
+            .map(|media_type| media_type.to_string())
+            .map_err(|error| FieldError::new("file", error.to_string())))
+    }
+}
+
+/// A pending document as the catalog archives it: its metadata parsed again from what was
+/// recorded (it passed the same checks when the batch was received).
+fn to_archive(pending: super::PendingBatchDocument) -> BatchArchive {
+    let parsed = (|| {
+        let text = pending.metadata.as_deref().ok_or("no metadata recorded")?;
+        let metadata =
+            parse_metadata_json(text).map_err(|_| "recorded metadata no longer valid")?;
+        let sha256 = Sha256Hex::parse(&pending.sha256).map_err(|_| "recorded hash unreadable")?;
+        let media_type = pending.media_type.clone().ok_or("no media type recorded")?;
+        Ok::<_, &str>(NewDocument {
+            id: DocumentId::new(),
+            metadata,
+            content: ContentDescription {
+                sha256,
+                size: pending.size as u64,
+                media_type,
+                file_name: pending.file.rsplit('/').next().map(str::to_string),
+            },
+        })
+    })();
+    BatchArchive {
+        position: pending.position,
+        document: parsed.map_err(|reason| vec![FieldError::new("metadata", reason)]),
+    }
+}

@@ -1,0 +1,437 @@
+//! Batches in the SQLite catalog: the manifest recorded whole, then documents archived in
+//! chunks, each document's rows and its outcome in one savepoint of the chunk's transaction.
+
+use sqlx::{Connection, SqlitePool};
+
+use super::{RowsInserted, append_audit, insert_document_rows};
+use crate::access::Scope;
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, BatchTotals,
+    NewBatch, Outcome, PendingBatchDocument,
+};
+use crate::catalog::CatalogError;
+use crate::dates::{format_timestamp, now_timestamp};
+use crate::validation::FieldError;
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    batch_ref: String,
+    source: String,
+    scanned_at: String,
+    status: String,
+    received_at: String,
+    completed_at: Option<String>,
+    manifest_sha256: String,
+    document_count: i64,
+    archived: i64,
+    already_archived: i64,
+    rejected: i64,
+}
+
+impl From<SummaryRow> for BatchSummary {
+    fn from(row: SummaryRow) -> Self {
+        let settled = row.archived + row.already_archived + row.rejected;
+        Self {
+            id: row.id,
+            batch_ref: row.batch_ref,
+            source: row.source,
+            scanned_at: row.scanned_at,
+            status: row.status,
+            received_at: row.received_at,
+            completed_at: row.completed_at,
+            totals: BatchTotals {
+                documents: row.document_count,
+                archived: row.archived,
+                already_archived: row.already_archived,
+                rejected: row.rejected,
+                pending: row.document_count - settled,
+            },
+            fingerprint: row.manifest_sha256,
+        }
+    }
+}
+
+/// Batches of the scope's tenant, and of its source for the scanning centres and outbound
+/// systems (`$1` tenant, `$2` bound source), with their totals.
+const SUMMARY: &str = "SELECT b.id, b.batch_ref, b.source, b.scanned_at, b.status, b.received_at, \
+     b.completed_at, b.manifest_sha256, b.document_count, \
+     COALESCE(SUM(x.outcome = 'archived'), 0) AS archived, \
+     COALESCE(SUM(x.outcome = 'already_archived'), 0) AS already_archived, \
+     COALESCE(SUM(x.outcome = 'rejected'), 0) AS rejected \
+     FROM batches b LEFT JOIN batch_documents x ON x.batch_id = b.id \
+     WHERE b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2)";
+
+pub(super) async fn create(
+    writer: &SqlitePool,
+    scope: &Scope,
+    batch: &NewBatch,
+) -> Result<(BatchSummary, bool), CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let header = &batch.header;
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let inserted = sqlx::query(
+        "INSERT INTO batches (id, tenant_id, source, batch_ref, scanned_at, manifest_sha256, status, \
+         document_count, received_at, actor) VALUES ($1, $2, $3, $4, $5, $6, 'archiving', $7, $8, $9) \
+         ON CONFLICT (tenant_id, source, batch_ref) DO NOTHING",
+    )
+    .bind(&batch.id)
+    .bind(tenant)
+    .bind(&header.source)
+    .bind(&header.batch_ref)
+    .bind(format_timestamp(header.scanned_at))
+    .bind(&batch.fingerprint)
+    .bind(batch.documents.len() as i64)
+    .bind(now_timestamp())
+    .bind(scope.actor())
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        for document in &batch.documents {
+            let (outcome, metadata, errors) = match &document.metadata {
+                Ok(metadata) => (Outcome::Pending, Some(metadata.as_str()), None),
+                Err(errors) => (
+                    Outcome::Rejected,
+                    None,
+                    Some(serde_json::to_string(errors).expect("field errors serialise")),
+                ),
+            };
+            sqlx::query(
+                "INSERT INTO batch_documents (batch_id, position, line, file, sha256, size, media_type, \
+                 metadata, outcome, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&batch.id)
+            .bind(document.position)
+            .bind(document.line)
+            .bind(&document.file)
+            .bind(&document.sha256)
+            .bind(document.size)
+            .bind(&document.media_type)
+            .bind(metadata)
+            .bind(outcome.as_str())
+            .bind(errors)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let details = serde_json::json!({
+            "batch_id": batch.id,
+            "batch_ref": header.batch_ref,
+            "source": header.source,
+            "documents": batch.documents.len(),
+        });
+        append_audit(
+            &mut transaction,
+            scope,
+            "batch.received",
+            None,
+            &details.to_string(),
+            &now_timestamp(),
+        )
+        .await?;
+    }
+    let summary = summary_where(
+        &mut *transaction,
+        scope,
+        "b.source = $3 AND b.batch_ref = $4",
+        &header.source,
+        &header.batch_ref,
+    )
+    .await?
+    .ok_or_else(|| CatalogError::Corrupt(format!("batch {} vanished", header.batch_ref)))?;
+    transaction.commit().await?;
+    Ok((summary, inserted))
+}
+
+async fn summary_where<'c>(
+    executor: impl sqlx::SqliteExecutor<'c>,
+    scope: &Scope,
+    condition: &str,
+    first: &str,
+    second: &str,
+) -> Result<Option<BatchSummary>, CatalogError> {
+    let row: Option<SummaryRow> =
+        sqlx::query_as(&format!("{SUMMARY} AND {condition} GROUP BY b.id"))
+            .bind(scope.tenant().as_str())
+            .bind(scope.bound_source())
+            .bind(first)
+            .bind(second)
+            .fetch_optional(executor)
+            .await?;
+    Ok(row.map(BatchSummary::from))
+}
+
+pub(super) async fn by_id(
+    readers: &SqlitePool,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<BatchSummary>, CatalogError> {
+    summary_where(readers, scope, "b.id = $3 AND $4 IS NOT NULL", id, "").await
+}
+
+pub(super) async fn by_ref(
+    readers: &SqlitePool,
+    scope: &Scope,
+    source: &str,
+    batch_ref: &str,
+) -> Result<Option<BatchSummary>, CatalogError> {
+    summary_where(
+        readers,
+        scope,
+        "b.source = $3 AND b.batch_ref = $4",
+        source,
+        batch_ref,
+    )
+    .await
+}
+
+pub(super) async fn list(
+    readers: &SqlitePool,
+    scope: &Scope,
+    filter: &BatchFilter,
+) -> Result<Vec<BatchSummary>, CatalogError> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "{SUMMARY} AND ($3 IS NULL OR b.source = $3) AND ($4 IS NULL OR b.received_at >= $4) \
+         AND ($5 IS NULL OR b.received_at < $5) AND ($6 IS NULL OR b.status = $6) \
+         GROUP BY b.id ORDER BY b.received_at DESC, b.id DESC LIMIT $7"
+    ))
+    .bind(scope.tenant().as_str())
+    .bind(scope.bound_source())
+    .bind(&filter.source)
+    .bind(&filter.from)
+    .bind(&filter.to)
+    .bind(&filter.status)
+    .bind(i64::from(filter.limit))
+    .fetch_all(readers)
+    .await?;
+    Ok(rows.into_iter().map(BatchSummary::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    position: i64,
+    line: Option<i64>,
+    file: String,
+    outcome: String,
+    document_id: Option<String>,
+    errors: Option<String>,
+}
+
+/// Every document of a batch the scope can see, in manifest order.
+pub(super) async fn documents(
+    readers: &SqlitePool,
+    scope: &Scope,
+    batch_id: &str,
+) -> Result<Vec<BatchDocumentReport>, CatalogError> {
+    let rows: Vec<ReportRow> = sqlx::query_as(
+        "SELECT x.position, x.line, x.file, x.outcome, x.document_id, x.errors \
+         FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
+         WHERE x.batch_id = $3 AND b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2) \
+         ORDER BY x.position",
+    )
+    .bind(scope.tenant().as_str())
+    .bind(scope.bound_source())
+    .bind(batch_id)
+    .fetch_all(readers)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let outcome = Outcome::parse(&row.outcome)
+                .ok_or_else(|| CatalogError::Corrupt(format!("batch outcome {}", row.outcome)))?;
+            let errors: Vec<FieldError> = match &row.errors {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| CatalogError::Corrupt(format!("batch document errors: {e}")))?,
+                None => Vec::new(),
+            };
+            Ok(BatchDocumentReport {
+                position: row.position,
+                line: row.line,
+                file: row.file,
+                outcome,
+                document_id: row.document_id,
+                errors,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn pending(
+    readers: &SqlitePool,
+    scope: &Scope,
+    batch_id: &str,
+    limit: u32,
+) -> Result<Vec<PendingBatchDocument>, CatalogError> {
+    Ok(sqlx::query_as(
+        "SELECT x.position, x.file, x.sha256, x.size, x.media_type, x.metadata \
+         FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
+         WHERE x.batch_id = $3 AND x.outcome = 'pending' AND b.tenant_id = $1 \
+         AND ($2 IS NULL OR b.source = $2) ORDER BY x.position LIMIT $4",
+    )
+    .bind(scope.tenant().as_str())
+    .bind(scope.bound_source())
+    .bind(batch_id)
+    .bind(i64::from(limit))
+    .fetch_all(readers)
+    .await?)
+}
+
+/// Archives a chunk of a batch's documents in one transaction (one fsync for the chunk), each
+/// document in its own savepoint: a document refused by the catalog (a party conflict) is
+/// rolled back alone and recorded as rejected. Documents no longer pending (another request
+/// archiving the same batch got there first) are skipped.
+pub(super) async fn archive(
+    writer: &SqlitePool,
+    scope: &Scope,
+    batch: BatchOfDocument<'_>,
+    documents: Vec<BatchArchive>,
+) -> Result<(), CatalogError> {
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let belongs: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM batches WHERE id = $1 AND tenant_id = $2 AND ($3 IS NULL OR source = $3)",
+    )
+    .bind(batch.id)
+    .bind(scope.tenant().as_str())
+    .bind(scope.bound_source())
+    .fetch_optional(&mut *transaction)
+    .await?;
+    if belongs.is_none() {
+        return Err(CatalogError::Corrupt(format!(
+            "batch {} is not in the caller's scope",
+            batch.id
+        )));
+    }
+    for item in documents {
+        let outcome: Option<String> = sqlx::query_scalar(
+            "SELECT outcome FROM batch_documents WHERE batch_id = $1 AND position = $2",
+        )
+        .bind(batch.id)
+        .bind(item.position)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if outcome.as_deref() != Some(Outcome::Pending.as_str()) {
+            continue;
+        }
+        let settled = match item.document {
+            Err(errors) => Settled::rejected(errors),
+            Ok(new) => {
+                let mut savepoint = transaction.begin().await?;
+                match insert_document_rows(&mut savepoint, scope, &new, Some(batch)).await {
+                    Ok(RowsInserted::Created) => {
+                        savepoint.commit().await?;
+                        Settled {
+                            outcome: Outcome::Archived,
+                            document_id: Some(new.id.to_string()),
+                            errors: None,
+                        }
+                    }
+                    Ok(RowsInserted::Existing(existing)) => {
+                        savepoint.rollback().await?;
+                        if existing.sha256 == new.content.sha256.as_str()
+                            && existing.direction == new.metadata.direction.as_str()
+                        {
+                            Settled {
+                                outcome: Outcome::AlreadyArchived,
+                                document_id: Some(existing.id),
+                                errors: None,
+                            }
+                        } else {
+                            Settled::rejected(vec![FieldError::new(
+                                "external_id",
+                                format!(
+                                    "already names document {} with different content or direction",
+                                    existing.id
+                                ),
+                            )])
+                        }
+                    }
+                    Err(CatalogError::PartyConflict { field, message }) => {
+                        savepoint.rollback().await?;
+                        Settled::rejected(vec![FieldError::new(field, message)])
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        };
+        sqlx::query(
+            "UPDATE batch_documents SET outcome = $3, document_id = $4, errors = $5 \
+             WHERE batch_id = $1 AND position = $2",
+        )
+        .bind(batch.id)
+        .bind(item.position)
+        .bind(settled.outcome.as_str())
+        .bind(settled.document_id)
+        .bind(settled.errors)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The outcome recorded for one document.
+struct Settled {
+    outcome: Outcome,
+    document_id: Option<String>,
+    /// JSON list of field errors.
+    errors: Option<String>,
+}
+
+impl Settled {
+    fn rejected(errors: Vec<FieldError>) -> Self {
+        Self {
+            outcome: Outcome::Rejected,
+            document_id: None,
+            errors: Some(serde_json::to_string(&errors).expect("field errors serialise")),
+        }
+    }
+}
+
+/// Marks the batch completed once no document is pending; returns it as it then stands.
+pub(super) async fn complete(
+    writer: &SqlitePool,
+    scope: &Scope,
+    batch_id: &str,
+) -> Result<Option<BatchSummary>, CatalogError> {
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let now = now_timestamp();
+    let completed = sqlx::query(
+        "UPDATE batches SET status = 'completed', completed_at = $2 \
+         WHERE id = $1 AND status = 'archiving' AND tenant_id = $3 \
+         AND NOT EXISTS (SELECT 1 FROM batch_documents WHERE batch_id = $1 AND outcome = 'pending')",
+    )
+    .bind(batch_id)
+    .bind(&now)
+    .bind(scope.tenant().as_str())
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected()
+        == 1;
+    let summary = summary_where(
+        &mut *transaction,
+        scope,
+        "b.id = $3 AND $4 IS NOT NULL",
+        batch_id,
+        "",
+    )
+    .await?;
+    if completed && let Some(summary) = &summary {
+        let details = serde_json::json!({
+            "batch_id": batch_id,
+            "archived": summary.totals.archived,
+            "already_archived": summary.totals.already_archived,
+            "rejected": summary.totals.rejected,
+        });
+        append_audit(
+            &mut transaction,
+            scope,
+            "batch.completed",
+            None,
+            &details.to_string(),
+            &now,
+        )
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(summary)
+}

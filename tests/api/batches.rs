@@ -1,0 +1,505 @@
+//! Batches: blobs uploaded under their hash, manifests in JSON and CSV, per-document reports,
+//! idempotency, partial acceptance, scopes, and the `ged ingest` client.
+
+use std::path::Path;
+
+use ged::access::{DEFAULT_TENANT, Role};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A batch document: its bytes and its manifest entry.
+pub struct BatchFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+pub fn batch_file(name: &str) -> BatchFile {
+    BatchFile {
+        name: name.to_string(),
+        bytes: pdf_bytes(&format!("scan {name}")),
+    }
+}
+
+/// A manifest entry for `file` with metadata that passes validation.
+pub fn entry(file: &BatchFile, nir: &str) -> Value {
+    json!({
+        "file": file.name,
+        "sha256": sha256_hex(&file.bytes),
+        "size": file.bytes.len(),
+        "document_type": "RECLAMATION",
+        "document_date": "2024-03-05",
+        "title": format!("Courrier {}", file.name),
+        "individuals": [{"nir": nir, "last_name": "LEFÈVRE", "first_name": "Anne"}],
+    })
+}
+
+pub fn manifest(batch_ref: &str, documents: Vec<Value>) -> Value {
+    json!({
+        "batch_ref": batch_ref,
+        "source": "SCAN-LYON",
+        "scanned_at": "2024-03-07T09:30:00+01:00",
+        "documents": documents,
+    })
+}
+
+async fn put_blob(app: &TestApp, token: &str, sha256: &str, bytes: &[u8]) -> reqwest::Response {
+    app.client
+        .put(app.url(&format!("/api/v1/blobs/{sha256}")))
+        .bearer_auth(token)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn upload(app: &TestApp, file: &BatchFile) {
+    let response = put_blob(app, &app.scanner, &sha256_hex(&file.bytes), &file.bytes).await;
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+async fn commit(app: &TestApp, token: &str, query: &str, manifest: &Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/batches{query}")))
+        .bearer_auth(token)
+        .json(manifest)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn outcomes(report: &Value) -> Vec<String> {
+    report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn blobs_are_stored_under_their_hash_and_refused_under_another() {
+    let app = spawn_app().await;
+    let bytes = pdf_bytes("blob");
+    let sha256 = sha256_hex(&bytes);
+    let head = |token: String| {
+        let request = app
+            .client
+            .head(app.url(&format!("/api/v1/blobs/{sha256}")))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(head(app.scanner.clone()).await.status(), 404);
+    assert_eq!(
+        put_blob(&app, &app.scanner, &sha256, &bytes).await.status(),
+        201
+    );
+    let again = put_blob(&app, &app.scanner, &sha256, &bytes).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["stored"],
+        "already_present"
+    );
+    let present = head(app.scanner.clone()).await;
+    assert_eq!(present.status(), 200);
+    assert_eq!(
+        present.headers()["content-length"].to_str().unwrap(),
+        bytes.len().to_string()
+    );
+    assert_eq!(app.stored_objects().len(), 1);
+
+    // Bytes that do not hash to the name are refused and leave nothing behind.
+    let other = pdf_bytes("other");
+    let refused = put_blob(&app, &app.scanner, &sha256_hex(b"something else"), &other).await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "content");
+    assert_eq!(app.stored_objects().len(), 1);
+    assert_eq!(
+        put_blob(&app, &app.scanner, "not-a-hash", &other)
+            .await
+            .status(),
+        422
+    );
+    // Reading roles do not upload.
+    assert_eq!(
+        put_blob(&app, &app.reader, &sha256, &bytes).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_json_batch_is_archived_reported_searchable_and_idempotent() {
+    let app = spawn_app().await;
+    let files: Vec<BatchFile> = (1..=3)
+        .map(|n| batch_file(&format!("000{n}.pdf")))
+        .collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let batch = manifest(
+        "LOT-2024-03-07-01",
+        vec![
+            entry(&files[0], NIR),
+            entry(&files[1], NIR),
+            entry(&files[2], NIR_2),
+        ],
+    );
+    let (status, report) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["totals"]["archived"], 3);
+    assert_eq!(outcomes(&report), ["archived", "archived", "archived"]);
+
+    // Each document is whole: metadata with the batch's defaults, content, audit entry.
+    let id = report["documents"][1]["document_id"].as_str().unwrap();
+    let document: Value = app
+        .get(&format!("/api/v1/documents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["direction"], "inbound");
+    assert_eq!(document["channel"], "postal");
+    assert_eq!(document["received_at"], "2024-03-07T08:30:00.000000Z");
+    assert_eq!(document["external_id"], "LOT-2024-03-07-01/0002.pdf");
+    assert_eq!(document["batch_ref"], "LOT-2024-03-07-01");
+    assert_eq!(document["file_name"], "0002.pdf");
+    assert_eq!(document["media_type"], "application/pdf");
+    let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(content.bytes().await.unwrap(), files[1].bytes);
+    assert_eq!(app.count_audit("document.archived").await, 3);
+
+    // Found by batch reference, and by person.
+    assert_eq!(app.search("batch=LOT-2024-03-07-01").await["total"], 3);
+    assert_eq!(
+        app.search(&format!("batch=LOT-2024-03-07-01&nir={NIR}"))
+            .await["total"],
+        2
+    );
+
+    // Sent again: the first report, nothing archived twice.
+    let (status, again) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["id"], report["id"]);
+    assert_eq!(again["documents"], report["documents"]);
+    assert_eq!(app.count_rows("documents").await, 3);
+
+    // The same reference with other documents is a conflict.
+    let other = manifest("LOT-2024-03-07-01", vec![entry(&files[0], NIR_2)]);
+    let (status, body) = commit(&app, &app.scanner, "", &other).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["field"], "batch_ref");
+
+    // The report is there to read later.
+    let path = format!("/api/v1/batches/{}", report["id"].as_str().unwrap());
+    let read: Value = app.get_as(&app.scanner, &path).await.json().await.unwrap();
+    assert_eq!(read["documents"], report["documents"]);
+}
+
+#[tokio::test]
+async fn a_partly_invalid_batch_is_refused_whole_with_every_error_unless_partial_is_asked() {
+    let app = spawn_app().await;
+    let files: Vec<BatchFile> = (1..=4).map(|n| batch_file(&format!("{n}.pdf"))).collect();
+    for file in &files[..3] {
+        upload(&app, file).await;
+    }
+    let mut bad_nir = entry(&files[1], NIR);
+    bad_nir["individuals"][0]["nir"] = json!("185057800608492");
+    let mut bad_size = entry(&files[2], NIR);
+    bad_size["size"] = json!(5);
+    let batch = manifest(
+        "LOT-MIXED",
+        vec![
+            entry(&files[0], NIR),
+            bad_nir,
+            bad_size,
+            entry(&files[3], NIR), // never uploaded
+        ],
+    );
+    let (status, body) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 422, "{body}");
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "documents[1].individuals[0].nir",
+            "documents[2].size",
+            "documents[3].sha256"
+        ]
+    );
+    assert_eq!(app.count_rows("documents").await, 0);
+    assert_eq!(app.count_rows("batches").await, 0);
+
+    let (status, report) = commit(&app, &app.scanner, "?accept_partial=true", &batch).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(
+        outcomes(&report),
+        ["archived", "rejected", "rejected", "rejected"]
+    );
+    assert_eq!(report["totals"]["archived"], 1);
+    assert_eq!(report["totals"]["rejected"], 3);
+    assert_eq!(
+        report["documents"][1]["errors"][0]["field"],
+        "individuals[0].nir"
+    );
+    assert_eq!(app.count_rows("documents").await, 1);
+
+    // The supervisor's list shows it with its counts.
+    let list: Value = app
+        .get_as(
+            &app.scanner,
+            "/api/v1/batches?source=SCAN-LYON&from=2020-01-01",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["batches"].as_array().unwrap().len(), 1);
+    assert_eq!(list["batches"][0]["totals"]["rejected"], 3);
+    assert_eq!(list["batches"][0]["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_csv_manifest_names_several_parties_per_line() {
+    let app = spawn_app().await;
+    let files = [batch_file("a.pdf"), batch_file("b.pdf")];
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let mut csv = String::from(
+        "batch_ref;source;scanned_at;file;sha256;size;document_type;document_date;title;\
+         individual1_nir;individual1_last_name;individual2_client_number;company1_siret;company1_name\n",
+    );
+    for (file, nir) in files.iter().zip([NIR, NIR_2]) {
+        csv.push_str(&format!(
+            "LOT-CSV;SCAN-LYON;2024-03-07T09:30:00Z;{};{};{};FACTURE;2024-03-01;Facture contestée;{nir};Lefèvre;C-77;{SIRET};Eaux de Lyon\n",
+            file.name,
+            sha256_hex(&file.bytes),
+            file.bytes.len()
+        ));
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/batches"))
+        .bearer_auth(&app.scanner)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["documents"][1]["line"], 3);
+    let id = report["documents"][0]["document_id"].as_str().unwrap();
+    let document: Value = app
+        .get(&format!("/api/v1/documents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["individuals"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        document["individuals"][1]["client_numbers"],
+        json!(["C-77"])
+    );
+    assert_eq!(document["companies"][0]["siret"], SIRET);
+    assert_eq!(
+        app.search(&format!("siren={SIREN}&batch=LOT-CSV")).await["total"],
+        2
+    );
+
+    // A bad line is named by its line number and column.
+    let bad = format!(
+        "batch_ref,source,scanned_at,file,sha256,size,document_type,document_date,company1_siret\n\
+         LOT-CSV-2,SCAN-LYON,2024-03-07T09:30:00Z,a.pdf,{},{},FACTURE,2024-03-01,73282932000075\n",
+        sha256_hex(&files[0].bytes),
+        files[0].bytes.len()
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/batches"))
+        .bearer_auth(&app.scanner)
+        .header("content-type", "text/csv")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "line[2].company1_siret");
+}
+
+#[tokio::test]
+async fn a_document_archived_before_is_reported_with_its_id() {
+    let app = spawn_app().await;
+    let file = batch_file("0001.pdf");
+    let mut single = metadata();
+    single["external_id"] = json!("LOT-9/0001.pdf");
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", single.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.bytes.clone())
+                .file_name("0001.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let response = app.archive_form(form).await;
+    let first: Value = response.json().await.unwrap();
+    let (status, report) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest("LOT-9", vec![entry(&file, NIR)]),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(outcomes(&report), ["already_archived"]);
+    assert_eq!(report["documents"][0]["document_id"], first["id"]);
+    assert_eq!(app.count_rows("documents").await, 1);
+}
+
+#[tokio::test]
+async fn batches_stay_within_their_source_and_tenant() {
+    let app = spawn_app().await;
+    let file = batch_file("x.pdf");
+    upload(&app, &file).await;
+    let (status, report) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest("LOT-A", vec![entry(&file, NIR)]),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/batches/{}", report["id"].as_str().unwrap());
+
+    let paris = app
+        .issue_token(DEFAULT_TENANT, Role::Scanner, Some("SCAN-PARIS"))
+        .await;
+    let (status, body) = commit(
+        &app,
+        &paris,
+        "",
+        &manifest("LOT-B", vec![entry(&file, NIR)]),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["field"], "source");
+    assert_eq!(app.get_as(&paris, &path).await.status(), 404);
+    let list: Value = app
+        .get_as(&paris, "/api/v1/batches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["batches"], json!([]));
+
+    let auditor = app.issue_token(DEFAULT_TENANT, Role::Auditor, None).await;
+    assert_eq!(app.get_as(&auditor, &path).await.status(), 200);
+    let other_tenant = app.issue_token("autre-caisse", Role::Auditor, None).await;
+    assert_eq!(app.get_as(&other_tenant, &path).await.status(), 404);
+    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
+    assert_eq!(app.get_as(&agent, &path).await.status(), 403);
+    assert_eq!(app.count_audit("batch.received").await, 1);
+    assert_eq!(app.count_audit("batch.completed").await, 1);
+}
+
+/// Writes a batch folder: the files and a CSV manifest.
+pub fn write_batch_folder(folder: &Path, batch_ref: &str, files: &[BatchFile]) {
+    std::fs::create_dir_all(folder.join("scans")).unwrap();
+    let mut csv = String::from(
+        "batch_ref;source;scanned_at;file;sha256;size;document_type;document_date;individual1_nir\n",
+    );
+    for file in files {
+        std::fs::write(folder.join("scans").join(&file.name), &file.bytes).unwrap();
+        csv.push_str(&format!(
+            "{batch_ref};SCAN-LYON;2024-03-07T09:30:00Z;scans/{};{};{};RECLAMATION;2024-03-05;{NIR}\n",
+            file.name,
+            sha256_hex(&file.bytes),
+            file.bytes.len()
+        ));
+    }
+    std::fs::write(folder.join("manifest.csv"), csv).unwrap();
+}
+
+#[tokio::test]
+async fn ged_ingest_checks_locally_uploads_what_is_missing_and_prints_the_report() {
+    let app = spawn_app().await;
+    let folder = tempfile::tempdir().unwrap();
+    let files: Vec<BatchFile> = (0..12)
+        .map(|n| batch_file(&format!("{n:04}.pdf")))
+        .collect();
+    write_batch_folder(folder.path(), "LOT-CLI", &files);
+    let dir = folder.path().to_str().unwrap();
+    let run = async |extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            dir,
+            "--server",
+            &app.address,
+            "--token",
+            &app.scanner,
+        ];
+        args.extend_from_slice(extra);
+        ged_async(&args).await
+    };
+
+    let dry = run(&["--dry-run"]).await;
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(app.count_rows("documents").await, 0);
+    assert!(app.stored_objects().is_empty());
+
+    // Two blobs are already there (an earlier, interrupted run): they are not sent again.
+    upload(&app, &files[0]).await;
+    upload(&app, &files[1]).await;
+    let output = run(&[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("12 archived"), "{stdout}");
+    assert!(stdout.contains("uploaded 10 files"), "{stdout}");
+    assert!(stdout.contains("2 already on the server"), "{stdout}");
+    assert_eq!(app.count_rows("documents").await, 12);
+
+    let again = run(&["--json"]).await;
+    assert!(again.status.success());
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["totals"]["archived"], 12);
+    assert_eq!(app.count_rows("documents").await, 12);
+
+    // A file that changed after the manifest was written stops the batch before anything is sent.
+    std::fs::write(
+        folder.path().join("scans/0003.pdf"),
+        pdf_bytes("scan 9999.pdf"),
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(folder.path().join("manifest.csv")).unwrap();
+    std::fs::write(
+        folder.path().join("manifest.csv"),
+        csv.replace("LOT-CLI", "LOT-CLI-2"),
+    )
+    .unwrap();
+    let refused = run(&[]).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("line[5].sha256"), "{stderr}");
+    assert_eq!(app.count_rows("batches").await, 1);
+}
