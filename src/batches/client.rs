@@ -52,6 +52,9 @@ pub struct IngestOutcome {
     pub uploaded_bytes: u64,
     /// Blobs the server already held.
     pub skipped: usize,
+    /// Time spent uploading blobs, then committing the manifest.
+    pub upload_time: Duration,
+    pub commit_time: Duration,
     /// The server's report (`None` for a dry run).
     pub report: Option<Value>,
 }
@@ -100,12 +103,16 @@ pub async fn ingest(options: &IngestOptions) -> anyhow::Result<IngestOutcome> {
             uploaded: 0,
             uploaded_bytes: 0,
             skipped: 0,
+            upload_time: Duration::ZERO,
+            commit_time: Duration::ZERO,
             report: None,
         });
     }
 
     let client = Client::new(options)?;
+    let started = std::time::Instant::now();
     let (uploaded, uploaded_bytes, skipped) = upload_missing(&client, options, &manifest).await?;
+    let upload_time = started.elapsed();
     let content_type = match format {
         ManifestFormat::Json => "application/json",
         ManifestFormat::Csv => "text/csv; charset=utf-8",
@@ -133,6 +140,8 @@ pub async fn ingest(options: &IngestOptions) -> anyhow::Result<IngestOutcome> {
         uploaded,
         uploaded_bytes,
         skipped,
+        upload_time,
+        commit_time: started.elapsed() - upload_time,
         report: Some(report),
     })
 }

@@ -64,6 +64,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("GED_LOG", "warn")
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
         .spawn()
         .context("cannot start ged serve")?;
     let server_pid = server.id().to_string();
@@ -92,6 +93,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             archived as usize == options.documents,
             "the server archived {archived} of {} documents",
             options.documents
+        );
+        println!(
+            "blobs uploaded in {:.2} s, manifest committed in {:.2} s",
+            outcome.upload_time.as_secs_f64(),
+            outcome.commit_time.as_secs_f64()
         );
         Ok::<_, anyhow::Error>((elapsed, process_peak_memory_bytes(&server_pid)))
     }

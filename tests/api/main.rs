@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod archive;
 mod audit;
+mod batch_durability;
 mod batches;
 mod bench;
 mod config;
