@@ -25,6 +25,8 @@ const ACTIONS: &[&str] = &[
     "search",
     "token.created",
     "token.revoked",
+    "batch.received",
+    "batch.completed",
 ];
 const MAX_LIMIT: u32 = 1000;
 

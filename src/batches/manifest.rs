@@ -17,6 +17,10 @@ use crate::documents::model::DocumentMetadata;
 use crate::identifiers::Sha256Hex;
 use crate::validation::{FieldError, ValidationErrors, is_code};
 
+/// The published schema of JSON manifests (documentation; the server validates each document
+/// against the metadata schema after applying the batch's defaults).
+pub const MANIFEST_SCHEMA: &str = include_str!("../../schema/batch-manifest.schema.json");
+
 /// Longest file name a manifest may give (the path inside the batch folder).
 const MAX_FILE_NAME: usize = 255;
 /// Longest `external_id` the metadata schema accepts.
@@ -746,6 +750,60 @@ mod tests {
         ]));
         let manifest = read_manifest(&bytes, ManifestFormat::Json).unwrap();
         assert_eq!(manifest.errors().0[0].field, "documents[0].file");
+    }
+
+    fn manifest_schema() -> jsonschema::Validator {
+        let metadata: Value =
+            serde_json::from_str(crate::documents::metadata::METADATA_SCHEMA).unwrap();
+        let manifest: Value = serde_json::from_str(MANIFEST_SCHEMA).unwrap();
+        let registry = jsonschema::Registry::new()
+            .add(
+                "https://ged.example/schema/document-metadata.schema.json",
+                metadata,
+            )
+            .unwrap()
+            .prepare()
+            .unwrap();
+        jsonschema::options()
+            .with_registry(&registry)
+            .build(&manifest)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_published_manifest_schema_describes_what_is_accepted() {
+        let schema = manifest_schema();
+        let good: Value = serde_json::from_slice(&json_manifest(serde_json::json!([{
+            "file": "scans/0001.pdf", "sha256": SHA, "size": 12,
+            "document_type": "RECLAMATION", "document_date": "2024-03-05",
+            "individuals": [{"nir": "185057800608491"}]
+        }])))
+        .unwrap();
+        assert!(schema.is_valid(&good));
+        assert!(read_manifest(good.to_string().as_bytes(), ManifestFormat::Json).is_ok());
+        let mut unknown = good.clone();
+        unknown["documents"][0]["colour"] = Value::from("blue");
+        assert!(!schema.is_valid(&unknown));
+        assert!(
+            read_manifest(unknown.to_string().as_bytes(), ManifestFormat::Json)
+                .unwrap()
+                .errors()
+                .0[0]
+                .field
+                == "documents[0].colour"
+        );
+
+        // Every metadata field can be given per document: the two schemas cannot drift apart.
+        let metadata: Value =
+            serde_json::from_str(crate::documents::metadata::METADATA_SCHEMA).unwrap();
+        let manifest: Value = serde_json::from_str(MANIFEST_SCHEMA).unwrap();
+        let document = &manifest["$defs"]["document"]["properties"];
+        for field in metadata["properties"].as_object().unwrap().keys() {
+            assert!(
+                document.get(field).is_some(),
+                "{field} missing from the manifest schema"
+            );
+        }
     }
 
     #[test]

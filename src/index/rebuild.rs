@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::document::to_index_document;
 use super::schema::build_schema;
-use super::writer::{CatalogState, IndexLock, commit, open_or_create, take_writer};
+use super::writer::{
+    CatalogState, IndexLock, REBUILD_WRITER_MEMORY, commit, open_or_create, take_writer,
+};
 use crate::catalog::Catalog;
 
 /// Documents read from the catalog at once.
@@ -40,7 +42,7 @@ pub async fn rebuild(
     // Changes after this point are applied by the server's writer when it starts.
     let state = CatalogState::read(catalog).await?;
     let (index, _) = open_or_create(&lock, folder, &state)?;
-    let mut writer = take_writer(&index)?;
+    let mut writer = take_writer(&index, REBUILD_WRITER_MEMORY)?;
     writer.delete_all_documents()?;
     let (_, fields) = build_schema();
     let total = catalog.document_count().await?;

@@ -30,10 +30,13 @@ const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 const BACKLOG_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the catalog is asked for changes made by other processes or nodes.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// The indexing memory budget, shared by the indexing threads (≥ 15 MB each). 96 MiB keeps a
-/// full rebuild of a million documents well under 512 MiB resident (segments merged while
-/// building are mapped into memory too).
-pub const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+/// The indexing memory budget of a rebuild, shared by the indexing threads (≥ 15 MB each).
+/// 96 MiB keeps a full rebuild of a million documents well under 512 MiB resident (segments
+/// merged while building are mapped into memory too).
+pub const REBUILD_WRITER_MEMORY: usize = 96 * 1024 * 1024;
+/// The server's budget: it commits every 250 ms, so its segments stay small, and the memory is
+/// better left to uploads and batches (a batch of 100,000 documents must fit in 256 MB).
+pub const SERVER_WRITER_MEMORY: usize = 40 * 1024 * 1024;
 pub const WRITER_THREADS: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
@@ -178,9 +181,9 @@ fn remove_index_files(folder: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Takes the index's single writer, or says another process holds it.
-pub fn take_writer(index: &Index) -> Result<IndexWriter, IndexError> {
-    match index.writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY) {
+/// Takes the index's single writer with a memory budget, or says another process holds it.
+pub fn take_writer(index: &Index, memory: usize) -> Result<IndexWriter, IndexError> {
+    match index.writer_with_num_threads(WRITER_THREADS, memory) {
         Ok(writer) => Ok(writer),
         Err(tantivy::TantivyError::LockFailure(..)) => Err(IndexError::Busy),
         Err(error) => Err(error.into()),
@@ -235,7 +238,7 @@ pub async fn start(
     let lock = IndexLock::acquire(folder)?;
     let state = CatalogState::read(catalog.as_ref()).await?;
     let (index, committed_seq) = open_or_create(&lock, folder, &state)?;
-    let writer = take_writer(&index)?;
+    let writer = take_writer(&index, SERVER_WRITER_MEMORY)?;
     // A crash before a commit can leave segment files no commit refers to.
     if let Err(error) = writer.garbage_collect_files().wait() {
         tracing::warn!(error = %error, "could not remove orphan index files");

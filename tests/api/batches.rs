@@ -370,6 +370,51 @@ async fn a_document_archived_before_is_reported_with_its_id() {
 }
 
 #[tokio::test]
+async fn a_party_conflict_found_while_archiving_rejects_that_document_alone() {
+    let app = spawn_app().await;
+    // Two persons already archived: NIR with C-1, NIR_2 with C-2.
+    for (nir, client) in [(NIR, "C-1"), (NIR_2, "C-2")] {
+        let mut single = metadata();
+        single["individuals"] = json!([{"nir": nir, "client_number": client}]);
+        single["companies"] = json!([]);
+        app.archive_ok(&single, pdf_part(client)).await;
+    }
+    let files: Vec<BatchFile> = (1..=3).map(|n| batch_file(&format!("p{n}.pdf"))).collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let mut contradicting = entry(&files[1], NIR);
+    contradicting["individuals"][0]["client_number"] = json!("C-2");
+    let batch = manifest(
+        "LOT-CONFLICT",
+        vec![
+            entry(&files[0], NIR),
+            contradicting,
+            entry(&files[2], NIR_2),
+        ],
+    );
+    let (status, report) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(outcomes(&report), ["archived", "rejected", "archived"]);
+    assert_eq!(
+        report["documents"][1]["errors"][0]["field"],
+        "individuals[0]"
+    );
+    assert_eq!(app.count_rows("documents").await, 4);
+    assert_eq!(
+        app.count_rows("documents WHERE batch_ref = 'LOT-CONFLICT'")
+            .await,
+        2
+    );
+    let verified = ged_async(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]).await;
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+}
+
+#[tokio::test]
 async fn batches_stay_within_their_source_and_tenant() {
     let app = spawn_app().await;
     let file = batch_file("x.pdf");
