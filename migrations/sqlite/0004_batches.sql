@@ -41,3 +41,12 @@ CREATE INDEX batch_documents_pending ON batch_documents (batch_id, position) WHE
 -- The batch a document arrived in (fixed at archiving).
 ALTER TABLE documents ADD COLUMN batch_id TEXT REFERENCES batches (id);
 ALTER TABLE documents ADD COLUMN batch_ref TEXT;
+
+-- Content a tenant uploaded on its own (PUT /api/v1/blobs): a manifest may name only content its
+-- tenant uploaded or already archived, never another tenant's content it learnt the hash of.
+CREATE TABLE tenant_blobs (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    sha256      TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, sha256)
+);

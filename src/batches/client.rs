@@ -177,17 +177,24 @@ fn locate_manifest(options: &IngestOptions) -> anyhow::Result<(PathBuf, Manifest
 /// Hashing runs on every core.
 async fn check_files(folder: &Path, manifest: &Manifest) -> anyhow::Result<ValidationErrors> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let checks = futures::stream::iter(manifest.entries.iter().filter_map(|entry| {
-        let (sha256, size) = (entry.sha256.clone()?, entry.size?);
-        let path = folder.join(&entry.file);
-        let locator = entry.locator();
-        Some(async move {
-            let problem = tokio::task::spawn_blocking(move || check_file(&path, &sha256, size))
-                .await
-                .expect("file check does not panic");
-            problem.map(|(field, message)| FieldError::new(format!("{locator}.{field}"), message))
-        })
-    }))
+    let named_safely = |entry: &&super::ManifestEntry| match &entry.metadata {
+        Ok(_) => true,
+        Err(errors) => !errors.iter().any(|e| e.field == "file"),
+    };
+    let checks = futures::stream::iter(manifest.entries.iter().filter(named_safely).filter_map(
+        |entry| {
+            let (sha256, size) = (entry.sha256.clone()?, entry.size?);
+            let path = folder.join(&entry.file);
+            let locator = entry.locator();
+            Some(async move {
+                let problem = tokio::task::spawn_blocking(move || check_file(&path, &sha256, size))
+                    .await
+                    .expect("file check does not panic");
+                problem
+                    .map(|(field, message)| FieldError::new(format!("{locator}.{field}"), message))
+            })
+        },
+    ))
     .buffered(parallelism * 2)
     .collect::<Vec<_>>()
     .await;

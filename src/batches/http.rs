@@ -21,6 +21,8 @@ use crate::validation::ValidationErrors;
 /// A manifest of 100,000 documents with full metadata is about 50 MB.
 pub const MAX_MANIFEST_BYTES: usize = 128 * 1024 * 1024;
 const DEFAULT_LIST_LIMIT: u32 = 100;
+/// Manifests being archived at once; more wait their turn (SQLite has one writer anyway).
+static COMMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 const MAX_LIST_LIMIT: u32 = 1000;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -57,9 +59,19 @@ async fn commit_batch(
     caller: Caller,
     headers: HeaderMap,
     options: Result<Query<CommitOptions>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let scope = caller.require(Permission::ArchiveDocument)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("the manifest is larger than 128 MiB: split the batch".into())
+        } else {
+            ApiError::BadRequest(format!(
+                "the manifest cannot be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })?;
     let Query(options) = options.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -85,13 +97,26 @@ async fn commit_batch(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Invalid)?;
-    let index = state.index.clone();
-    let receipt = state
-        .archive
-        .receive_batch(&scope, manifest, options.accept_partial, || {
-            index.catalog_changed()
-        })
-        .await?;
+    // Archiving runs in its own task, holding a permit: a client that disconnects (a proxy
+    // timeout on a large batch) does not cancel it, its retry finds the batch further along,
+    // and at most a few manifests are in memory at once.
+    let permit = COMMITS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let task_state = state.clone();
+    let receipt = tokio::spawn(async move {
+        let _permit = permit;
+        let index = task_state.index.clone();
+        task_state
+            .archive
+            .receive_batch(&scope, manifest, options.accept_partial, || {
+                index.catalog_changed()
+            })
+            .await
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
     let status = if receipt.created {
         StatusCode::CREATED
     } else {

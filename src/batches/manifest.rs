@@ -23,8 +23,6 @@ pub const MANIFEST_SCHEMA: &str = include_str!("../../schema/batch-manifest.sche
 
 /// Longest file name a manifest may give (the path inside the batch folder).
 const MAX_FILE_NAME: usize = 255;
-/// Longest `external_id` the metadata schema accepts.
-const MAX_EXTERNAL_ID: usize = 200;
 
 /// How a manifest is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,15 +311,15 @@ fn entry(
     fields
         .entry("received_at")
         .or_insert_with(|| Value::String(crate::dates::format_timestamp(header.scanned_at)));
-    if !fields.contains_key("external_id") && !file.is_empty() {
-        let external_id = format!("{}/{}", header.batch_ref, file);
-        if external_id.chars().count() > MAX_EXTERNAL_ID {
-            errors.push(FieldError::new(
-                "file",
-                "is too long to name the document (batch_ref/file must fit in 200 characters): give an external_id",
-            ));
-        }
-        fields.insert("external_id".into(), Value::String(external_id));
+    // A scan's bytes are never produced twice: its content names the document, so a file
+    // sent again, in this batch or another, is archived once.
+    if !fields.contains_key("external_id")
+        && let Some(sha256) = &sha256
+    {
+        fields.insert(
+            "external_id".into(),
+            Value::String(format!("sha256:{sha256}")),
+        );
     }
     let value = Value::Object(fields);
     if let Err(metadata_errors) = parse_metadata(&value) {
@@ -353,12 +351,18 @@ fn check_file_name(file: &str) -> Result<(), &'static str> {
     if file.chars().any(char::is_control) || file.contains('\\') {
         return Err("must not hold control characters or backslashes (use / between folders)");
     }
-    if file.starts_with('/')
+    let only_names = std::path::Path::new(file)
+        .components()
+        .all(|step| matches!(step, std::path::Component::Normal(_)));
+    if !only_names
+        || file.contains(':')
         || file
             .split('/')
             .any(|step| step.is_empty() || step == "." || step == "..")
     {
-        return Err("must be a relative path inside the batch folder, without . or .. steps");
+        return Err(
+            "must be a relative path inside the batch folder, without . or .. steps or a drive",
+        );
     }
     Ok(())
 }
@@ -695,7 +699,11 @@ mod tests {
         assert_eq!(metadata.source, "SCAN-LYON");
         assert_eq!(metadata.direction.as_str(), "inbound");
         assert_eq!(metadata.channel.as_str(), "postal");
-        assert_eq!(metadata.external_id.as_deref(), Some("LOT-42/0001.pdf"));
+        assert_eq!(
+            metadata.external_id,
+            Some(format!("sha256:{SHA}")),
+            "the content names the document"
+        );
         assert_eq!(
             metadata.received_at,
             Some(time::macros::datetime!(2024-03-07 08:30 UTC))

@@ -118,7 +118,13 @@ impl Archive {
             if pending.is_empty() {
                 break;
             }
-            let documents = pending.into_iter().map(to_archive).collect();
+            let documents: Vec<BatchArchive> = pending.into_iter().map(to_archive).collect();
+            // A batch resumed by another token of the same source: its rights are checked too.
+            for document in &documents {
+                if let Ok(new) = &document.document {
+                    scope.check_archive(&new.metadata)?;
+                }
+            }
             self.catalog
                 .archive_batch_documents(scope, batch_of, documents)
                 .await?;
@@ -176,7 +182,7 @@ impl Archive {
         };
         let mut media = None;
         if let (Some(sha256), Some(size)) = (&entry.sha256, entry.size) {
-            match self.check_blob(sha256, size, &entry.file).await? {
+            match self.check_blob(scope, sha256, size, &entry.file).await? {
                 Ok(media_type) => media = Some(media_type),
                 Err(error) => errors.push(error),
             }
@@ -207,11 +213,21 @@ impl Archive {
     /// The media type of an uploaded blob, or why it cannot be archived as named.
     async fn check_blob(
         &self,
+        scope: &Scope,
         sha256: &Sha256Hex,
         size: u64,
         file: &str,
     ) -> Result<Result<String, FieldError>, BatchError> {
-        match self.content.stored_size(sha256).await? {
+        let held = self
+            .catalog
+            .tenant_holds_blob(scope, sha256.as_str())
+            .await?;
+        let stored = if held {
+            self.content.stored_size(sha256).await?
+        } else {
+            None
+        };
+        match stored {
             None => {
                 return Ok(Err(FieldError::new(
                     "sha256",

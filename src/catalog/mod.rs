@@ -189,6 +189,12 @@ pub trait Catalog: Send + Sync + 'static {
     /// Revokes a token of the scope's tenant; `false` when there is no such (unrevoked) token.
     async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError>;
 
+    /// Records that the scope's tenant uploaded this content (so its manifests may name it).
+    async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError>;
+
+    /// Whether the scope's tenant uploaded this content or archived a document of it.
+    async fn tenant_holds_blob(&self, scope: &Scope, sha256: &str) -> Result<bool, CatalogError>;
+
     /// Records a batch and its documents (pending, or rejected with their errors) and audits
     /// its receipt, unless the tenant already has a batch of that source and reference.
     /// Returns the batch as recorded, and whether this call created it.

@@ -514,6 +514,14 @@ impl Catalog for SqliteCatalog {
         transaction.commit().await?;
         Ok(revoked)
     }
+    async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError> {
+        batches::record_blob_upload(&self.writer, scope, sha256).await
+    }
+
+    async fn tenant_holds_blob(&self, scope: &Scope, sha256: &str) -> Result<bool, CatalogError> {
+        batches::tenant_holds_blob(&self.readers, scope, sha256).await
+    }
+
     async fn create_batch(
         &self,
         scope: &Scope,

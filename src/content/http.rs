@@ -35,7 +35,7 @@ async fn put_blob(
     Path(sha256): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ArchiveDocument)?;
+    let scope = caller.require(Permission::ArchiveDocument)?;
     let expected = parse_hash(&sha256)?;
     let mut writer = state.archive.content.staging_writer(state.max_upload_bytes);
     let mut stream = body.into_data_stream();
@@ -60,6 +60,11 @@ async fn put_blob(
     }
     let size = staged.size;
     let outcome = state.archive.content.put(staged).await?;
+    state
+        .archive
+        .catalog
+        .record_blob_upload(&scope, expected.as_str())
+        .await?;
     tracing::info!(sha256 = %expected, size, created = outcome == PutOutcome::Created, "blob stored");
     let (status, stored) = match outcome {
         PutOutcome::Created => (StatusCode::CREATED, "created"),
@@ -69,14 +74,24 @@ async fn put_blob(
     Ok((status, Json(body)).into_response())
 }
 
-/// 200 with the stored size as `Content-Length`, or 404.
+/// 200 with the stored size as `Content-Length` when the caller's tenant uploaded or archived
+/// this content, 404 otherwise: content is stored once for every tenant, but a tenant neither
+/// learns what another holds nor names it in a manifest.
 async fn head_blob(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(sha256): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ArchiveDocument)?;
+    let scope = caller.require(Permission::ArchiveDocument)?;
     let sha256 = parse_hash(&sha256)?;
+    if !state
+        .archive
+        .catalog
+        .tenant_holds_blob(&scope, sha256.as_str())
+        .await?
+    {
+        return Err(ApiError::NotFound);
+    }
     match state.archive.content.stored_size(&sha256).await? {
         Some(size) => Ok((StatusCode::OK, [(header::CONTENT_LENGTH, size)]).into_response()),
         None => Err(ApiError::NotFound),

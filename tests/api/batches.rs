@@ -165,7 +165,10 @@ async fn a_json_batch_is_archived_reported_searchable_and_idempotent() {
     assert_eq!(document["direction"], "inbound");
     assert_eq!(document["channel"], "postal");
     assert_eq!(document["received_at"], "2024-03-07T08:30:00.000000Z");
-    assert_eq!(document["external_id"], "LOT-2024-03-07-01/0002.pdf");
+    assert_eq!(
+        document["external_id"],
+        format!("sha256:{}", sha256_hex(&files[1].bytes))
+    );
     assert_eq!(document["batch_ref"], "LOT-2024-03-07-01");
     assert_eq!(document["file_name"], "0002.pdf");
     assert_eq!(document["media_type"], "application/pdf");
@@ -344,7 +347,7 @@ async fn a_document_archived_before_is_reported_with_its_id() {
     let app = spawn_app().await;
     let file = batch_file("0001.pdf");
     let mut single = metadata();
-    single["external_id"] = json!("LOT-9/0001.pdf");
+    single["external_id"] = json!(format!("sha256:{}", sha256_hex(&file.bytes)));
     let form = reqwest::multipart::Form::new()
         .text("metadata", single.to_string())
         .part(

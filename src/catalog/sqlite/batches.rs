@@ -1,5 +1,5 @@
 //! Batches in the SQLite catalog: the manifest recorded whole, then documents archived in
-//! chunks, each document's rows and its outcome in one savepoint of the chunk's transaction.
+//! chunks, each document's rows and its outcome in the chunk's one transaction.
 
 use std::collections::HashSet;
 
@@ -63,6 +63,38 @@ const SUMMARY: &str = "SELECT b.id, b.batch_ref, b.source, b.scanned_at, b.statu
      COALESCE(SUM(x.outcome = 'rejected'), 0) AS rejected \
      FROM batches b LEFT JOIN batch_documents x ON x.batch_id = b.id \
      WHERE b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2)";
+
+pub(super) async fn record_blob_upload(
+    writer: &SqlitePool,
+    scope: &Scope,
+    sha256: &str,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO tenant_blobs (tenant_id, sha256, uploaded_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, sha256) DO NOTHING",
+    )
+    .bind(scope.tenant().as_str())
+    .bind(sha256)
+    .bind(now_timestamp())
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn tenant_holds_blob(
+    readers: &SqlitePool,
+    scope: &Scope,
+    sha256: &str,
+) -> Result<bool, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = $2) \
+         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = $2)",
+    )
+    .bind(scope.tenant().as_str())
+    .bind(sha256)
+    .fetch_one(readers)
+    .await?)
+}
 
 pub(super) async fn create(
     writer: &SqlitePool,
@@ -386,7 +418,9 @@ async fn settle(
     settled: Settled,
 ) -> Result<(), CatalogError> {
     sqlx::query(
-        "UPDATE batch_documents SET outcome = $3, document_id = $4, errors = $5 \
+        // The metadata (names, NIRs) was kept only to archive the document: the document holds
+        // it now, and a batch report must not be a second copy of personal data.
+        "UPDATE batch_documents SET outcome = $3, document_id = $4, errors = $5, metadata = NULL \
          WHERE batch_id = $1 AND position = $2 AND outcome = 'pending'",
     )
     .bind(batch_id)
