@@ -61,10 +61,7 @@ pub struct ManifestEntry {
 impl ManifestEntry {
     /// `documents[3]` or `line[5]`: where the entry is in the manifest as its author wrote it.
     pub fn locator(&self) -> String {
-        match self.line {
-            Some(line) => format!("line[{line}]"),
-            None => format!("documents[{}]", self.position),
-        }
+        locator(self.position, self.line)
     }
 
     /// Validated metadata of an entry whose metadata was accepted.
@@ -84,20 +81,11 @@ pub struct Manifest {
 impl Manifest {
     /// Every error of every entry, each field prefixed by the entry's locator.
     pub fn errors(&self) -> ValidationErrors {
-        let mut errors = ValidationErrors::default();
-        for entry in &self.entries {
-            if let Err(entry_errors) = &entry.metadata {
-                for error in entry_errors {
-                    let field = if error.field.is_empty() {
-                        entry.locator()
-                    } else {
-                        format!("{}.{}", entry.locator(), error.field)
-                    };
-                    errors.push(field, &error.message);
-                }
-            }
-        }
-        errors
+        located_errors(
+            self.entries
+                .iter()
+                .map(|entry| (entry.position, entry.line, &entry.metadata)),
+        )
     }
 
     /// A hash of what the manifest asks to archive, independent of its format: the same batch
@@ -126,6 +114,36 @@ impl Manifest {
         }
         hex::encode(hasher.finalize())
     }
+}
+
+/// `documents[3]` or `line[5]`: where a document is in the manifest as its author wrote it.
+pub fn locator(position: usize, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("line[{line}]"),
+        None => format!("documents[{position}]"),
+    }
+}
+
+/// The errors of documents (position, CSV line, outcome), each field prefixed by its locator.
+pub fn located_errors<'a, T: 'a>(
+    documents: impl Iterator<Item = (usize, Option<usize>, &'a Result<T, Vec<FieldError>>)>,
+) -> ValidationErrors {
+    let mut errors = ValidationErrors::default();
+    for (position, line, outcome) in documents {
+        let Err(document_errors) = outcome else {
+            continue;
+        };
+        let place = locator(position, line);
+        for error in document_errors {
+            let field = if error.field.is_empty() {
+                place.clone()
+            } else {
+                format!("{place}.{}", error.field)
+            };
+            errors.push(field, &error.message);
+        }
+    }
+    errors
 }
 
 /// Reads and validates a manifest. `Err` when the batch as a whole cannot be read (not JSON,

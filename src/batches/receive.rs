@@ -3,6 +3,7 @@
 
 use futures::StreamExt;
 
+use super::manifest::located_errors;
 use super::{
     BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
     NewBatch, NewBatchDocument,
@@ -57,7 +58,7 @@ impl Archive {
     pub async fn receive_batch(
         &self,
         scope: &Scope,
-        mut manifest: Manifest,
+        manifest: Manifest,
         accept_partial: bool,
         on_progress: impl Fn(),
     ) -> Result<BatchReceipt, BatchError> {
@@ -79,14 +80,16 @@ impl Archive {
         let (batch, created) = match existing {
             Some(batch) => (batch, false),
             None => {
-                let documents = self.check_content(scope, &manifest).await?;
+                // The entries become the documents to record: a large manifest is held once.
+                let documents = self.check_content(scope, manifest.entries).await?;
                 if !accept_partial {
-                    for (entry, document) in manifest.entries.iter_mut().zip(&documents) {
-                        if let Err(errors) = &document.metadata {
-                            entry.metadata = Err(errors.clone());
-                        }
-                    }
-                    let errors = manifest.errors();
+                    let errors = located_errors(documents.iter().map(|document| {
+                        (
+                            document.position as usize,
+                            document.line.map(|line| line as usize),
+                            &document.metadata,
+                        )
+                    }));
                     if !errors.is_empty() {
                         return Err(BatchError::Invalid(errors));
                     }
@@ -156,11 +159,10 @@ impl Archive {
     async fn check_content(
         &self,
         scope: &Scope,
-        manifest: &Manifest,
+        entries: Vec<ManifestEntry>,
     ) -> Result<Vec<NewBatchDocument>, BatchError> {
-        let checks: Vec<_> = manifest
-            .entries
-            .iter()
+        let checks: Vec<_> = entries
+            .into_iter()
             .map(|entry| self.check_entry(scope, entry))
             .collect();
         futures::stream::iter(checks)
@@ -174,7 +176,7 @@ impl Archive {
     async fn check_entry(
         &self,
         scope: &Scope,
-        entry: &ManifestEntry,
+        entry: ManifestEntry,
     ) -> Result<NewBatchDocument, BatchError> {
         let mut errors = match &entry.metadata {
             Ok(_) => Vec::new(),
@@ -195,7 +197,6 @@ impl Archive {
         Ok(NewBatchDocument {
             position: entry.position as i64,
             line: entry.line.map(|line| line as i64),
-            file: entry.file.clone(),
             sha256: entry
                 .sha256
                 .as_ref()
@@ -203,10 +204,11 @@ impl Archive {
                 .unwrap_or_default(),
             size: entry.size.unwrap_or(0) as i64,
             media_type: media,
-            metadata: match &entry.metadata {
-                Ok(text) if errors.is_empty() => Ok(text.clone()),
+            metadata: match entry.metadata {
+                Ok(text) if errors.is_empty() => Ok(text),
                 _ => Err(errors),
             },
+            file: entry.file,
         })
     }
 

@@ -674,16 +674,6 @@ async fn insert_document_rows(
 
     let now = now_timestamp();
     let id = new.id.to_string();
-    sqlx::query(
-        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (sha256) DO NOTHING",
-    )
-    .bind(new.content.sha256.as_str())
-    .bind(new.content.size as i64)
-    .bind(&new.content.media_type)
-    .bind(&now)
-    .execute(&mut *connection)
-    .await?;
 
     let mut links = Vec::new();
     for (index, individual) in metadata.individuals.iter().enumerate() {
@@ -703,21 +693,32 @@ async fn insert_document_rows(
         ));
     }
 
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, 'document_archived', $3) \
-         RETURNING seq",
-    )
-    .bind(tenant)
-    .bind(&id)
-    .bind(&now)
-    .fetch_one(&mut *connection)
-    .await?;
-
-    sqlx::query(
-        "INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
+    // One call for the content reference, the change, the document and its links: each call
+    // is a round trip to SQLite's worker thread, which dominates the cost of archiving. The
+    // change's number is the row id SQLite just assigned; the last statement reads it back
+    // with the audit chain's head.
+    let links = serde_json::Value::Array(
+        links
+            .iter()
+            .map(|(party_id, role, siret)| serde_json::json!([party_id, role, siret]))
+            .collect(),
+    );
+    let (seq, audit_seq, audit_hash): (i64, Option<i64>, Option<String>) = sqlx::query_as(
+        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($3, $4, $5, $19) \
+         ON CONFLICT (sha256) DO NOTHING; \
+         INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($2, $1, 'document_archived', $19); \
+         INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
          channel, source, document_type, document_date, received_at, sent_at, title, agent, \
          recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21, $22)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         last_insert_rowid(), last_insert_rowid(), $20, $21); \
+         INSERT INTO document_parties (document_id, position, party_id, role, siret) \
+         SELECT $1, CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+         json_extract(value, '$[2]') FROM json_each($22); \
+         SELECT d.archived_seq, \
+         (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
+         (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
+         FROM documents d WHERE d.id = $1",
     )
     .bind(&id)
     .bind(tenant)
@@ -738,25 +739,12 @@ async fn insert_document_rows(
     .bind(metadata.sensitive)
     .bind(&metadata.external_id)
     .bind(&now)
-    .bind(seq)
     .bind(batch.map(|b| b.id))
     .bind(batch.map(|b| b.batch_ref))
-    .execute(&mut *connection)
+    .bind(links.to_string())
+    .fetch_one(&mut *connection)
     .await?;
-
-    for (position, (party_id, role, siret)) in links.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO document_parties (document_id, position, party_id, role, siret) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(position as i64)
-        .bind(party_id)
-        .bind(role)
-        .bind(siret)
-        .execute(&mut *connection)
-        .await?;
-    }
+    let audit_head = audit_seq.zip(audit_hash);
 
     let mut details = serde_json::json!({
         "sha256": new.content.sha256.as_str(),
@@ -768,8 +756,9 @@ async fn insert_document_rows(
     if let Some(batch) = batch {
         details["batch_id"] = batch.id.into();
     }
-    append_audit(
+    insert_audit_after(
         connection,
+        audit_head,
         scope,
         "document.archived",
         Some(&id),
@@ -793,6 +782,20 @@ async fn append_audit(
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *connection)
             .await?;
+    insert_audit_after(connection, last, scope, action, document_id, details, at).await
+}
+
+/// Appends the entry that follows `last` (the chain's head, read in the same write
+/// transaction), or the first entry.
+async fn insert_audit_after(
+    connection: &mut SqliteConnection,
+    last: Option<(i64, String)>,
+    scope: &Scope,
+    action: &str,
+    document_id: Option<&str>,
+    details: &str,
+    at: &str,
+) -> Result<(), CatalogError> {
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH.to_string()),

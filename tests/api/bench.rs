@@ -1,27 +1,27 @@
-//! The benchmark a user runs works end to end (its figures are read by people, not asserted).
+//! The benchmarks a user runs work end to end (their figures are read by people, not asserted).
 
 use crate::helpers::ged;
 
-#[test]
-fn the_search_benchmark_runs_on_a_small_archive() {
+/// Runs `ged bench KIND ARGS… --bench-dir <fresh folder>` and returns its standard output.
+fn run_bench(kind: &str, args: &[&str]) -> String {
     let folder = tempfile::tempdir().unwrap();
     let bench_dir = folder.path().join("bench");
-    let output = ged(&[
-        "bench",
-        "search",
-        "--documents",
-        "3000",
-        "--queries",
-        "5",
-        "--bench-dir",
-        bench_dir.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut all = vec!["bench", kind];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--bench-dir", bench_dir.to_str().unwrap()]);
+    let output = ged(&all);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(
         output.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+#[test]
+fn the_search_benchmark_runs_on_a_small_archive() {
+    let stdout = run_bench("search", &["--documents", "3000", "--queries", "5"]);
     assert!(stdout.contains("reindexed 3000 documents"), "{stdout}");
     for class in [
         "by NIR",
@@ -40,4 +40,17 @@ fn the_search_benchmark_runs_on_a_small_archive() {
         !stdout.contains("totals differ"),
         "both engines must find the same documents: {stdout}"
     );
+}
+
+#[test]
+fn the_ingest_benchmark_runs_on_a_small_batch() {
+    let stdout = run_bench("ingest", &["--documents", "40", "--size", "2000"]);
+    for line in [
+        "| ged ingest",
+        "| raw limit",
+        "ged / raw limit",
+        "peak server memory",
+    ] {
+        assert!(stdout.contains(line), "{line} missing: {stdout}");
+    }
 }
