@@ -161,11 +161,10 @@ impl Archive {
         scope: &Scope,
         entries: Vec<ManifestEntry>,
     ) -> Result<Vec<NewBatchDocument>, BatchError> {
-        let checks: Vec<_> = entries
-            .into_iter()
+        // Futures are made as the stream pulls them: a future per document made up front
+        // would hold kilobytes each, hundreds of megabytes for a large batch.
+        futures::stream::iter(entries)
             .map(|entry| self.check_entry(scope, entry))
-            .collect();
-        futures::stream::iter(checks)
             .buffered(CONTENT_CHECKS_IN_FLIGHT)
             .collect::<Vec<_>>()
             .await

@@ -15,6 +15,9 @@ use crate::catalog::CatalogError;
 use crate::dates::{format_timestamp, now_timestamp};
 use crate::validation::FieldError;
 
+/// Rows of a batch's documents written per SQL call when the batch is recorded.
+const INSERT_ROWS_PER_CALL: usize = 1000;
+
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: String,
@@ -123,29 +126,41 @@ pub(super) async fn create(
     .rows_affected()
         == 1;
     if inserted {
-        for document in &batch.documents {
-            let (outcome, metadata, errors) = match &document.metadata {
-                Ok(metadata) => (Outcome::Pending, Some(metadata.as_str()), None),
-                Err(errors) => (
-                    Outcome::Rejected,
-                    None,
-                    Some(serde_json::to_string(errors).expect("field errors serialise")),
-                ),
-            };
+        // Many rows per call: each call is a round trip to SQLite's worker thread, and a batch
+        // can hold 100,000 documents.
+        for rows in batch.documents.chunks(INSERT_ROWS_PER_CALL) {
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|document| {
+                    let (outcome, metadata, errors) = match &document.metadata {
+                        Ok(metadata) => (Outcome::Pending, Some(metadata.as_str()), None),
+                        Err(errors) => (
+                            Outcome::Rejected,
+                            None,
+                            Some(serde_json::to_string(errors).expect("field errors serialise")),
+                        ),
+                    };
+                    serde_json::json!([
+                        document.position,
+                        document.line,
+                        document.file,
+                        document.sha256,
+                        document.size,
+                        document.media_type,
+                        metadata,
+                        outcome.as_str(),
+                        errors,
+                    ])
+                })
+                .collect();
             sqlx::query(
                 "INSERT INTO batch_documents (batch_id, position, line, file, sha256, size, media_type, \
-                 metadata, outcome, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 metadata, outcome, errors) \
+                 SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+                 value ->> 6, value ->> 7, value ->> 8 FROM json_each($2)",
             )
             .bind(&batch.id)
-            .bind(document.position)
-            .bind(document.line)
-            .bind(&document.file)
-            .bind(&document.sha256)
-            .bind(document.size)
-            .bind(&document.media_type)
-            .bind(metadata)
-            .bind(outcome.as_str())
-            .bind(errors)
+            .bind(serde_json::Value::Array(rows).to_string())
             .execute(&mut *transaction)
             .await?;
         }
