@@ -53,6 +53,8 @@ pub struct ManifestEntry {
     pub file: String,
     pub sha256: Option<Sha256Hex>,
     pub size: Option<u64>,
+    /// The document's external id (given, or the default), when its metadata is valid.
+    pub external_id: Option<String>,
     /// The metadata as JSON text with the batch's defaults applied, or why it is refused
     /// (fields relative to the document).
     pub metadata: Result<String, Vec<FieldError>>,
@@ -340,9 +342,13 @@ fn entry(
         );
     }
     let value = Value::Object(fields);
-    if let Err(metadata_errors) = parse_metadata(&value) {
-        errors.extend(metadata_errors.0);
-    }
+    let external_id = match parse_metadata(&value) {
+        Ok(parsed) => parsed.external_id,
+        Err(metadata_errors) => {
+            errors.extend(metadata_errors.0);
+            None
+        }
+    };
     let metadata = if errors.is_empty() {
         Ok(value.to_string())
     } else {
@@ -354,6 +360,7 @@ fn entry(
         file,
         sha256,
         size,
+        external_id,
         metadata,
     }
 }
@@ -401,12 +408,8 @@ fn check_duplicates(manifest: &Manifest) -> Result<(), ValidationErrors> {
     }
     let mut external_ids = std::collections::HashMap::new();
     for entry in &manifest.entries {
-        let Ok(text) = &entry.metadata else { continue };
-        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
-            continue;
-        };
-        if let Some(Value::String(id)) = fields.get("external_id")
-            && let Some(first) = external_ids.insert(id.clone(), entry.locator())
+        if let Some(id) = &entry.external_id
+            && let Some(first) = external_ids.insert(id.as_str(), entry.locator())
         {
             errors.push(
                 format!("{}.external_id", entry.locator()),

@@ -42,20 +42,7 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
         .map(|n| batch_file(&format!("{n:05}.pdf")))
         .collect();
     write_batch_folder(&batch_dir, "LOT-CRASH", &files);
-    let issued = ged(&[
-        "token",
-        "create",
-        "--data-dir",
-        data,
-        "--tenant",
-        "default",
-        "--role",
-        "scanner",
-        "--source",
-        "SCAN-LYON",
-    ]);
-    assert!(issued.status.success());
-    let token = String::from_utf8(issued.stdout).unwrap().trim().to_string();
+    let token = ged_scanner_token(data);
 
     let port = free_port();
     let mut server = spawn_ged_serve(data, port, Stdio::null());

@@ -59,11 +59,26 @@ async fn upload(app: &TestApp, file: &BatchFile) {
 }
 
 async fn commit(app: &TestApp, token: &str, query: &str, manifest: &Value) -> (u16, Value) {
+    post_manifest(app, token, query, "application/json", manifest.to_string()).await
+}
+
+async fn commit_csv(app: &TestApp, csv: String) -> (u16, Value) {
+    post_manifest(app, &app.scanner, "", "text/csv", csv).await
+}
+
+async fn post_manifest(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, Value) {
     let response = app
         .client
         .post(app.url(&format!("/api/v1/batches{query}")))
         .bearer_auth(token)
-        .json(manifest)
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .await
         .unwrap();
@@ -290,17 +305,7 @@ async fn a_csv_manifest_names_several_parties_per_line() {
             file.bytes.len()
         ));
     }
-    let response = app
-        .client
-        .post(app.url("/api/v1/batches"))
-        .bearer_auth(&app.scanner)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let report: Value = response.json().await.unwrap();
+    let (status, report) = commit_csv(&app, csv).await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["documents"][1]["line"], 3);
     let id = report["documents"][0]["document_id"].as_str().unwrap();
@@ -328,17 +333,8 @@ async fn a_csv_manifest_names_several_parties_per_line() {
         sha256_hex(&files[0].bytes),
         files[0].bytes.len()
     );
-    let response = app
-        .client
-        .post(app.url("/api/v1/batches"))
-        .bearer_auth(&app.scanner)
-        .header("content-type", "text/csv")
-        .body(bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = commit_csv(&app, bad).await;
+    assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "line[2].company1_siret");
 }
 

@@ -432,3 +432,25 @@ pub async fn ged_async(args: &[&str]) -> std::process::Output {
         .await
         .expect("ged runs")
 }
+
+/// Issues a scanner token for the source SCAN-LYON with `ged token create` on a data folder.
+pub fn ged_scanner_token(data_dir: &str) -> String {
+    let output = ged(&[
+        "token",
+        "create",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "default",
+        "--role",
+        "scanner",
+        "--source",
+        "SCAN-LYON",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}

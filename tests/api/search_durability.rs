@@ -105,19 +105,7 @@ async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
     let data = data_dir.to_str().unwrap().to_string();
-    let token = ged(&[
-        "token",
-        "create",
-        "--data-dir",
-        &data,
-        "--tenant",
-        "default",
-        "--role",
-        "scanner",
-        "--source",
-        "SCAN-LYON",
-    ]);
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let token = ged_scanner_token(&data);
     let client = reqwest::Client::new();
     let port = free_port();
 
