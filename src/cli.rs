@@ -108,6 +108,12 @@ struct SearchArgs {
     /// A scanning centre's batch reference.
     #[arg(long)]
     batch: Option<String>,
+    /// A dossier reference (FAC-2024-000123).
+    #[arg(long)]
+    dossier: Option<String>,
+    /// Documents in a dossier of this status.
+    #[arg(long, value_enum)]
+    dossier_status: Option<crate::dossiers::DossierStatus>,
     #[arg(long)]
     sensitive: Option<bool>,
     /// Document date from (YYYY-MM-DD).
@@ -156,6 +162,11 @@ impl SearchArgs {
         add("agent", self.agent.clone());
         add("recipient", self.recipient.clone());
         add("batch", self.batch.clone());
+        add("dossier", self.dossier.clone());
+        add(
+            "dossier_status",
+            self.dossier_status.map(|s| s.as_str().to_string()),
+        );
         add("sensitive", self.sensitive.map(|s| s.to_string()));
         add("from", self.from.clone());
         add("to", self.to.clone());

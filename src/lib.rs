@@ -14,6 +14,7 @@ pub mod config;
 pub mod content;
 pub mod dates;
 pub mod documents;
+pub mod dossiers;
 pub mod http;
 pub mod identifiers;
 pub mod index;

@@ -94,6 +94,9 @@ impl Role {
             ReadAudit => matches!(self, Auditor),
             ManageTokens => matches!(self, Admin),
             ReadBatches => matches!(self, Scanner | Outbound | Auditor),
+            ReadDossiers => matches!(self, Agent | AgentSensitive | Auditor),
+            ManageDossiers => matches!(self, Agent | AgentSensitive),
+            ConfigureTenant => matches!(self, Admin),
         }
     }
 
@@ -114,6 +117,11 @@ pub enum Permission {
     ManageTokens,
     /// Batch reports: the centres read their own source's, auditors every one of the tenant.
     ReadBatches,
+    ReadDossiers,
+    /// Create dossiers, change their status, link and unlink documents.
+    ManageDossiers,
+    /// The tenant's settings, such as its dossier categories.
+    ConfigureTenant,
 }
 
 /// Why a request was refused.
@@ -281,6 +289,12 @@ mod tests {
             holders(ReadBatches),
             [Role::Scanner, Role::Outbound, Role::Auditor]
         );
+        assert_eq!(
+            holders(ReadDossiers),
+            [Role::Agent, Role::AgentSensitive, Role::Auditor]
+        );
+        assert_eq!(holders(ManageDossiers), [Role::Agent, Role::AgentSensitive]);
+        assert_eq!(holders(ConfigureTenant), [Role::Admin]);
     }
 
     #[test]

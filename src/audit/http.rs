@@ -27,6 +27,15 @@ const ACTIONS: &[&str] = &[
     "token.revoked",
     "batch.received",
     "batch.completed",
+    "dossier.created",
+    "dossier.status_changed",
+    "dossier.linked",
+    "dossier.unlinked",
+    "dossier.viewed",
+    "dossier.listed",
+    "dossier_categories.changed",
+    "party.viewed",
+    "party.exported",
 ];
 const MAX_LIMIT: u32 = 1000;
 

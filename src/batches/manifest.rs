@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::dates::parse_timestamp;
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::DocumentMetadata;
+use crate::dossiers::input::MAX_LINKS;
 use crate::identifiers::Sha256Hex;
 use crate::validation::{FieldError, ValidationErrors, is_code};
 
@@ -442,6 +443,7 @@ const INDIVIDUAL_COLUMNS: &[&str] = &[
     "role",
 ];
 const COMPANY_COLUMNS: &[&str] = &["siren", "siret", "company_number", "name", "role"];
+const DOSSIER_COLUMNS: &[&str] = &["reference", "create", "kind", "category"];
 /// Parties per document a CSV manifest can name, per kind.
 const MAX_CSV_PARTIES: usize = 20;
 
@@ -459,6 +461,8 @@ enum CsvColumn {
     /// `individualN_field` (N from 1).
     Individual(usize, &'static str),
     Company(usize, &'static str),
+    /// `dossierN_field` (N from 1).
+    Dossier(usize, &'static str),
 }
 
 fn csv_column(name: &str) -> Option<CsvColumn> {
@@ -474,23 +478,24 @@ fn csv_column(name: &str) -> Option<CsvColumn> {
             if let Some(field) = CSV_TEXT_COLUMNS.iter().find(|c| **c == name) {
                 return Some(CsvColumn::Text(field));
             }
-            for (prefix, fields, individual) in [
-                ("individual", INDIVIDUAL_COLUMNS, true),
-                ("company", COMPANY_COLUMNS, false),
+            for (prefix, fields, most) in [
+                ("individual", INDIVIDUAL_COLUMNS, MAX_CSV_PARTIES),
+                ("company", COMPANY_COLUMNS, MAX_CSV_PARTIES),
+                ("dossier", DOSSIER_COLUMNS, MAX_LINKS),
             ] {
                 let Some(rest) = name.strip_prefix(prefix) else {
                     continue;
                 };
                 let (number, field) = rest.split_once('_')?;
                 let number: usize = number.parse().ok()?;
-                if !(1..=MAX_CSV_PARTIES).contains(&number) {
+                if !(1..=most).contains(&number) {
                     return None;
                 }
                 let field = fields.iter().find(|f| **f == field)?;
-                return Some(if individual {
-                    CsvColumn::Individual(number, field)
-                } else {
-                    CsvColumn::Company(number, field)
+                return Some(match prefix {
+                    "individual" => CsvColumn::Individual(number, field),
+                    "company" => CsvColumn::Company(number, field),
+                    _ => CsvColumn::Dossier(number, field),
                 });
             }
             return None;
@@ -498,14 +503,22 @@ fn csv_column(name: &str) -> Option<CsvColumn> {
     })
 }
 
-/// The CSV column a metadata field path came from: `individuals[0].nir` → `individual1_nir`.
-fn csv_field(path: &str) -> String {
-    for (list, column) in [("individuals[", "individual"), ("companies[", "company")] {
+/// The CSV column a metadata field path came from: `individuals[0].nir` → `individual1_nir`,
+/// `dossiers[0]` → `dossier1_reference`.
+pub fn csv_field(path: &str) -> String {
+    for (list, column) in [
+        ("individuals[", "individual"),
+        ("companies[", "company"),
+        ("dossiers[", "dossier"),
+    ] {
         if let Some(rest) = path.strip_prefix(list)
             && let Some((index, field)) = rest.split_once(']')
             && let Ok(index) = index.parse::<usize>()
         {
-            let field = field.trim_start_matches('.');
+            let field = match field.trim_start_matches('.') {
+                "" if column == "dossier" => "reference",
+                field => field,
+            };
             return if field.is_empty() {
                 format!("{column}{}", index + 1)
             } else {
@@ -578,6 +591,7 @@ fn read_csv(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
         let mut fields = Map::new();
         let mut individuals: Vec<Map<String, Value>> = Vec::new();
         let mut companies: Vec<Map<String, Value>> = Vec::new();
+        let mut dossiers: Vec<Map<String, Value>> = Vec::new();
         let mut row_errors = Vec::new();
         for (column, value) in columns.iter().zip(record.iter()) {
             if value.is_empty() {
@@ -614,14 +628,11 @@ fn read_csv(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
                     }
                     Err(_) => row_errors.push(FieldError::new("size", "must be a number of bytes")),
                 },
-                CsvColumn::Sensitive => match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "oui" | "yes" => {
-                        fields.insert("sensitive".into(), Value::Bool(true));
+                CsvColumn::Sensitive => match yes_no(value) {
+                    Some(sensitive) => {
+                        fields.insert("sensitive".into(), Value::Bool(sensitive));
                     }
-                    "false" | "0" | "non" | "no" => {
-                        fields.insert("sensitive".into(), Value::Bool(false));
-                    }
-                    _ => row_errors.push(FieldError::new(
+                    None => row_errors.push(FieldError::new(
                         "sensitive",
                         "must be true or false (or oui/non, 1/0)",
                     )),
@@ -635,6 +646,16 @@ fn read_csv(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
                 CsvColumn::Company(number, field) => {
                     set_party(&mut companies, *number, field, text);
                 }
+                CsvColumn::Dossier(number, "create") => match yes_no(value) {
+                    Some(create) => set_party(&mut dossiers, *number, "create", create.into()),
+                    None => row_errors.push(FieldError::new(
+                        format!("dossier{number}_create"),
+                        "must be true or false (or oui/non, 1/0)",
+                    )),
+                },
+                CsvColumn::Dossier(number, field) => {
+                    set_party(&mut dossiers, *number, field, text);
+                }
                 CsvColumn::BatchRef | CsvColumn::Source | CsvColumn::ScannedAt => {}
             }
         }
@@ -647,6 +668,22 @@ fn read_csv(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
             if !parties.is_empty() {
                 fields.insert(key.into(), Value::Array(parties));
             }
+        }
+        // A reference alone is written as JSON manifests write it, so both hash alike.
+        let dossiers: Vec<Value> = dossiers
+            .into_iter()
+            .filter(|dossier| !dossier.is_empty())
+            .map(|mut dossier| match dossier.remove("reference") {
+                Some(reference) if dossier.is_empty() => reference,
+                Some(reference) => {
+                    dossier.insert("reference".into(), reference);
+                    Value::Object(dossier)
+                }
+                None => Value::Object(dossier),
+            })
+            .collect();
+        if !dossiers.is_empty() {
+            fields.insert("dossiers".into(), Value::Array(dossiers));
         }
         rows.push((position, line, fields, row_errors));
     }
@@ -681,6 +718,15 @@ fn read_csv(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
         })
         .collect();
     finish(header, entries)
+}
+
+/// A CSV yes/no cell: true/false, oui/non, yes/no, 1/0.
+fn yes_no(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "oui" | "yes" => Some(true),
+        "false" | "0" | "non" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 /// Sets `field` of the `number`th party (from 1), growing the list as needed; parties whose

@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 
-use super::manifest::located_errors;
+use super::manifest::{csv_field, located_errors};
 use super::{
     BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
     NewBatch, NewBatchDocument,
@@ -14,7 +14,8 @@ use crate::catalog::{CatalogError, NewDocument};
 use crate::content::ContentError;
 use crate::documents::media_type::{self, SNIFF_LENGTH};
 use crate::documents::metadata::parse_metadata_json;
-use crate::documents::model::{ContentDescription, DocumentId};
+use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
+use crate::dossiers::DossierStatus;
 use crate::identifiers::Sha256Hex;
 use crate::validation::{FieldError, ValidationErrors};
 
@@ -192,6 +193,10 @@ impl Archive {
             && let Some(metadata) = entry.parsed_metadata()
         {
             scope.check_archive(&metadata)?;
+            errors.extend(
+                self.check_dossiers(scope, &metadata, entry.line.is_some())
+                    .await?,
+            );
         }
         Ok(NewBatchDocument {
             position: entry.position as i64,
@@ -209,6 +214,49 @@ impl Archive {
             },
             file: entry.file,
         })
+    }
+
+    /// The dossiers a document names that it cannot be linked to: unknown (and not to be
+    /// created) or cancelled. Checked again when the document is archived.
+    async fn check_dossiers(
+        &self,
+        scope: &Scope,
+        metadata: &DocumentMetadata,
+        csv: bool,
+    ) -> Result<Vec<FieldError>, BatchError> {
+        if metadata.dossiers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let references: Vec<String> = metadata
+            .dossiers
+            .iter()
+            .map(|link| link.reference.clone())
+            .collect();
+        let statuses = self.catalog.dossier_statuses(scope, &references).await?;
+        let mut errors = Vec::new();
+        for (index, link) in metadata.dossiers.iter().enumerate() {
+            let status = statuses
+                .iter()
+                .find(|(reference, _)| *reference == link.reference)
+                .map(|(_, status)| *status);
+            let message = match status {
+                Some(DossierStatus::Cancelled) => format!(
+                    "the dossier {} is cancelled: documents are no longer linked to it",
+                    link.reference
+                ),
+                None if link.create.is_none() => format!(
+                    "names no dossier of this archive ({}); create it first, or ask for it to be created",
+                    link.reference
+                ),
+                _ => continue,
+            };
+            let field = format!("dossiers[{index}]");
+            errors.push(FieldError::new(
+                if csv { csv_field(&field) } else { field },
+                message,
+            ));
+        }
+        Ok(errors)
     }
 
     /// The media type of an uploaded blob, or why it cannot be archived as named.

@@ -18,6 +18,8 @@ use crate::batches::{
     PendingBatchDocument,
 };
 use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
+use crate::dossiers::{Dossier, DossierFilter, DossierPage, DossierStatus, Linked, NewDossier};
+use crate::parties::{Party, ReferenceKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -25,10 +27,15 @@ pub enum CatalogError {
     Database(#[from] sqlx::Error),
     #[error("catalog migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    /// The references of one party entry designate different parties already archived, or
-    /// contradict the party they designate (HTTP 409).
+    /// The input contradicts what is archived (HTTP 409): the references of one party entry
+    /// designate different parties or contradict the party they designate; a dossier
+    /// reference is taken; a status change a dossier cannot make.
     #[error("{message}")]
-    PartyConflict { field: String, message: String },
+    Conflict { field: String, message: String },
+    /// The input names what the catalog does not hold or refuses (HTTP 422): an unknown
+    /// dossier or category, a cancelled dossier.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
     /// A stored row the code cannot read back: a bug or a hand-edited database.
     #[error("catalog holds an unreadable value: {0}")]
     Corrupt(String),
@@ -251,4 +258,102 @@ pub trait Catalog: Send + Sync + 'static {
         scope: &Scope,
         filter: &BatchFilter,
     ) -> Result<Vec<BatchSummary>, CatalogError>;
+
+    /// The scope's tenant's dossier categories, in their order.
+    async fn dossier_categories(&self, scope: &Scope) -> Result<Vec<String>, CatalogError>;
+
+    /// Replaces the tenant's dossier categories (dossiers keep theirs) and audits the change.
+    async fn set_dossier_categories(
+        &self,
+        scope: &Scope,
+        categories: &[String],
+    ) -> Result<(), CatalogError>;
+
+    /// Creates an open dossier with its parties and audits it; a taken reference is a conflict,
+    /// a category outside the tenant's list or an unknown `follows` is invalid.
+    async fn create_dossier(
+        &self,
+        scope: &Scope,
+        new: &NewDossier,
+    ) -> Result<Dossier, CatalogError>;
+
+    async fn dossier(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Dossier>, CatalogError>;
+
+    /// The statuses of the dossiers of these references that exist in the scope's tenant.
+    async fn dossier_statuses(
+        &self,
+        scope: &Scope,
+        references: &[String],
+    ) -> Result<Vec<(String, DossierStatus)>, CatalogError>;
+
+    /// The scope's tenant's dossiers matching `filter`, newest opened first.
+    async fn dossiers(
+        &self,
+        scope: &Scope,
+        filter: &DossierFilter,
+    ) -> Result<DossierPage, CatalogError>;
+
+    /// Closes or cancels an open dossier, records who and when, and re-indexes its documents.
+    /// `None` when there is no such dossier; a change the status cannot make is a conflict.
+    async fn change_dossier_status(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        status: DossierStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<(Dossier, i64)>, CatalogError>;
+
+    /// Links a document the scope sees to a dossier. `None` when either does not exist in the
+    /// scope; a cancelled dossier is invalid.
+    async fn link_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<Linked>, CatalogError>;
+
+    /// Unlinks; `None` when the document (seen by the scope) is not in that dossier. Returns the
+    /// change sequence number.
+    async fn unlink_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<i64>, CatalogError>;
+
+    /// The documents of a dossier the scope sees, by document date then archive order.
+    async fn dossier_documents(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Vec<Document>>, CatalogError>;
+
+    /// The party of the scope's tenant one of its references designates. A SIREN or SIRET
+    /// designates the company that holds it (or, for a SIRET, its SIREN).
+    async fn party(
+        &self,
+        scope: &Scope,
+        kind: ReferenceKind,
+        value: &str,
+    ) -> Result<Option<Party>, CatalogError>;
+
+    /// The dossiers concerning a party, open ones first, then newest opened first.
+    async fn party_dossiers(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+    ) -> Result<Vec<Dossier>, CatalogError>;
+
+    /// The documents concerning a party that the scope sees, newest document date first: at
+    /// most `limit` of them (all with `None`), and how many there are.
+    async fn party_documents(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Document>, u64), CatalogError>;
 }

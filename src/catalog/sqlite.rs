@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 
 mod batches;
+mod dossiers;
 
 use super::{
     Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted, NewDocument,
@@ -26,9 +27,12 @@ use crate::batches::{
 };
 use crate::dates::{format_date, format_timestamp, now_timestamp};
 use crate::documents::model::{Channel, Direction, Document, DocumentId};
+use crate::dossiers::{
+    Dossier, DossierFilter, DossierOnDocument, DossierPage, DossierStatus, Linked, NewDossier,
+};
 use crate::parties::{
-    CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference, PartyKind,
-    ReferenceKind,
+    CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference, Party,
+    PartyKind, ReferenceKind,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -324,13 +328,24 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError> {
-        sqlx::query(
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let created = sqlx::query(
             "INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING",
         )
         .bind(tenant.as_str())
         .bind(now_timestamp())
-        .execute(&self.writer)
-        .await?;
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if created {
+            let categories: Vec<String> = crate::dossiers::DEFAULT_CATEGORIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            dossiers::replace_categories(&mut transaction, tenant.as_str(), &categories).await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -424,7 +439,7 @@ impl Catalog for SqliteCatalog {
             });
         };
         const CHANGED: &str = "SELECT document_id FROM changes WHERE seq > $1 AND seq <= $2";
-        let documents = load_for_index(
+        let documents = load_documents(
             &self.readers,
             &format!("d.id IN ({CHANGED})"),
             after_seq,
@@ -469,7 +484,7 @@ impl Catalog for SqliteCatalog {
         let Some(upto) = upto else {
             return Ok(Vec::new());
         };
-        let mut documents = load_for_index(
+        let mut documents = load_documents(
             &self.readers,
             "d.archived_seq > $1 AND d.archived_seq <= $2",
             after_archived_seq,
@@ -584,6 +599,112 @@ impl Catalog for SqliteCatalog {
     ) -> Result<Vec<BatchSummary>, CatalogError> {
         batches::list(&self.readers, scope, filter).await
     }
+
+    async fn dossier_categories(&self, scope: &Scope) -> Result<Vec<String>, CatalogError> {
+        dossiers::categories(&self.readers, scope).await
+    }
+
+    async fn set_dossier_categories(
+        &self,
+        scope: &Scope,
+        categories: &[String],
+    ) -> Result<(), CatalogError> {
+        dossiers::set_categories(&self.writer, scope, categories).await
+    }
+
+    async fn create_dossier(
+        &self,
+        scope: &Scope,
+        new: &NewDossier,
+    ) -> Result<Dossier, CatalogError> {
+        dossiers::create(&self.writer, scope, new).await
+    }
+
+    async fn dossier(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Dossier>, CatalogError> {
+        dossiers::by_reference(&self.readers, scope, reference).await
+    }
+
+    async fn dossier_statuses(
+        &self,
+        scope: &Scope,
+        references: &[String],
+    ) -> Result<Vec<(String, DossierStatus)>, CatalogError> {
+        dossiers::statuses(&self.readers, scope, references).await
+    }
+
+    async fn dossiers(
+        &self,
+        scope: &Scope,
+        filter: &DossierFilter,
+    ) -> Result<DossierPage, CatalogError> {
+        dossiers::list(&self.readers, scope, filter).await
+    }
+
+    async fn change_dossier_status(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        status: DossierStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<(Dossier, i64)>, CatalogError> {
+        dossiers::change_status(&self.writer, scope, reference, status, reason).await
+    }
+
+    async fn link_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<Linked>, CatalogError> {
+        dossiers::link(&self.writer, scope, reference, document).await
+    }
+
+    async fn unlink_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<i64>, CatalogError> {
+        dossiers::unlink(&self.writer, scope, reference, document).await
+    }
+
+    async fn dossier_documents(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Vec<Document>>, CatalogError> {
+        dossiers::documents(&self.readers, scope, reference).await
+    }
+
+    async fn party(
+        &self,
+        scope: &Scope,
+        kind: ReferenceKind,
+        value: &str,
+    ) -> Result<Option<Party>, CatalogError> {
+        dossiers::party(&self.readers, scope, kind, value).await
+    }
+
+    async fn party_dossiers(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+    ) -> Result<Vec<Dossier>, CatalogError> {
+        dossiers::of_party(&self.readers, scope, party_id).await
+    }
+
+    async fn party_documents(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Document>, u64), CatalogError> {
+        dossiers::party_documents(&self.readers, scope, party_id, limit).await
+    }
 }
 
 const TOKEN_COLUMNS: &str = "id, tenant_id, role, name, source, created_at, expires_at, revoked_at";
@@ -619,13 +740,20 @@ impl TokenRow {
 impl CatalogError {
     /// Places a party conflict at the entry of the input that caused it.
     fn at_field(self, entry: &str) -> Self {
+        let place = |field: String| {
+            if field.is_empty() {
+                entry.to_string()
+            } else {
+                format!("{entry}.{field}")
+            }
+        };
         match self {
-            Self::PartyConflict { field, message } => Self::PartyConflict {
-                field: if field.is_empty() {
-                    entry.to_string()
-                } else {
-                    format!("{entry}.{field}")
-                },
+            Self::Conflict { field, message } => Self::Conflict {
+                field: place(field),
+                message,
+            },
+            Self::Invalid { field, message } => Self::Invalid {
+                field: place(field),
                 message,
             },
             other => other,
@@ -693,6 +821,21 @@ async fn insert_document_rows(
         ));
     }
 
+    let mut dossier_ids = Vec::with_capacity(metadata.dossiers.len());
+    for (index, link) in metadata.dossiers.iter().enumerate() {
+        let dossier = dossiers::resolve_for_document(
+            connection,
+            scope,
+            link,
+            &links,
+            metadata.agent.as_deref(),
+            &now,
+        )
+        .await
+        .map_err(|e| e.at_field(&format!("dossiers[{index}]")))?;
+        dossier_ids.push(dossier);
+    }
+
     // One call for the content reference, the change, the document and its links: each call
     // is a round trip to SQLite's worker thread, which dominates the cost of archiving. The
     // change's number is the row id SQLite just assigned; the last statement reads it back
@@ -715,6 +858,8 @@ async fn insert_document_rows(
          INSERT INTO document_parties (document_id, position, party_id, role, siret) \
          SELECT $1, CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
          json_extract(value, '$[2]') FROM json_each($22); \
+         INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
+         SELECT $1, value, $19, $24 FROM json_each($23); \
          SELECT d.archived_seq, \
          (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
          (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
@@ -742,6 +887,8 @@ async fn insert_document_rows(
     .bind(batch.map(|b| b.id))
     .bind(batch.map(|b| b.batch_ref))
     .bind(links.to_string())
+    .bind(serde_json::Value::from(dossier_ids).to_string())
+    .bind(scope.actor())
     .fetch_one(&mut *connection)
     .await?;
     let audit_head = audit_seq.zip(audit_hash);
@@ -755,6 +902,13 @@ async fn insert_document_rows(
     });
     if let Some(batch) = batch {
         details["batch_id"] = batch.id.into();
+    }
+    if !metadata.dossiers.is_empty() {
+        details["dossiers"] = metadata
+            .dossiers
+            .iter()
+            .map(|link| link.reference.as_str())
+            .collect();
     }
     insert_audit_after(
         connection,
@@ -931,7 +1085,7 @@ async fn resolve_party(
                 .fetch_optional(&mut *connection)
                 .await?;
                 if held.as_ref().is_some_and(|held| held != value) {
-                    return Err(CatalogError::PartyConflict {
+                    return Err(CatalogError::Conflict {
                         field: reference_kind.as_str().to_string(),
                         message: format!(
                             "the other references of this entry designate a party archived with a different {}",
@@ -959,7 +1113,7 @@ async fn resolve_party(
             party_id
         }
         _ => {
-            return Err(CatalogError::PartyConflict {
+            return Err(CatalogError::Conflict {
                 field: String::new(),
                 message: "these references designate different parties already archived".into(),
             });
@@ -1004,8 +1158,21 @@ struct IndexRow {
     text: Option<String>,
     /// `[[party_id, role, siret], …]` in the document's order.
     links: String,
+    /// The document's dossiers, as [`DOSSIERS_OF_DOCUMENT`] lists them.
+    dossiers: String,
     #[sqlx(flatten)]
     document: DocumentRow,
+}
+
+/// The dossiers of document `d` as a JSON list of [`DossierOnDocument`], in link order.
+const DOSSIERS_OF_DOCUMENT: &str = "(SELECT json_group_array(json_object('reference', x.reference, \
+     'kind', x.kind, 'category', x.category, 'status', x.status, 'linked_at', dd.linked_at, \
+     'linked_by', dd.linked_by)) FROM (SELECT * FROM document_dossiers WHERE document_id = d.id \
+     ORDER BY linked_at, dossier_id) dd JOIN dossiers x ON x.id = dd.dossier_id)";
+
+fn dossiers_from_json(document: &str, json: &str) -> Result<Vec<DossierOnDocument>, CatalogError> {
+    serde_json::from_str(json)
+        .map_err(|e| CatalogError::Corrupt(format!("dossiers of document {document}: {e}")))
 }
 
 #[derive(sqlx::FromRow)]
@@ -1021,10 +1188,10 @@ struct IndexPartyRow {
 }
 
 /// Loads whole documents in bulk for the documents matching `filter`, an SQL condition on `d`
-/// (documents) using `$1` and `$2`. Two queries, one row per document and one per distinct
+/// (documents) using `$1` and `$2`, in no particular order. Two queries, one row per document and one per distinct
 /// party: the driver's cost is per row, and a party shared by many documents of the page
 /// (a large company) is read once.
-async fn load_for_index(
+async fn load_documents(
     pool: &SqlitePool,
     filter: &str,
     low: i64,
@@ -1033,7 +1200,8 @@ async fn load_for_index(
     let rows: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT d.tenant_id, d.archived_seq, t.text, \
          (SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret)) \
-          FROM document_parties dp WHERE dp.document_id = d.id) AS links, {} \
+          FROM document_parties dp WHERE dp.document_id = d.id) AS links, \
+         {DOSSIERS_OF_DOCUMENT} AS dossiers, {} \
          FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}",
         DOCUMENT_COLUMNS
             .split(", ")
@@ -1094,11 +1262,12 @@ async fn load_for_index(
                     })
                 })
                 .collect::<Result<Vec<_>, CatalogError>>()?;
+            let dossiers = dossiers_from_json(&row.document.id, &row.dossiers)?;
             Ok(IndexSource {
                 tenant: row.tenant_id,
                 archived_seq: row.archived_seq,
                 text: row.text,
-                document: document_from_rows(row.document, parties, &references)?,
+                document: document_from_rows(row.document, parties, &references, dossiers)?,
             })
         })
         .collect()
@@ -1163,14 +1332,62 @@ async fn load_document(
     .fetch_all(pool)
     .await?;
     let by_party = references_by_party(references)?;
-    document_from_rows(row, parties, &by_party).map(Some)
+    let dossiers: String = sqlx::query_scalar(&format!(
+        "SELECT {DOSSIERS_OF_DOCUMENT} FROM documents d WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let dossiers = dossiers_from_json(id, &dossiers)?;
+    document_from_rows(row, parties, &by_party, dossiers).map(Some)
 }
 
 fn document_from_rows(
     row: DocumentRow,
     parties: Vec<DocumentPartyRow>,
     references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
+    dossiers: Vec<DossierOnDocument>,
 ) -> Result<Document, CatalogError> {
+    let (individuals, companies) = parties_from_rows(parties, references)?;
+    let direction = Direction::parse(&row.direction)
+        .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
+    let channel = Channel::parse(&row.channel)
+        .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
+    Ok(Document {
+        id: DocumentId::parse(&row.id)
+            .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
+        sha256: row.sha256,
+        size: u64::try_from(row.size)
+            .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
+        media_type: row.media_type,
+        file_name: row.file_name,
+        direction,
+        channel,
+        source: row.source,
+        document_type: row.document_type,
+        document_date: row.document_date,
+        received_at: row.received_at,
+        sent_at: row.sent_at,
+        title: row.title,
+        agent: row.agent,
+        recipient: row.recipient,
+        sensitive: row.sensitive,
+        external_id: row.external_id,
+        archived_at: row.archived_at,
+        seq: row.seq,
+        batch_id: row.batch_id,
+        batch_ref: row.batch_ref,
+        individuals,
+        companies,
+        dossiers,
+    })
+}
+
+/// The persons and companies of a document or dossier, from their link rows and references.
+fn parties_from_rows(
+    parties: Vec<DocumentPartyRow>,
+    references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
+) -> Result<(Vec<IndividualOnDocument>, Vec<CompanyOnDocument>), CatalogError> {
     let values_of = |party_id: i64, wanted: ReferenceKind| -> Vec<String> {
         references
             .get(&party_id)
@@ -1208,35 +1425,5 @@ fn document_from_rows(
             other => return Err(CatalogError::Corrupt(format!("party kind {other}"))),
         }
     }
-    let direction = Direction::parse(&row.direction)
-        .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
-    let channel = Channel::parse(&row.channel)
-        .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
-    Ok(Document {
-        id: DocumentId::parse(&row.id)
-            .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
-        sha256: row.sha256,
-        size: u64::try_from(row.size)
-            .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
-        media_type: row.media_type,
-        file_name: row.file_name,
-        direction,
-        channel,
-        source: row.source,
-        document_type: row.document_type,
-        document_date: row.document_date,
-        received_at: row.received_at,
-        sent_at: row.sent_at,
-        title: row.title,
-        agent: row.agent,
-        recipient: row.recipient,
-        sensitive: row.sensitive,
-        external_id: row.external_id,
-        archived_at: row.archived_at,
-        seq: row.seq,
-        batch_id: row.batch_id,
-        batch_ref: row.batch_ref,
-        individuals,
-        companies,
-    })
+    Ok((individuals, companies))
 }

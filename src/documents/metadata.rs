@@ -13,6 +13,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 use super::model::{Channel, Direction, DocumentMetadata};
 use crate::dates::{parse_date, parse_timestamp};
+use crate::dossiers::input::{DossierLinkInput, validate_links};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::parties::{CompanyReference, IndividualReference};
 use crate::validation::ValidationErrors;
@@ -53,11 +54,13 @@ struct MetadataInput {
     individuals: Vec<IndividualInput>,
     #[serde(default)]
     companies: Vec<CompanyInput>,
+    #[serde(default)]
+    dossiers: Vec<DossierLinkInput>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IndividualInput {
+pub(crate) struct IndividualInput {
     nir: Option<String>,
     client_number: Option<String>,
     last_name: Option<String>,
@@ -68,7 +71,7 @@ struct IndividualInput {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CompanyInput {
+pub(crate) struct CompanyInput {
     siren: Option<String>,
     siret: Option<String>,
     company_number: Option<String>,
@@ -128,6 +131,12 @@ fn schema_errors(value: &Value) -> ValidationErrors {
             ValidationErrorKind::AnyOf { .. } if path.starts_with("companies[") => (
                 path,
                 "needs at least one reference: siren, siret or company_number".to_string(),
+            ),
+            ValidationErrorKind::OneOfNotValid { .. } if path.starts_with("dossiers[") => (
+                path,
+                "must be a dossier reference (letters, digits and _.:-, 64 at most) or an \
+                 object {reference, create, kind: request|complaint|internal, category}"
+                    .to_string(),
             ),
             // The library's message quotes the offending value, which is the caller's own input.
             _ => (path, error.to_string()),
@@ -232,6 +241,8 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
         })
         .collect();
 
+    let dossiers = validate_links(input.dossiers, &mut errors);
+
     // A blank external id would silently turn idempotency off: a retry would archive twice.
     let external_id = trimmed(input.external_id.clone());
     if input.external_id.is_some() && external_id.is_none() {
@@ -255,11 +266,12 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
         external_id,
         individuals,
         companies,
+        dossiers,
     };
     errors.into_result(metadata)
 }
 
-fn validate_individual(
+pub(crate) fn validate_individual(
     input: IndividualInput,
     path: &str,
     today: Date,
@@ -300,7 +312,7 @@ fn validate_individual(
     })
 }
 
-fn validate_company(
+pub(crate) fn validate_company(
     input: CompanyInput,
     path: &str,
     errors: &mut ValidationErrors,
@@ -344,7 +356,7 @@ fn validate_company(
     })
 }
 
-fn trimmed(value: Option<String>) -> Option<String> {
+pub(crate) fn trimmed(value: Option<String>) -> Option<String> {
     value
         .map(|text| text.trim().to_string())
         .filter(|text| !text.is_empty())

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::dossiers::{DossierLink, DossierOnDocument};
 use crate::identifiers::Sha256Hex;
 use crate::parties::{CompanyOnDocument, CompanyReference, IndividualReference};
 
@@ -111,6 +112,8 @@ pub struct DocumentMetadata {
     pub external_id: Option<String>,
     pub individuals: Vec<IndividualReference>,
     pub companies: Vec<CompanyReference>,
+    /// The dossiers to link the document to.
+    pub dossiers: Vec<DossierLink>,
 }
 
 /// The stored content a new document points at.
@@ -159,4 +162,6 @@ pub struct Document {
     pub batch_ref: Option<String>,
     pub individuals: Vec<crate::parties::IndividualOnDocument>,
     pub companies: Vec<CompanyOnDocument>,
+    /// The dossiers the document is in, in the order it was linked to them.
+    pub dossiers: Vec<DossierOnDocument>,
 }

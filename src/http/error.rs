@@ -212,10 +212,11 @@ impl IntoResponse for ApiError {
 impl From<CatalogError> for ApiError {
     fn from(error: CatalogError) -> Self {
         match error {
-            CatalogError::PartyConflict { field, message } => Self::Conflict {
+            CatalogError::Conflict { field, message } => Self::Conflict {
                 field: Some(field),
                 message,
             },
+            CatalogError::Invalid { field, message } => Self::invalid(field, message),
             other => Self::Internal(other.into()),
         }
     }

@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::index::http::router())
         .merge(crate::content::http::router())
         .merge(crate::batches::http::router())
+        .merge(crate::dossiers::http::router())
+        .merge(crate::parties::http::router())
         .fallback(|| async { ApiError::NotFound })
         .with_state(Arc::new(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

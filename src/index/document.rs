@@ -32,6 +32,15 @@ struct Hit<'a> {
     media_type: &'a str,
     individuals: &'a [IndividualOnDocument],
     companies: &'a [CompanyOnDocument],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    dossiers: Vec<HitDossier<'a>>,
+}
+
+/// A dossier as a result list shows it.
+#[derive(Serialize)]
+struct HitDossier<'a> {
+    reference: &'a str,
+    status: &'a str,
 }
 
 /// Days since 1970-01-01 of a stored `YYYY-MM-DD` date.
@@ -107,6 +116,10 @@ pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocume
     if let Some(batch_ref) = &document.batch_ref {
         indexed.add_text(fields.batch, batch_ref);
     }
+    for dossier in &document.dossiers {
+        indexed.add_text(fields.dossier, &dossier.reference);
+        indexed.add_text(fields.dossier_status, dossier.status.as_str());
+    }
     if let Ok(date) = crate::dates::parse_date(&document.document_date) {
         let day = day_number(date);
         indexed.add_i64(fields.document_day, day);
@@ -136,6 +149,14 @@ pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocume
         media_type: &document.media_type,
         individuals: &document.individuals,
         companies: &document.companies,
+        dossiers: document
+            .dossiers
+            .iter()
+            .map(|d| HitDossier {
+                reference: &d.reference,
+                status: d.status.as_str(),
+            })
+            .collect(),
     };
     indexed.add_text(
         fields.hit,

@@ -12,6 +12,7 @@ use super::search::{Cursor, SearchRequest, SearchResults, Sort};
 use crate::access::{Caller, Permission};
 use crate::dates::{parse_date, parse_instant_or_date};
 use crate::documents::model::{Channel, Direction};
+use crate::dossiers::DossierStatus;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::validation::ValidationErrors;
@@ -166,6 +167,8 @@ pub fn parse_search(
             "channel" => list(&mut request.channels),
             "agent" => list(&mut request.agents),
             "batch" => list(&mut request.batches),
+            "dossier" => list(&mut request.dossiers),
+            "dossier_status" => list(&mut request.dossier_statuses),
             "recipient" => request.recipient = text(),
             "sensitive" => match value {
                 "true" => request.sensitive = Some(true),
@@ -228,6 +231,13 @@ pub fn parse_search(
         .any(|d| Direction::parse(d).is_none())
     {
         errors.push("direction", "must be inbound or outbound");
+    }
+    if request
+        .dossier_statuses
+        .iter()
+        .any(|s| DossierStatus::parse(s).is_none())
+    {
+        errors.push("dossier_status", "must be open, closed or cancelled");
     }
     if request.channels.iter().any(|c| Channel::parse(c).is_none()) {
         errors.push("channel", "must be postal, email, fax, web or counter");

@@ -14,7 +14,7 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever the fields or their analysis change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Names: split on non-alphanumerics, lower case, accents folded ("Lefèvre" = "LEFEVRE").
 pub const NAME_TOKENIZER: &str = "ged_name";
@@ -44,6 +44,10 @@ pub struct Fields {
     pub recipient: Field,
     /// The scanning centre's reference of the batch the document arrived in.
     pub batch: Field,
+    /// References of the dossiers the document is in.
+    pub dossier: Field,
+    /// The statuses of those dossiers.
+    pub dossier_status: Field,
     /// Days since 1970-01-01 of the document date.
     pub document_day: Field,
     pub year: Field,
@@ -87,6 +91,8 @@ pub fn build_schema() -> (Schema, Fields) {
         agent: builder.add_text_field("agent", STRING),
         recipient: builder.add_text_field("recipient", text(NAME_TOKENIZER)),
         batch: builder.add_text_field("batch", STRING),
+        dossier: builder.add_text_field("dossier", STRING),
+        dossier_status: builder.add_text_field("dossier_status", STRING),
         document_day: builder.add_i64_field("document_day", INDEXED | FAST),
         year: builder.add_u64_field("year", FAST),
         archived_micros: builder.add_i64_field("archived_micros", INDEXED | FAST),

@@ -68,6 +68,10 @@ pub struct SearchRequest {
     pub agents: Vec<String>,
     /// Batch references (`batch_ref`) of scanning centres' batches.
     pub batches: Vec<String>,
+    /// References of dossiers the document is in.
+    pub dossiers: Vec<String>,
+    /// Statuses (open, closed, cancelled) of a dossier the document is in.
+    pub dossier_statuses: Vec<String>,
     pub recipient: Option<String>,
     pub sensitive: Option<bool>,
     pub from: Option<Date>,
@@ -272,6 +276,8 @@ impl SearchIndex {
             (f.channel, &request.channels),
             (f.agent, &request.agents),
             (f.batch, &request.batches),
+            (f.dossier, &request.dossiers),
+            (f.dossier_status, &request.dossier_statuses),
         ] {
             if !values.is_empty() {
                 must(Box::new(TermSetQuery::new(

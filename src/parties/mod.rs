@@ -5,6 +5,9 @@
 //! names a party by whichever references its sender knows; the catalog finds the party those
 //! references already designate, or creates it, and adds the references it did not have yet.
 
+mod export;
+pub mod http;
+
 use serde::Serialize;
 use time::Date;
 
@@ -144,6 +147,31 @@ pub struct CompanyOnDocument {
     pub siren: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub siret: Option<String>,
+    pub company_numbers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A party as archived, with every reference it is known by: the client view's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Party {
+    pub party_id: i64,
+    pub kind: PartyKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nir: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub client_numbers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub siren: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sirets: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub company_numbers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

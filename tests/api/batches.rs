@@ -240,12 +240,7 @@ async fn a_partly_invalid_batch_is_refused_whole_with_every_error_unless_partial
     );
     let (status, body) = commit(&app, &app.scanner, "", &batch).await;
     assert_eq!(status, 422, "{body}");
-    let fields: Vec<&str> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(
         fields,
         [
@@ -546,4 +541,64 @@ async fn ged_ingest_checks_locally_uploads_what_is_missing_and_prints_the_report
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("line[5].sha256"), "{stderr}");
     assert_eq!(app.count_rows("batches").await, 1);
+}
+
+#[tokio::test]
+async fn batch_documents_join_dossiers_named_in_json_and_csv_and_unknown_ones_are_refused_first() {
+    let app = spawn_app().await;
+    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&agent)
+        .json(&json!({"reference": "FAC-7", "kind": "request", "category": "Facture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let files: Vec<BatchFile> = (1..=3).map(|n| batch_file(&format!("{n}.pdf"))).collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+
+    // An unknown reference refuses the manifest before anything is archived.
+    let mut unknown = entry(&files[0], NIR);
+    unknown["dossiers"] = json!(["FAC-404"]);
+    let (status, body) = commit(&app, &app.scanner, "", &manifest("LOT-D0", vec![unknown])).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "documents[0].dossiers[0]");
+    assert_eq!(app.count_rows("batches").await, 0);
+
+    let mut known = entry(&files[0], NIR);
+    known["dossiers"] = json!(["FAC-7"]);
+    let (status, report) = commit(&app, &app.scanner, "", &manifest("LOT-D1", vec![known])).await;
+    assert_eq!(status, 201, "{report}");
+
+    // CSV: dossierN_ columns; a new dossier is created once for the two lines naming it.
+    let mut csv = String::from(
+        "batch_ref;source;scanned_at;file;sha256;size;document_type;document_date;individual1_nir;\
+         dossier1_reference;dossier2_reference;dossier2_create;dossier2_category\n",
+    );
+    for file in &files[1..] {
+        csv.push_str(&format!(
+            "LOT-D2;SCAN-LYON;2024-03-07T09:30:00Z;{};{};{};FACTURE;2024-03-01;{NIR};FAC-7;REC-8;oui;Règlement\n",
+            file.name,
+            sha256_hex(&file.bytes),
+            file.bytes.len()
+        ));
+    }
+    let (status, report) = commit_csv(&app, csv.clone()).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(outcomes(&report), ["archived", "archived"]);
+    assert_eq!(app.search("dossier=FAC-7").await["total"], 3);
+    assert_eq!(app.search("dossier=REC-8").await["total"], 2);
+    assert_eq!(app.count_rows("dossiers").await, 2);
+
+    // In CSV, the refusal names the line and the column.
+    let bad = csv
+        .replace("LOT-D2", "LOT-D3")
+        .replace("FAC-7;REC-8;oui", "FAC-404;REC-8;oui");
+    let (status, body) = commit_csv(&app, bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "line[2].dossier1_reference");
 }

@@ -305,6 +305,16 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The fields every error of a 422 body names, in order.
+pub fn error_fields(body: &Value) -> Vec<&str> {
+    body["error"]["details"]
+        .as_array()
+        .expect("a validation error lists its details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("each detail names a field"))
+        .collect()
+}
+
 /// Metadata that passes validation.
 pub fn metadata() -> Value {
     json!({

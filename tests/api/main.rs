@@ -10,6 +10,7 @@ mod batches;
 mod bench;
 mod config;
 mod content;
+mod dossiers;
 mod durability;
 mod parties;
 mod search;

@@ -145,12 +145,7 @@ async fn all_errors_of_one_request_are_reported_at_once() {
     let response = app.archive(&metadata, pdf_part("many errors")).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    let fields: Vec<&str> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     for expected in ["direction", "document_date", "individuals[0].nir"] {
         assert!(
             fields.contains(&expected),

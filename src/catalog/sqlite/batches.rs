@@ -412,7 +412,10 @@ async fn archive_chunk(
                             )])
                         }
                     }
-                    Err(CatalogError::PartyConflict { field, message }) => {
+                    Err(
+                        CatalogError::Conflict { field, message }
+                        | CatalogError::Invalid { field, message },
+                    ) => {
                         transaction.rollback().await?;
                         return Ok(Some((item.position, vec![FieldError::new(field, message)])));
                     }

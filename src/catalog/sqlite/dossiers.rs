@@ -1,0 +1,902 @@
+//! Dossiers in the embedded catalog: creation, status changes, document links, the lists of
+//! a dossier's documents, and the client view of a party.
+
+use std::collections::HashMap;
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{
+    CatalogError, DocumentPartyRow, ReferenceRow, append_audit, load_documents, parties_from_rows,
+    references_by_party, resolve_company, resolve_individual,
+};
+use crate::access::Scope;
+use crate::dates::{format_timestamp, now_timestamp};
+use crate::documents::model::{Document, DocumentId};
+use crate::dossiers::{
+    Dossier, DossierFilter, DossierKind, DossierLink, DossierPage, DossierStatus, Linked,
+    NewDossier, StatusChange,
+};
+use crate::identifiers::Siret;
+use crate::parties::{Party, PartyKind, ReferenceKind};
+
+/// A party link as documents and dossiers hold it: party id, role, establishment (SIRET).
+pub(super) type PartyLink = (i64, Option<String>, Option<String>);
+
+#[derive(sqlx::FromRow)]
+struct DossierRow {
+    id: i64,
+    reference: String,
+    kind: String,
+    category: String,
+    status: String,
+    title: Option<String>,
+    agent: Option<String>,
+    follows: Option<String>,
+    opened_at: String,
+    status_changed_at: String,
+}
+
+const DOSSIER_COLUMNS: &str = "x.id, x.reference, x.kind, x.category, x.status, x.title, x.agent, \
+     (SELECT f.reference FROM dossiers f WHERE f.id = x.follows_id) AS follows, x.opened_at, \
+     x.status_changed_at";
+
+#[derive(sqlx::FromRow)]
+struct DossierPartyRow {
+    dossier_id: i64,
+    #[sqlx(flatten)]
+    party: DocumentPartyRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusChangeRow {
+    dossier_id: i64,
+    status: String,
+    at: String,
+    actor: String,
+    reason: Option<String>,
+}
+
+pub(super) async fn categories(
+    pool: &SqlitePool,
+    scope: &Scope,
+) -> Result<Vec<String>, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM dossier_categories WHERE tenant_id = $1 ORDER BY position",
+    )
+    .bind(scope.tenant().as_str())
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(super) async fn set_categories(
+    writer: &SqlitePool,
+    scope: &Scope,
+    categories: &[String],
+) -> Result<(), CatalogError> {
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    replace_categories(&mut transaction, scope.tenant().as_str(), categories).await?;
+    let details = serde_json::json!({ "categories": categories });
+    append_audit(
+        &mut transaction,
+        scope,
+        "dossier_categories.changed",
+        None,
+        &details.to_string(),
+        &now_timestamp(),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn replace_categories(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    categories: &[String],
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "DELETE FROM dossier_categories WHERE tenant_id = $1; \
+         INSERT INTO dossier_categories (tenant_id, name, position) \
+         SELECT $1, value, CAST(key AS INTEGER) + 1 FROM json_each($2)",
+    )
+    .bind(tenant)
+    .bind(serde_json::to_string(categories).expect("strings serialise"))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The category as the tenant's list spells it, matched without regard to case.
+async fn listed_category(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    category: &str,
+) -> Result<String, CatalogError> {
+    let listed: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM dossier_categories WHERE tenant_id = $1 ORDER BY position",
+    )
+    .bind(tenant)
+    .fetch_all(&mut *connection)
+    .await?;
+    let wanted = category.to_lowercase();
+    listed
+        .iter()
+        .find(|name| name.to_lowercase() == wanted)
+        .cloned()
+        .ok_or_else(|| CatalogError::Invalid {
+            field: "category".into(),
+            message: format!(
+                "is not one of this archive's dossier categories: {}",
+                listed.join(", ")
+            ),
+        })
+}
+
+async fn dossier_id(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    reference: &str,
+) -> Result<Option<(i64, DossierStatus)>, CatalogError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, status FROM dossiers WHERE tenant_id = $1 AND reference = $2")
+            .bind(tenant)
+            .bind(reference)
+            .fetch_optional(&mut *connection)
+            .await?;
+    row.map(|(id, status)| Ok((id, parse_status(&status)?)))
+        .transpose()
+}
+
+fn parse_status(stored: &str) -> Result<DossierStatus, CatalogError> {
+    DossierStatus::parse(stored)
+        .ok_or_else(|| CatalogError::Corrupt(format!("dossier status {stored}")))
+}
+
+/// What a new dossier's row holds besides its parties.
+struct DossierFields<'a> {
+    reference: &'a str,
+    kind: DossierKind,
+    category: &'a str,
+    title: Option<&'a str>,
+    agent: Option<&'a str>,
+    follows_id: Option<i64>,
+    opened_at: &'a str,
+}
+
+/// Writes an open dossier, its parties, its first status and its audit entry in the caller's
+/// write transaction; the reference must be free.
+async fn insert_dossier(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    fields: DossierFields<'_>,
+    parties: &[PartyLink],
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let category = listed_category(connection, tenant, fields.category).await?;
+    let parties = serde_json::Value::Array(
+        parties
+            .iter()
+            .map(|(party, role, siret)| serde_json::json!([party, role, siret]))
+            .collect(),
+    );
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO dossiers (tenant_id, reference, kind, category, status, title, agent, \
+         follows_id, opened_at, status_changed_at, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $9, $10); \
+         INSERT INTO dossier_parties (dossier_id, position, party_id, role, siret) \
+         SELECT last_insert_rowid(), CAST(key AS INTEGER), json_extract(value, '$[0]'), \
+         json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($11); \
+         INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor) \
+         SELECT id, 1, 'open', $9, $10 FROM dossiers WHERE tenant_id = $1 AND reference = $2; \
+         SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2",
+    )
+    .bind(tenant)
+    .bind(fields.reference)
+    .bind(fields.kind.as_str())
+    .bind(&category)
+    .bind(fields.title)
+    .bind(fields.agent)
+    .bind(fields.follows_id)
+    .bind(fields.opened_at)
+    .bind(now)
+    .bind(scope.actor())
+    .bind(parties.to_string())
+    .fetch_one(&mut *connection)
+    .await?;
+    let details = serde_json::json!({
+        "reference": fields.reference,
+        "kind": fields.kind.as_str(),
+        "category": category,
+    });
+    append_audit(
+        connection,
+        scope,
+        "dossier.created",
+        None,
+        &details.to_string(),
+        now,
+    )
+    .await?;
+    Ok(id)
+}
+
+pub(super) async fn create(
+    writer: &SqlitePool,
+    scope: &Scope,
+    new: &NewDossier,
+) -> Result<Dossier, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let now = now_timestamp();
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    if dossier_id(&mut transaction, tenant, &new.reference)
+        .await?
+        .is_some()
+    {
+        return Err(CatalogError::Conflict {
+            field: "reference".into(),
+            message: format!("the dossier {} already exists", new.reference),
+        });
+    }
+    let follows_id = match &new.follows {
+        None => None,
+        Some(follows) => Some(
+            dossier_id(&mut transaction, tenant, follows)
+                .await?
+                .ok_or_else(|| CatalogError::Invalid {
+                    field: "follows".into(),
+                    message: format!("names no dossier of this archive ({follows})"),
+                })?
+                .0,
+        ),
+    };
+    let mut parties = Vec::new();
+    for (index, individual) in new.individuals.iter().enumerate() {
+        let party = resolve_individual(&mut transaction, tenant, individual, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
+        parties.push((party, individual.role.clone(), None));
+    }
+    for (index, company) in new.companies.iter().enumerate() {
+        let party = resolve_company(&mut transaction, tenant, company, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
+        parties.push((
+            party,
+            company.role.clone(),
+            company.siret.as_ref().map(|s| s.as_str().to_string()),
+        ));
+    }
+    let opened_at = new.opened_at.map(format_timestamp);
+    let fields = DossierFields {
+        reference: &new.reference,
+        kind: new.kind,
+        category: &new.category,
+        title: new.title.as_deref(),
+        agent: new.agent.as_deref(),
+        follows_id,
+        opened_at: opened_at.as_deref().unwrap_or(&now),
+    };
+    insert_dossier(&mut transaction, scope, fields, &parties, &now).await?;
+    transaction.commit().await?;
+    by_reference(writer, scope, &new.reference)
+        .await?
+        .ok_or_else(|| CatalogError::Corrupt(format!("dossier {} vanished", new.reference)))
+}
+
+/// The dossier a document being archived names: found, or created when the caller asked,
+/// with the document's parties and agent. Errors name the entry's own fields.
+pub(super) async fn resolve_for_document(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    link: &DossierLink,
+    parties: &[PartyLink],
+    agent: Option<&str>,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    match dossier_id(connection, tenant, &link.reference).await? {
+        Some((_, DossierStatus::Cancelled)) => Err(CatalogError::Invalid {
+            field: String::new(),
+            message: format!(
+                "the dossier {} is cancelled: documents are no longer linked to it",
+                link.reference
+            ),
+        }),
+        Some((id, _)) => Ok(id),
+        None => {
+            let Some(template) = &link.create else {
+                return Err(CatalogError::Invalid {
+                    field: String::new(),
+                    message: format!(
+                        "names no dossier of this archive ({}); create it first, or ask for it \
+                         with {{\"reference\", \"create\": true, \"category\"}}",
+                        link.reference
+                    ),
+                });
+            };
+            let fields = DossierFields {
+                reference: &link.reference,
+                kind: template.kind,
+                category: &template.category,
+                title: None,
+                agent,
+                follows_id: None,
+                opened_at: now,
+            };
+            insert_dossier(connection, scope, fields, parties, now).await
+        }
+    }
+}
+
+pub(super) async fn by_reference(
+    pool: &SqlitePool,
+    scope: &Scope,
+    reference: &str,
+) -> Result<Option<Dossier>, CatalogError> {
+    let rows: Vec<DossierRow> = sqlx::query_as(&format!(
+        "SELECT {DOSSIER_COLUMNS} FROM dossiers x WHERE x.tenant_id = $1 AND x.reference = $2"
+    ))
+    .bind(scope.tenant().as_str())
+    .bind(reference)
+    .fetch_all(pool)
+    .await?;
+    Ok(complete(pool, scope, rows).await?.into_iter().next())
+}
+
+pub(super) async fn statuses(
+    pool: &SqlitePool,
+    scope: &Scope,
+    references: &[String],
+) -> Result<Vec<(String, DossierStatus)>, CatalogError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT reference, status FROM dossiers WHERE tenant_id = $1 \
+         AND reference IN (SELECT value FROM json_each($2))",
+    )
+    .bind(scope.tenant().as_str())
+    .bind(serde_json::to_string(references).expect("strings serialise"))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(reference, status)| Ok((reference, parse_status(&status)?)))
+        .collect()
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    scope: &Scope,
+    filter: &DossierFilter,
+) -> Result<DossierPage, CatalogError> {
+    let as_json = |values: Vec<&str>| serde_json::to_string(&values).expect("strings serialise");
+    let statuses = as_json(filter.statuses.iter().map(|s| s.as_str()).collect());
+    let kinds = as_json(filter.kinds.iter().map(|k| k.as_str()).collect());
+    let categories = as_json(filter.categories.iter().map(String::as_str).collect());
+    let (after_opened, after_id) = filter.after.clone().unzip();
+    let rows: Vec<DossierRow> = sqlx::query_as(&format!(
+        "SELECT {DOSSIER_COLUMNS} FROM dossiers x WHERE x.tenant_id = $1 \
+         AND ($2 = '[]' OR x.status IN (SELECT value FROM json_each($2))) \
+         AND ($3 = '[]' OR x.kind IN (SELECT value FROM json_each($3))) \
+         AND ($4 = '[]' OR x.category IN (SELECT value FROM json_each($4))) \
+         AND ($5 IS NULL OR x.agent = $5) \
+         AND ($6 IS NULL OR x.opened_at >= $6) \
+         AND ($7 IS NULL OR x.opened_at < $7) \
+         AND ($8 IS NULL OR x.id IN (SELECT dp.dossier_id FROM dossier_parties dp \
+              JOIN party_references r ON r.party_id = dp.party_id \
+              WHERE r.tenant_id = $1 AND r.kind = $8 AND r.value = $9)) \
+         AND ($10 IS NULL OR x.opened_at < $10 OR (x.opened_at = $10 AND x.id < $11)) \
+         ORDER BY x.opened_at DESC, x.id DESC LIMIT $12"
+    ))
+    .bind(scope.tenant().as_str())
+    .bind(statuses)
+    .bind(kinds)
+    .bind(categories)
+    .bind(&filter.agent)
+    .bind(&filter.opened_from)
+    .bind(&filter.opened_to)
+    .bind(filter.party.as_ref().map(|p| p.kind.as_str()))
+    .bind(filter.party.as_ref().map(|p| p.value.as_str()))
+    .bind(after_opened)
+    .bind(after_id)
+    .bind(i64::from(filter.limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let limit = filter.limit as usize;
+    let next = (rows.len() > limit).then(|| {
+        let last = &rows[limit - 1];
+        (last.opened_at.clone(), last.id)
+    });
+    let rows = rows.into_iter().take(limit).collect();
+    Ok(DossierPage {
+        dossiers: complete(pool, scope, rows).await?,
+        next,
+    })
+}
+
+/// Dossiers from their rows, with parties, status history and visible document counts, in
+/// the rows' order. Four queries whatever the number of dossiers.
+async fn complete(
+    pool: &SqlitePool,
+    scope: &Scope,
+    rows: Vec<DossierRow>,
+) -> Result<Vec<Dossier>, CatalogError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .expect("numbers serialise");
+    let parties: Vec<DossierPartyRow> = sqlx::query_as(
+        "SELECT dp.dossier_id, dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, \
+         p.birth_date, p.name FROM dossier_parties dp JOIN parties p ON p.id = dp.party_id \
+         WHERE dp.dossier_id IN (SELECT value FROM json_each($1)) ORDER BY dp.dossier_id, dp.position",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let references: Vec<ReferenceRow> = sqlx::query_as(
+        "SELECT DISTINCT r.party_id, r.kind, r.value FROM party_references r \
+         JOIN dossier_parties dp ON dp.party_id = r.party_id \
+         WHERE dp.dossier_id IN (SELECT value FROM json_each($1)) ORDER BY r.kind, r.value",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let history: Vec<StatusChangeRow> = sqlx::query_as(
+        "SELECT dossier_id, status, at, actor, reason FROM dossier_status_changes \
+         WHERE dossier_id IN (SELECT value FROM json_each($1)) ORDER BY dossier_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT dd.dossier_id, COUNT(*) FROM document_dossiers dd \
+         JOIN documents d ON d.id = dd.document_id \
+         WHERE dd.dossier_id IN (SELECT value FROM json_each($1)) AND (d.sensitive = FALSE OR $2) \
+         GROUP BY dd.dossier_id",
+    )
+    .bind(&ids)
+    .bind(scope.sees_sensitive())
+    .fetch_all(pool)
+    .await?;
+
+    let references = references_by_party(references)?;
+    let mut parties_of: HashMap<i64, Vec<DocumentPartyRow>> = HashMap::new();
+    for row in parties {
+        parties_of
+            .entry(row.dossier_id)
+            .or_default()
+            .push(row.party);
+    }
+    let mut history_of: HashMap<i64, Vec<StatusChange>> = HashMap::new();
+    for row in history {
+        history_of
+            .entry(row.dossier_id)
+            .or_default()
+            .push(StatusChange {
+                status: parse_status(&row.status)?,
+                at: row.at,
+                by: row.actor,
+                reason: row.reason,
+            });
+    }
+    let counts: HashMap<i64, i64> = counts.into_iter().collect();
+    rows.into_iter()
+        .map(|row| {
+            let (individuals, companies) =
+                parties_from_rows(parties_of.remove(&row.id).unwrap_or_default(), &references)?;
+            Ok(Dossier {
+                kind: DossierKind::parse(&row.kind)
+                    .ok_or_else(|| CatalogError::Corrupt(format!("dossier kind {}", row.kind)))?,
+                status: parse_status(&row.status)?,
+                reference: row.reference,
+                category: row.category,
+                title: row.title,
+                agent: row.agent,
+                follows: row.follows,
+                opened_at: row.opened_at,
+                status_changed_at: row.status_changed_at,
+                individuals,
+                companies,
+                status_history: history_of.remove(&row.id).unwrap_or_default(),
+                document_count: counts.get(&row.id).copied().unwrap_or(0) as u64,
+            })
+        })
+        .collect()
+}
+
+/// Gives every document of the dossier a change, so the index re-projects it; returns the
+/// highest change sequence number written (or the latest one when the dossier is empty).
+async fn touch_documents(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    dossier: i64,
+    kind: &str,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+        .fetch_one(&mut *connection)
+        .await?;
+    sqlx::query(
+        "INSERT INTO changes (tenant_id, document_id, kind, at) \
+         SELECT $1, document_id, $2, $3 FROM document_dossiers WHERE dossier_id = $4; \
+         UPDATE documents SET seq = c.seq FROM changes c \
+         WHERE c.seq > $5 AND c.document_id = documents.id",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(now)
+    .bind(dossier)
+    .bind(before)
+    .execute(&mut *connection)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&mut *connection)
+            .await?,
+    )
+}
+
+pub(super) async fn change_status(
+    writer: &SqlitePool,
+    scope: &Scope,
+    reference: &str,
+    status: DossierStatus,
+    reason: Option<&str>,
+) -> Result<Option<(Dossier, i64)>, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let now = now_timestamp();
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((id, current)) = dossier_id(&mut transaction, tenant, reference).await? else {
+        return Ok(None);
+    };
+    if !current.may_become(status) {
+        let hint = match current {
+            DossierStatus::Closed => {
+                "; a closed dossier is not reopened: open a new dossier that follows it"
+            }
+            _ => "",
+        };
+        return Err(CatalogError::Conflict {
+            field: "status".into(),
+            message: format!(
+                "the dossier {reference} is {} and cannot become {}{hint}",
+                current.as_str(),
+                status.as_str()
+            ),
+        });
+    }
+    sqlx::query(
+        "UPDATE dossiers SET status = $2, status_changed_at = $3 WHERE id = $1; \
+         INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor, reason) \
+         SELECT $1, COALESCE(MAX(position), 0) + 1, $2, $3, $4, $5 \
+         FROM dossier_status_changes WHERE dossier_id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(&now)
+    .bind(scope.actor())
+    .bind(reason)
+    .execute(&mut *transaction)
+    .await?;
+    let seq = touch_documents(&mut transaction, tenant, id, "dossier_status", &now).await?;
+    // The reason is free text that may name the client: it stays in the dossier, not the log.
+    let details = serde_json::json!({
+        "reference": reference,
+        "from": current.as_str(),
+        "to": status.as_str(),
+    });
+    append_audit(
+        &mut transaction,
+        scope,
+        "dossier.status_changed",
+        None,
+        &details.to_string(),
+        &now,
+    )
+    .await?;
+    transaction.commit().await?;
+    let dossier = by_reference(writer, scope, reference)
+        .await?
+        .ok_or_else(|| CatalogError::Corrupt(format!("dossier {reference} vanished")))?;
+    Ok(Some((dossier, seq)))
+}
+
+/// The dossier and the document a link names, both in the scope, in the caller's transaction.
+async fn link_ends(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    reference: &str,
+    document: DocumentId,
+) -> Result<Option<(i64, DossierStatus, String, Option<i64>)>, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let Some((dossier, status)) = dossier_id(connection, tenant, reference).await? else {
+        return Ok(None);
+    };
+    let document = document.to_string();
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT d.seq, (SELECT 1 FROM document_dossiers dd WHERE dd.document_id = d.id \
+         AND dd.dossier_id = $4) FROM documents d \
+         WHERE d.tenant_id = $1 AND d.id = $2 AND (d.sensitive = FALSE OR $3)",
+    )
+    .bind(tenant)
+    .bind(&document)
+    .bind(scope.sees_sensitive())
+    .bind(dossier)
+    .fetch_optional(&mut *connection)
+    .await?;
+    Ok(row.map(|(seq, linked)| (dossier, status, document, linked.map(|_| seq))))
+}
+
+/// Records one change of the document (kind `kind`) and makes it the document's latest.
+async fn touch_document(
+    connection: &mut SqliteConnection,
+    tenant: &str,
+    document: &str,
+    kind: &str,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, $3, $4); \
+         UPDATE documents SET seq = last_insert_rowid() WHERE id = $2; \
+         SELECT seq FROM documents WHERE id = $2",
+    )
+    .bind(tenant)
+    .bind(document)
+    .bind(kind)
+    .bind(now)
+    .fetch_one(&mut *connection)
+    .await?)
+}
+
+pub(super) async fn link(
+    writer: &SqlitePool,
+    scope: &Scope,
+    reference: &str,
+    document: DocumentId,
+) -> Result<Option<Linked>, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let now = now_timestamp();
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((dossier, status, document, linked_seq)) =
+        link_ends(&mut transaction, scope, reference, document).await?
+    else {
+        return Ok(None);
+    };
+    if let Some(seq) = linked_seq {
+        return Ok(Some(Linked::Existing { seq }));
+    }
+    if status == DossierStatus::Cancelled {
+        return Err(CatalogError::Invalid {
+            field: "reference".into(),
+            message: format!(
+                "the dossier {reference} is cancelled: documents are no longer linked to it"
+            ),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&document)
+    .bind(dossier)
+    .bind(&now)
+    .bind(scope.actor())
+    .execute(&mut *transaction)
+    .await?;
+    let seq = touch_document(&mut transaction, tenant, &document, "dossier_linked", &now).await?;
+    let details = serde_json::json!({ "reference": reference, "seq": seq });
+    append_audit(
+        &mut transaction,
+        scope,
+        "dossier.linked",
+        Some(&document),
+        &details.to_string(),
+        &now,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(Some(Linked::Created { seq }))
+}
+
+pub(super) async fn unlink(
+    writer: &SqlitePool,
+    scope: &Scope,
+    reference: &str,
+    document: DocumentId,
+) -> Result<Option<i64>, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let now = now_timestamp();
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((dossier, _, document, Some(_))) =
+        link_ends(&mut transaction, scope, reference, document).await?
+    else {
+        return Ok(None);
+    };
+    sqlx::query("DELETE FROM document_dossiers WHERE document_id = $1 AND dossier_id = $2")
+        .bind(&document)
+        .bind(dossier)
+        .execute(&mut *transaction)
+        .await?;
+    let seq = touch_document(
+        &mut transaction,
+        tenant,
+        &document,
+        "dossier_unlinked",
+        &now,
+    )
+    .await?;
+    let details = serde_json::json!({ "reference": reference, "seq": seq });
+    append_audit(
+        &mut transaction,
+        scope,
+        "dossier.unlinked",
+        Some(&document),
+        &details.to_string(),
+        &now,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(Some(seq))
+}
+
+pub(super) async fn documents(
+    pool: &SqlitePool,
+    scope: &Scope,
+    reference: &str,
+) -> Result<Option<Vec<Document>>, CatalogError> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2")
+            .bind(scope.tenant().as_str())
+            .bind(reference)
+            .fetch_optional(pool)
+            .await?;
+    let Some(id) = id else { return Ok(None) };
+    let mut sources = load_documents(
+        pool,
+        "d.id IN (SELECT document_id FROM document_dossiers WHERE dossier_id = $1) \
+         AND (d.sensitive = FALSE OR $2 = 1)",
+        id,
+        i64::from(scope.sees_sensitive()),
+    )
+    .await?;
+    sources.sort_by(|a, b| {
+        (&a.document.document_date, a.archived_seq)
+            .cmp(&(&b.document.document_date, b.archived_seq))
+    });
+    Ok(Some(sources.into_iter().map(|s| s.document).collect()))
+}
+
+#[derive(sqlx::FromRow)]
+struct PartyRow {
+    id: i64,
+    kind: String,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    name: Option<String>,
+}
+
+/// Whether party `p` shows in the scope: a document it sees or a dossier concerns it. A party
+/// named only on sensitive mail does not exist for those who do not see that mail.
+const PARTY_VISIBLE: &str = "(EXISTS (SELECT 1 FROM document_parties dp \
+     JOIN documents d ON d.id = dp.document_id WHERE dp.party_id = p.id \
+     AND (d.sensitive = FALSE OR $4)) \
+     OR EXISTS (SELECT 1 FROM dossier_parties xp WHERE xp.party_id = p.id))";
+
+pub(super) async fn party(
+    pool: &SqlitePool,
+    scope: &Scope,
+    kind: ReferenceKind,
+    value: &str,
+) -> Result<Option<Party>, CatalogError> {
+    let find = |kind: ReferenceKind, value: String| async move {
+        sqlx::query_as::<_, PartyRow>(&format!(
+            "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name \
+             FROM party_references r JOIN parties p ON p.id = r.party_id \
+             WHERE r.tenant_id = $1 AND r.kind = $2 AND r.value = $3 AND {PARTY_VISIBLE}"
+        ))
+        .bind(scope.tenant().as_str())
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(scope.sees_sensitive())
+        .fetch_optional(pool)
+        .await
+    };
+    let mut row = find(kind, value.to_string()).await?;
+    // An establishment not yet named on any document still designates its company.
+    if row.is_none()
+        && kind == ReferenceKind::Siret
+        && let Ok(siret) = Siret::parse(value)
+    {
+        row = find(ReferenceKind::Siren, siret.siren().as_str().to_string()).await?;
+    }
+    let Some(row) = row else { return Ok(None) };
+    let references: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, value FROM party_references WHERE party_id = $1 ORDER BY kind, value",
+    )
+    .bind(row.id)
+    .fetch_all(pool)
+    .await?;
+    let of = |wanted: ReferenceKind| -> Vec<String> {
+        references
+            .iter()
+            .filter(|(kind, _)| kind == wanted.as_str())
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    let kind = match row.kind.as_str() {
+        "individual" => PartyKind::Individual,
+        "company" => PartyKind::Company,
+        other => return Err(CatalogError::Corrupt(format!("party kind {other}"))),
+    };
+    Ok(Some(Party {
+        party_id: row.id,
+        kind,
+        nir: of(ReferenceKind::Nir).into_iter().next(),
+        client_numbers: of(ReferenceKind::ClientNumber),
+        last_name: row.last_name,
+        first_name: row.first_name,
+        birth_date: row.birth_date,
+        siren: of(ReferenceKind::Siren).into_iter().next(),
+        sirets: of(ReferenceKind::Siret),
+        company_numbers: of(ReferenceKind::CompanyNumber),
+        name: row.name,
+    }))
+}
+
+pub(super) async fn of_party(
+    pool: &SqlitePool,
+    scope: &Scope,
+    party_id: i64,
+) -> Result<Vec<Dossier>, CatalogError> {
+    let rows: Vec<DossierRow> = sqlx::query_as(&format!(
+        "SELECT {DOSSIER_COLUMNS} FROM dossiers x WHERE x.tenant_id = $1 AND x.id IN \
+         (SELECT dossier_id FROM dossier_parties WHERE party_id = $2 \
+          UNION SELECT dd.dossier_id FROM document_dossiers dd \
+          JOIN document_parties dp ON dp.document_id = dd.document_id \
+          JOIN documents d ON d.id = dd.document_id \
+          WHERE dp.party_id = $2 AND (d.sensitive = FALSE OR $3)) \
+         ORDER BY x.status = 'open' DESC, x.opened_at DESC, x.id DESC"
+    ))
+    .bind(scope.tenant().as_str())
+    .bind(party_id)
+    .bind(scope.sees_sensitive())
+    .fetch_all(pool)
+    .await?;
+    complete(pool, scope, rows).await
+}
+
+pub(super) async fn party_documents(
+    pool: &SqlitePool,
+    scope: &Scope,
+    party_id: i64,
+    limit: Option<u32>,
+) -> Result<(Vec<Document>, u64), CatalogError> {
+    const OF_PARTY: &str = "FROM document_parties dp JOIN documents d2 ON d2.id = dp.document_id \
+         WHERE dp.party_id = $1 AND (d2.sensitive = FALSE OR $2 = 1)";
+    let sees = i64::from(scope.sees_sensitive());
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(DISTINCT d2.id) {OF_PARTY}"))
+        .bind(party_id)
+        .bind(sees)
+        .fetch_one(pool)
+        .await?;
+    // SQLite reads a negative LIMIT as none.
+    let limit = limit.map_or(-1, i64::from);
+    let mut sources = load_documents(
+        pool,
+        &format!(
+            "d.id IN (SELECT DISTINCT d2.id {OF_PARTY} \
+             ORDER BY d2.document_date DESC, d2.archived_seq DESC LIMIT {limit})"
+        ),
+        party_id,
+        sees,
+    )
+    .await?;
+    sources.sort_by(|a, b| {
+        (&b.document.document_date, b.archived_seq)
+            .cmp(&(&a.document.document_date, a.archived_seq))
+    });
+    Ok((
+        sources.into_iter().map(|s| s.document).collect(),
+        total as u64,
+    ))
+}

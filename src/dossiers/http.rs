@@ -1,0 +1,375 @@
+//! `/api/v1/dossiers`: create, read, list, close or cancel dossiers, link and unlink documents,
+//! the dossier's timeline; `/api/v1/dossier-categories`: the tenant's list of categories.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::input::{DossierInput, StatusInput};
+use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFilter};
+use crate::access::{Caller, Permission};
+use crate::dates::{format_timestamp, parse_instant_or_date};
+use crate::documents::model::{Document, DocumentId};
+use crate::http::{ApiError, AppState};
+use crate::identifiers::{Nir, Siren, Siret};
+use crate::parties::ReferenceKind;
+use crate::validation::ValidationErrors;
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+const MAX_CATEGORIES: usize = 200;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/api/v1/dossier-categories",
+            get(categories).put(set_categories),
+        )
+        .route("/api/v1/dossiers", get(list).post(create))
+        .route("/api/v1/dossiers/{reference}", get(read))
+        .route("/api/v1/dossiers/{reference}/status", post(change_status))
+        .route("/api/v1/dossiers/{reference}/documents", get(timeline))
+        .route(
+            "/api/v1/dossiers/{reference}/documents/{id}",
+            put(link).delete(unlink),
+        )
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(body)| body)
+        .map_err(|rejection| ApiError::invalid("body", rejection.body_text()))
+}
+
+async fn categories(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let scope = caller.require(Permission::ReadDossiers)?;
+    let categories = state.archive.catalog.dossier_categories(&scope).await?;
+    Ok(Json(json!({ "categories": categories })))
+}
+
+async fn set_categories(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Json<Vec<String>>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = caller.require(Permission::ConfigureTenant)?;
+    let mut errors = ValidationErrors::default();
+    let mut categories: Vec<String> = Vec::new();
+    for (index, category) in json_body(body)?.into_iter().enumerate() {
+        let category = category.trim().to_string();
+        if category.is_empty() || category.chars().count() > 100 {
+            errors.push(format!("[{index}]"), "must be 1 to 100 characters");
+        } else if categories
+            .iter()
+            .any(|known| known.to_lowercase() == category.to_lowercase())
+        {
+            errors.push(format!("[{index}]"), "is listed twice");
+        } else {
+            categories.push(category);
+        }
+    }
+    if categories.is_empty() && errors.is_empty() {
+        errors.push("body", "lists no category");
+    }
+    if categories.len() > MAX_CATEGORIES {
+        errors.push(
+            "body",
+            format!("lists more than {MAX_CATEGORIES} categories"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    state
+        .archive
+        .catalog
+        .set_dossier_categories(&scope, &categories)
+        .await?;
+    Ok(Json(json!({ "categories": categories })))
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Json<DossierInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Dossier>), ApiError> {
+    let scope = caller.require(Permission::ManageDossiers)?;
+    let new = json_body(body)?.validate().map_err(ApiError::Invalid)?;
+    let dossier = state.archive.catalog.create_dossier(&scope, &new).await?;
+    tracing::info!(kind = dossier.kind.as_str(), "dossier created");
+    Ok((StatusCode::CREATED, Json(dossier)))
+}
+
+async fn read(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+) -> Result<Json<Dossier>, ApiError> {
+    let scope = caller.require(Permission::ReadDossiers)?;
+    let dossier = state
+        .archive
+        .catalog
+        .dossier(&scope, &reference)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let details = json!({ "reference": reference });
+    state
+        .archive
+        .catalog
+        .record_access(&scope, "dossier.viewed", None, &details)
+        .await?;
+    Ok(Json(dossier))
+}
+
+#[derive(Serialize)]
+struct Timeline {
+    dossier: Dossier,
+    /// Inbound and outbound documents by document date, then archive order.
+    documents: Vec<Document>,
+}
+
+async fn timeline(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+) -> Result<Json<Timeline>, ApiError> {
+    let scope = caller.require(Permission::ReadDossiers)?;
+    let catalog = &state.archive.catalog;
+    let dossier = catalog
+        .dossier(&scope, &reference)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let documents = catalog
+        .dossier_documents(&scope, &reference)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let details = json!({ "reference": reference, "documents": documents.len() });
+    catalog
+        .record_access(&scope, "dossier.viewed", None, &details)
+        .await?;
+    Ok(Json(Timeline { dossier, documents }))
+}
+
+#[derive(Serialize)]
+struct StatusChanged {
+    dossier: Dossier,
+    /// The change sequence number to pass as `min_seq` to see the documents re-indexed.
+    seq: i64,
+}
+
+async fn change_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: Result<Json<StatusInput>, JsonRejection>,
+) -> Result<Json<StatusChanged>, ApiError> {
+    let scope = caller.require(Permission::ManageDossiers)?;
+    let (status, reason) = json_body(body)?.validate().map_err(ApiError::Invalid)?;
+    let (dossier, seq) = state
+        .archive
+        .catalog
+        .change_dossier_status(&scope, &reference, status, reason.as_deref())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state.index.catalog_changed();
+    Ok(Json(StatusChanged { dossier, seq }))
+}
+
+#[derive(Serialize)]
+struct LinkAnswer {
+    reference: String,
+    document_id: DocumentId,
+    linked: bool,
+    /// The change sequence number to pass as `min_seq` to search with the link applied.
+    seq: i64,
+}
+
+fn document_id(id: &str) -> Result<DocumentId, ApiError> {
+    DocumentId::parse(id).ok_or(ApiError::NotFound)
+}
+
+async fn link(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((reference, id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<LinkAnswer>), ApiError> {
+    let scope = caller.require(Permission::ManageDossiers)?;
+    let document_id = document_id(&id)?;
+    let linked = state
+        .archive
+        .catalog
+        .link_document(&scope, &reference, document_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (status, seq) = match linked {
+        Linked::Created { seq } => {
+            state.index.catalog_changed();
+            (StatusCode::CREATED, seq)
+        }
+        Linked::Existing { seq } => (StatusCode::OK, seq),
+    };
+    let answer = LinkAnswer {
+        reference,
+        document_id,
+        linked: true,
+        seq,
+    };
+    Ok((status, Json(answer)))
+}
+
+async fn unlink(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((reference, id)): Path<(String, String)>,
+) -> Result<Json<LinkAnswer>, ApiError> {
+    let scope = caller.require(Permission::ManageDossiers)?;
+    let document_id = document_id(&id)?;
+    let seq = state
+        .archive
+        .catalog
+        .unlink_document(&scope, &reference, document_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state.index.catalog_changed();
+    Ok(Json(LinkAnswer {
+        reference,
+        document_id,
+        linked: false,
+        seq,
+    }))
+}
+
+#[derive(Serialize)]
+struct DossierList {
+    dossiers: Vec<Dossier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DossierList>, ApiError> {
+    let scope = caller.require(Permission::ReadDossiers)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+            .map_err(|e| ApiError::BadRequest(format!("the query string cannot be read: {e}")))?;
+    let filter = parse_filter(&pairs).map_err(ApiError::Invalid)?;
+    let page = state.archive.catalog.dossiers(&scope, &filter).await?;
+    let mut details = json!({ "total": page.dossiers.len() });
+    if let Some(party) = &filter.party {
+        details["party"] = state
+            .archive
+            .identifiers
+            .hash(party.kind.as_str(), &party.value)
+            .into();
+    }
+    state
+        .archive
+        .catalog
+        .record_access(&scope, "dossier.listed", None, &details)
+        .await?;
+    Ok(Json(DossierList {
+        dossiers: page.dossiers,
+        next_cursor: page
+            .next
+            .map(|after| hex::encode(serde_json::to_vec(&after).expect("a cursor serialises"))),
+    }))
+}
+
+fn parse_filter(pairs: &[(String, String)]) -> Result<DossierFilter, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut filter = DossierFilter {
+        limit: DEFAULT_LIMIT,
+        ..Default::default()
+    };
+    let instant = |field: &str, value: &str, errors: &mut ValidationErrors| {
+        parse_instant_or_date(value)
+            .map(format_timestamp)
+            .map_err(|message| errors.push(field, message))
+            .ok()
+    };
+    for (key, raw) in pairs {
+        let value = raw.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
+        let party = match key.as_str() {
+            "nir" => Some(
+                Nir::parse(value)
+                    .map(|n| (ReferenceKind::Nir, n.as_str().to_string()))
+                    .map_err(|e| e.0),
+            ),
+            "client_number" => Some(Ok((ReferenceKind::ClientNumber, value.to_string()))),
+            "siren" => Some(
+                Siren::parse(value)
+                    .map(|s| (ReferenceKind::Siren, s.as_str().to_string()))
+                    .map_err(|e| e.0),
+            ),
+            "siret" => Some(
+                Siret::parse(value)
+                    .map(|s| (ReferenceKind::Siret, s.as_str().to_string()))
+                    .map_err(|e| e.0),
+            ),
+            "company_number" => Some(Ok((ReferenceKind::CompanyNumber, value.to_string()))),
+            _ => None,
+        };
+        if let Some(party) = party {
+            match party {
+                Ok(_) if filter.party.is_some() => {
+                    errors.push(key.as_str(), "only one party reference may be given")
+                }
+                Ok((kind, value)) => filter.party = Some(PartyFilter { kind, value }),
+                Err(message) => errors.push(key.as_str(), message),
+            }
+            continue;
+        }
+        match key.as_str() {
+            "status" => {
+                for status in values() {
+                    match DossierStatus::parse(status) {
+                        Some(status) => filter.statuses.push(status),
+                        None => errors.push("status", "must be open, closed or cancelled"),
+                    }
+                }
+            }
+            "kind" => {
+                for kind in values() {
+                    match DossierKind::parse(kind) {
+                        Some(kind) => filter.kinds.push(kind),
+                        None => errors.push("kind", "must be request, complaint or internal"),
+                    }
+                }
+            }
+            // Category names may hold commas: one per parameter.
+            "category" => filter.categories.push(value.to_string()),
+            "agent" => filter.agent = Some(value.to_string()),
+            "opened_from" => filter.opened_from = instant("opened_from", value, &mut errors),
+            "opened_to" => filter.opened_to = instant("opened_to", value, &mut errors),
+            "limit" => match value.parse::<u32>() {
+                Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => filter.limit = limit,
+                _ => errors.push("limit", format!("must be a number from 1 to {MAX_LIMIT}")),
+            },
+            "cursor" => {
+                filter.after = hex::decode(value)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+                if filter.after.is_none() {
+                    errors.push("cursor", "is not a cursor this list gave");
+                }
+            }
+            other => errors.push(other, "is not a dossier criterion"),
+        }
+    }
+    errors.into_result(filter)
+}
