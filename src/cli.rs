@@ -48,6 +48,8 @@ enum Command {
     Verify,
     /// Print the effective configuration.
     Config,
+    /// Print the OpenAPI document of the HTTP API (the same as GET /api/v1/openapi.json).
+    Openapi,
     /// Rebuild the search index from the catalog (stop `ged serve` first).
     Reindex,
     /// Search the archive through a running server, with the same criteria as the API.
@@ -315,6 +317,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Verify => verify(settings).await,
             Command::Config => {
                 print!("{}", settings.to_toml());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Openapi => {
+                use std::io::Write as _;
+                let document = serde_json::to_string_pretty(&*crate::http::openapi::DOCUMENT)?;
+                // A closed pipe (`ged openapi | head`) is an error to report, not a panic.
+                writeln!(std::io::stdout().lock(), "{document}")?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Token { command } => token(settings, command).await,

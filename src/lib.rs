@@ -19,6 +19,7 @@ pub mod http;
 pub mod identifiers;
 pub mod index;
 pub mod ingest;
+pub mod metrics;
 pub mod parties;
 pub mod startup;
 pub mod validation;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One refused field: the path of the field in the caller's input (`individuals[0].nir`) and
 /// the reason, written for the person who has to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -2,24 +2,26 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::tokens::TokenRecord;
 use super::tokens::{self, IssuedToken, TokenError, TokenRequest};
 use super::{Caller, Permission, Role};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", delete(revoke_token))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
     role: Role,
@@ -29,6 +31,14 @@ struct CreateToken {
     expires: Option<String>,
 }
 
+/// Issues a token of the admin's tenant; its secret is shown in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens",
+    request_body = CreateToken,
+    responses(
+        (status = 201, body = IssuedToken),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
 async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -51,15 +61,34 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct TokenList {
+    tokens: Vec<TokenRecord>,
+}
+
+/// The tenant's tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses(
+        (status = 200, body = TokenList),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+    ))]
 async fn list_tokens(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     let scope = caller.require(Permission::ManageTokens)?;
     let tokens = state.archive.catalog.tokens(Some(scope.tenant())).await?;
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(TokenList { tokens }))
 }
 
+/// Revokes a token of the tenant, effective on its next request.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "The token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such unrevoked token in the tenant", body = ErrorBody),
+    ))]
 async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -18,7 +18,7 @@ use crate::documents::model::{Direction, DocumentMetadata};
 pub const DEFAULT_TENANT: &str = "default";
 
 /// An organisation sharing the archive; documents, parties and tokens belong to one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct TenantId(String);
 
@@ -40,7 +40,18 @@ impl TenantId {
 }
 
 /// What a token may do. See the README's role table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Role {

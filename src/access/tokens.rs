@@ -16,7 +16,7 @@ use crate::validation::ValidationErrors;
 const TOKEN_PREFIX: &str = "ged_";
 
 /// A token as the catalog keeps it: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub id: String,
     pub tenant: TenantId,
@@ -60,7 +60,7 @@ pub struct TokenRequest {
 }
 
 /// A token just issued: the secret is in `token`, and nowhere else from now on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub token: String,
     #[serde(flatten)]

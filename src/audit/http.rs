@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Query, State};
-use axum::{Json, Router, routing::get};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AuditFilter;
 use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::DocumentId;
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Nir;
 use crate::validation::ValidationErrors;
@@ -39,24 +42,33 @@ const ACTIONS: &[&str] = &[
 ];
 const MAX_LIMIT: u32 = 1000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/audit", get(audit_trail))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(audit_trail))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Entries about this document (its id).
     document: Option<String>,
+    /// Entries about documents concerning this person, and searches and views naming them.
     nir: Option<String>,
+    /// A token id, or `cli`.
     actor: Option<String>,
+    /// One action, such as `document.viewed`.
     action: Option<String>,
+    /// From this date or RFC 3339 instant.
     from: Option<String>,
+    /// Before this date or RFC 3339 instant.
     to: Option<String>,
+    /// The `next_after` of the previous page.
     after: Option<i64>,
+    /// At most 1000 (default 100).
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditEntryView {
     seq: i64,
     at: String,
@@ -67,7 +79,7 @@ struct AuditEntryView {
     details: Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditPage {
     entries: Vec<AuditEntryView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -83,6 +95,14 @@ fn bound(field: &str, text: Option<String>, errors: &mut ValidationErrors) -> Op
         .ok()
 }
 
+/// The tenant's audit trail, oldest first, for auditors.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 403, description = "Not an auditor token", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
 async fn audit_trail(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{
     BatchDocumentReport, BatchError, BatchFilter, BatchSummary, ManifestFormat, read_manifest,
 };
 use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::validation::ValidationErrors;
 
@@ -25,26 +27,24 @@ const DEFAULT_LIST_LIMIT: u32 = 100;
 static COMMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 const MAX_LIST_LIMIT: u32 = 1000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/api/v1/batches",
-            post(commit_batch)
-                .layer(DefaultBodyLimit::max(MAX_MANIFEST_BYTES))
-                .get(list_batches),
-        )
-        .route("/api/v1/batches/{id}", get(batch_report))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(commit_batch))
+        .layer(DefaultBodyLimit::max(MAX_MANIFEST_BYTES))
+        .routes(routes!(list_batches))
+        .routes(routes!(batch_report))
 }
 
 /// A batch and what became of each of its documents.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchReport {
     #[serde(flatten)]
     pub summary: BatchSummary,
     pub documents: Vec<BatchDocumentReport>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CommitOptions {
     /// Archive the valid documents and report the others, instead of refusing the batch.
@@ -52,8 +52,24 @@ struct CommitOptions {
     accept_partial: bool,
 }
 
-/// 201 with the report when the batch is new, 200 with the first report when it was sent
-/// before (an interrupted batch is completed first).
+/// Commits a batch manifest (JSON or CSV) whose files were uploaded as blobs, and archives its
+/// documents. 201 with the report when the batch is new, 200 with the first report when it was
+/// sent before (an interrupted batch is completed first).
+#[utoipa::path(post, path = "/api/v1/batches", tag = "batches",
+    params(CommitOptions),
+    request_body(description = "The manifest: `application/json` (schema `BatchManifest`) or `text/csv` (see the README's columns)", content(
+        (Object = "application/json"),
+        (String = "text/csv"),
+    )),
+    responses(
+        (status = 201, body = BatchReport),
+        (status = 200, description = "Sent before: its report", body = BatchReport),
+        (status = 403, description = "Not a token of this source", body = ErrorBody),
+        (status = 409, description = "The batch_ref names a batch with other documents", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, description = "Neither JSON nor CSV", body = ErrorBody),
+        (status = 422, description = "Every error of the manifest", body = ErrorBody),
+    ))]
 async fn commit_batch(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -129,6 +145,13 @@ async fn commit_batch(
     Ok((status, Json(report)).into_response())
 }
 
+/// A batch's report: each document's outcome, with totals.
+#[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "batches",
+    params(("id" = String, Path, description = "The batch id")),
+    responses(
+        (status = 200, body = BatchReport),
+        (status = 404, body = ErrorBody),
+    ))]
 async fn batch_report(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -144,7 +167,8 @@ async fn batch_report(
     Ok(Json(BatchReport { summary, documents }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     source: Option<String>,
@@ -156,13 +180,19 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BatchList {
     batches: Vec<BatchSummary>,
 }
 
 /// Batches newest first, with their totals: the supervisor's check that everything received
 /// was archived.
+#[utoipa::path(get, path = "/api/v1/batches", tag = "batches",
+    params(ListQuery),
+    responses(
+        (status = 200, body = BatchList),
+        (status = 422, body = ErrorBody),
+    ))]
 async fn list_batches(
     State(state): State<Arc<AppState>>,
     caller: Caller,

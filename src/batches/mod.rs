@@ -23,7 +23,7 @@ use crate::catalog::NewDocument;
 use crate::validation::FieldError;
 
 /// Where a document of a batch stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Accepted, not archived yet (the batch was interrupted, or is being archived).
@@ -56,7 +56,7 @@ impl Outcome {
 }
 
 /// How many documents of a batch stand where.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BatchTotals {
     pub documents: i64,
     pub archived: i64,
@@ -66,7 +66,7 @@ pub struct BatchTotals {
 }
 
 /// A batch as listed: what it is and how far it got.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BatchSummary {
     pub id: String,
     pub batch_ref: String,
@@ -83,7 +83,7 @@ pub struct BatchSummary {
 }
 
 /// One document's line in a batch report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BatchDocumentReport {
     pub position: i64,
     #[serde(skip_serializing_if = "Option::is_none")]

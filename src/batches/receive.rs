@@ -1,6 +1,8 @@
 //! Receiving a batch on the server: check the manifest against the content store, record it
 //! whole, then archive its documents in chunks, resuming whatever an earlier attempt left.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 
 use super::manifest::{csv_field, located_errors};
@@ -17,6 +19,7 @@ use crate::documents::metadata::parse_metadata_json;
 use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
 use crate::dossiers::DossierStatus;
 use crate::identifiers::Sha256Hex;
+use crate::metrics::{METRICS, OutcomeLabels};
 use crate::validation::{FieldError, ValidationErrors};
 
 /// Documents archived per catalog transaction: one fsync per chunk instead of per document,
@@ -129,16 +132,31 @@ impl Archive {
                     scope.check_archive(&new.metadata)?;
                 }
             }
-            self.catalog
+            let archived = self
+                .catalog
                 .archive_batch_documents(scope, batch_of, documents)
                 .await?;
+            METRICS.archived(archived.documents, archived.bytes);
             on_progress();
         }
-        let summary = self
+        let (summary, completed_now) = self
             .catalog
             .complete_batch(scope, &batch.id)
             .await?
             .ok_or_else(|| CatalogError::Corrupt(format!("batch {} vanished", batch.id)))?;
+        if completed_now {
+            METRICS.batches_completed.inc();
+            for (outcome, count) in [
+                ("archived", summary.totals.archived),
+                ("already_archived", summary.totals.already_archived),
+                ("rejected", summary.totals.rejected),
+            ] {
+                METRICS
+                    .batch_documents
+                    .get_or_create(&OutcomeLabels { outcome })
+                    .inc_by(count as u64);
+            }
+        }
         let documents = self.catalog.batch_documents(scope, &batch.id).await?;
         tracing::info!(
             batch_id = %summary.id,
@@ -162,10 +180,11 @@ impl Archive {
         scope: &Scope,
         entries: Vec<ManifestEntry>,
     ) -> Result<Vec<NewBatchDocument>, BatchError> {
+        let created = dossiers_created(&entries);
         // Futures are made as the stream pulls them: a future per document made up front
         // would hold kilobytes each, hundreds of megabytes for a large batch.
         futures::stream::iter(entries)
-            .map(|entry| self.check_entry(scope, entry))
+            .map(|entry| self.check_entry(scope, entry, &created))
             .buffered(CONTENT_CHECKS_IN_FLIGHT)
             .collect::<Vec<_>>()
             .await
@@ -177,6 +196,7 @@ impl Archive {
         &self,
         scope: &Scope,
         entry: ManifestEntry,
+        created: &HashMap<String, usize>,
     ) -> Result<NewBatchDocument, BatchError> {
         let mut errors = match &entry.metadata {
             Ok(_) => Vec::new(),
@@ -194,7 +214,7 @@ impl Archive {
         {
             scope.check_archive(&metadata)?;
             errors.extend(
-                self.check_dossiers(scope, &metadata, entry.line.is_some())
+                self.check_dossiers(scope, &metadata, &entry, created)
                     .await?,
             );
         }
@@ -216,13 +236,15 @@ impl Archive {
         })
     }
 
-    /// The dossiers a document names that it cannot be linked to: unknown (and not to be
-    /// created) or cancelled. Checked again when the document is archived.
+    /// The dossiers a document names that it cannot be linked to: unknown (and neither to be
+    /// created by it nor by an earlier document of the batch) or cancelled. Checked again when
+    /// the document is archived.
     async fn check_dossiers(
         &self,
         scope: &Scope,
         metadata: &DocumentMetadata,
-        csv: bool,
+        entry: &ManifestEntry,
+        created: &HashMap<String, usize>,
     ) -> Result<Vec<FieldError>, BatchError> {
         if metadata.dossiers.is_empty() {
             return Ok(Vec::new());
@@ -244,15 +266,25 @@ impl Archive {
                     "the dossier {} is cancelled: documents are no longer linked to it",
                     link.reference
                 ),
-                None if link.create.is_none() => format!(
-                    "names no dossier of this archive ({}); create it first, or ask for it to be created",
-                    link.reference
-                ),
+                None if link.create.is_none()
+                    && created
+                        .get(&link.reference)
+                        .is_none_or(|first| *first >= entry.position) =>
+                {
+                    format!(
+                        "names no dossier of this archive ({}); create it first, or ask for it to be created",
+                        link.reference
+                    )
+                }
                 _ => continue,
             };
             let field = format!("dossiers[{index}]");
             errors.push(FieldError::new(
-                if csv { csv_field(&field) } else { field },
+                if entry.line.is_some() {
+                    csv_field(&field)
+                } else {
+                    field
+                },
                 message,
             ));
         }
@@ -299,6 +331,33 @@ impl Archive {
             .map(|media_type| media_type.to_string())
             .map_err(|error| FieldError::new("file", error.to_string())))
     }
+}
+
+/// The dossiers a batch asks to create, each with the position of the first document asking:
+/// documents after it may name the dossier by its reference alone, as they are archived in
+/// manifest order.
+fn dossiers_created(entries: &[ManifestEntry]) -> HashMap<String, usize> {
+    let mut created = HashMap::new();
+    for entry in entries {
+        // Most entries create nothing: a substring test spares them a parse.
+        let Ok(text) = &entry.metadata else { continue };
+        if !text.contains("\"create\"") {
+            continue;
+        }
+        let Ok(metadata) = serde_json::from_str::<serde_json::Value>(text) else {
+            continue;
+        };
+        for link in metadata["dossiers"].as_array().into_iter().flatten() {
+            if link["create"] == true
+                && let Some(reference) = link["reference"].as_str()
+            {
+                created
+                    .entry(reference.trim().to_string())
+                    .or_insert(entry.position);
+            }
+        }
+    }
+    created
 }
 
 /// A pending document as the catalog archives it: its metadata parsed again from what was

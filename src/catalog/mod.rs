@@ -57,6 +57,13 @@ pub enum Inserted {
     Existing(Document),
 }
 
+/// What a write archived: new documents and their bytes (re-sent ones not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Archived {
+    pub documents: u64,
+    pub bytes: u64,
+}
+
 /// A document as the search index needs it: its tenant, its stable archive order, its text.
 #[derive(Debug, Clone)]
 pub struct IndexSource {
@@ -237,20 +244,21 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<Vec<PendingBatchDocument>, CatalogError>;
 
     /// Archives documents of a batch, each atomically with its outcome; skips those no longer
-    /// pending.
+    /// pending. Tells what this call archived.
     async fn archive_batch_documents(
         &self,
         scope: &Scope,
         batch: BatchOfDocument<'_>,
         documents: Vec<BatchArchive>,
-    ) -> Result<(), CatalogError>;
+    ) -> Result<Archived, CatalogError>;
 
-    /// Marks the batch completed when nothing in it is pending; the batch as it then stands.
+    /// Marks the batch completed when nothing in it is pending; the batch as it then stands,
+    /// and whether this call completed it.
     async fn complete_batch(
         &self,
         scope: &Scope,
         batch_id: &str,
-    ) -> Result<Option<BatchSummary>, CatalogError>;
+    ) -> Result<Option<(BatchSummary, bool)>, CatalogError>;
 
     /// The scope's batches matching `filter`, newest first.
     async fn batches(

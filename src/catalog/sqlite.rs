@@ -16,7 +16,8 @@ mod batches;
 mod dossiers;
 
 use super::{
-    Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted, NewDocument,
+    Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted,
+    NewDocument,
 };
 use crate::access::tokens::TokenRecord;
 use crate::access::{Role, Scope, TenantId};
@@ -580,7 +581,7 @@ impl Catalog for SqliteCatalog {
         scope: &Scope,
         batch: BatchOfDocument<'_>,
         documents: Vec<BatchArchive>,
-    ) -> Result<(), CatalogError> {
+    ) -> Result<Archived, CatalogError> {
         batches::archive(&self.writer, scope, batch, documents).await
     }
 
@@ -588,7 +589,7 @@ impl Catalog for SqliteCatalog {
         &self,
         scope: &Scope,
         batch_id: &str,
-    ) -> Result<Option<BatchSummary>, CatalogError> {
+    ) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
         batches::complete(&self.writer, scope, batch_id).await
     }
 
@@ -829,6 +830,7 @@ async fn insert_document_rows(
             link,
             &links,
             metadata.agent.as_deref(),
+            metadata.sensitive,
             &now,
         )
         .await
@@ -1167,8 +1169,8 @@ struct IndexRow {
 /// The dossiers of document `d` as a JSON list of [`DossierOnDocument`], in link order.
 const DOSSIERS_OF_DOCUMENT: &str = "(SELECT json_group_array(json_object('reference', x.reference, \
      'kind', x.kind, 'category', x.category, 'status', x.status, 'linked_at', dd.linked_at, \
-     'linked_by', dd.linked_by)) FROM (SELECT * FROM document_dossiers WHERE document_id = d.id \
-     ORDER BY linked_at, dossier_id) dd JOIN dossiers x ON x.id = dd.dossier_id)";
+     'linked_by', dd.linked_by) ORDER BY dd.linked_at, dd.dossier_id) \
+     FROM document_dossiers dd JOIN dossiers x ON x.id = dd.dossier_id WHERE dd.document_id = d.id)";
 
 fn dossiers_from_json(document: &str, json: &str) -> Result<Vec<DossierOnDocument>, CatalogError> {
     serde_json::from_str(json)

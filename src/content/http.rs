@@ -3,21 +3,33 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
-use axum::{Json, Router};
 use futures::StreamExt;
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::PutOutcome;
 use crate::access::{Caller, Permission};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Sha256Hex;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/blobs/{sha256}", put(put_blob).head(head_blob))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(put_blob, head_blob))
+}
+
+/// What an upload stored.
+#[derive(Serialize, utoipa::ToSchema)]
+struct BlobStored {
+    sha256: String,
+    size: u64,
+    /// `created`, or `already_present` (nothing was rewritten).
+    stored: &'static str,
 }
 
 fn parse_hash(text: &str) -> Result<Sha256Hex, ApiError> {
@@ -29,6 +41,17 @@ fn parse_hash(text: &str) -> Result<Sha256Hex, ApiError> {
 }
 
 /// Streams the body into staging while hashing it; stores it only if it hashes to its name.
+/// Uploads one file's bytes under their SHA-256, for a batch manifest to name.
+#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "batches",
+    params(("sha256" = String, Path, description = "The content's SHA-256, 64 lower-case hex digits")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored", body = BlobStored),
+        (status = 200, description = "Already stored; nothing rewritten", body = BlobStored),
+        (status = 403, description = "Not an archiving token", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "The bytes do not hash to the name, or are empty", body = ErrorBody),
+    ))]
 async fn put_blob(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -70,13 +93,24 @@ async fn put_blob(
         PutOutcome::Created => (StatusCode::CREATED, "created"),
         PutOutcome::AlreadyPresent => (StatusCode::OK, "already_present"),
     };
-    let body = serde_json::json!({ "sha256": expected.as_str(), "size": size, "stored": stored });
+    let body = BlobStored {
+        sha256: expected.as_str().to_string(),
+        size,
+        stored,
+    };
     Ok((status, Json(body)).into_response())
 }
 
 /// 200 with the stored size as `Content-Length` when the caller's tenant uploaded or archived
 /// this content, 404 otherwise: content is stored once for every tenant, but a tenant neither
 /// learns what another holds nor names it in a manifest.
+/// Whether the tenant holds this content: 200 with its size as `Content-Length`, or 404.
+#[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "batches",
+    params(("sha256" = String, Path, description = "The content's SHA-256")),
+    responses(
+        (status = 200, description = "Held; `Content-Length` is the stored size"),
+        (status = 404, description = "Not uploaded by this tenant"),
+    ))]
 async fn head_blob(
     State(state): State<Arc<AppState>>,
     caller: Caller,

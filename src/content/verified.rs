@@ -70,6 +70,7 @@ pub fn verifying_stream(
                     state.finished = true;
                     let actual = Sha256Hex::from_digest(&state.hasher.clone().finalize());
                     if actual != state.expected_sha256 || state.offset != state.expected_size {
+                        crate::metrics::METRICS.verification_failures.inc();
                         tracing::error!(
                             expected_sha256 = %state.expected_sha256,
                             actual_sha256 = %actual,

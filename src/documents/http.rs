@@ -2,17 +2,19 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::metadata::parse_metadata_json;
 use super::model::{Document, DocumentId};
 use crate::access::{Caller, Permission};
+use crate::http::error::ErrorBody;
 use crate::http::representation::{
     RangeRequest, content_disposition, none_match, parse_range, range_condition_holds,
 };
@@ -28,20 +30,44 @@ const NO_STORE: &str = "private, no-store";
 
 /// `max_upload_bytes` caps the file; the whole body may carry the metadata and framing besides.
 /// The body limit stops oversized requests before multipart parsing buffers them.
-pub fn router(max_upload_bytes: u64) -> Router<Arc<AppState>> {
+pub fn router(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
     let body_limit = max_upload_bytes
         .saturating_add(MAX_METADATA_BYTES as u64 + MULTIPART_OVERHEAD)
         .try_into()
         .unwrap_or(usize::MAX);
-    Router::new()
-        .route(
-            "/api/v1/documents",
-            post(archive_document).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route("/api/v1/documents/{id}", get(document_metadata))
-        .route("/api/v1/documents/{id}/content", get(document_content))
+    OpenApiRouter::new()
+        .routes(routes!(archive_document))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .routes(routes!(document_metadata))
+        .routes(routes!(document_content))
 }
 
+/// `multipart/form-data` of `POST /api/v1/documents`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the request for the OpenAPI document
+pub struct ArchiveForm {
+    /// The document's metadata, JSON text following the `DocumentMetadata` schema.
+    metadata: String,
+    /// The file (PDF, TIFF, JPEG, PNG, email, plain text).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Archives one document: content and metadata, whole or not at all.
+///
+/// The same `external_id` sent again by the same source answers 200 with the document
+/// archived the first time.
+#[utoipa::path(post, path = "/api/v1/documents", tag = "documents",
+    request_body(content = ArchiveForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Archived", body = Document),
+        (status = 200, description = "Archived before under this external id", body = Document),
+        (status = 403, description = "The token may not archive this", body = ErrorBody),
+        (status = 409, description = "The external id names other content, or references contradict", body = ErrorBody),
+        (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+        (status = 415, description = "A file type the archive does not keep", body = ErrorBody),
+        (status = 422, description = "Invalid metadata or file, every field named", body = ErrorBody),
+    ))]
 async fn archive_document(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -125,6 +151,13 @@ fn clean_file_name(name: &str) -> Option<String> {
     (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_string())
 }
 
+/// A document's metadata; the read is recorded in the audit trail.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "The document id (UUID)")),
+    responses(
+        (status = 200, body = Document),
+        (status = 404, description = "No such document in the caller's scope", body = ErrorBody),
+    ))]
 async fn document_metadata(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -137,6 +170,19 @@ async fn document_metadata(
 }
 
 /// Streams the content, whole (200) or one byte range (206), verified as it goes.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents",
+    params(
+        ("id" = String, Path, description = "The document id (UUID)"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=0-1023`"),
+        ("If-None-Match" = Option<String>, Header, description = "The content's ETag (its SHA-256, quoted)"),
+    ),
+    responses(
+        (status = 200, description = "The whole content, as its media type", content_type = "*/*", body = Vec<u8>),
+        (status = 206, description = "The requested range", content_type = "*/*", body = Vec<u8>),
+        (status = 304, description = "The client's copy is this content"),
+        (status = 404, description = "No such document in the caller's scope", body = ErrorBody),
+        (status = 416, description = "The range lies outside the content", body = ErrorBody),
+    ))]
 async fn document_content(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -58,7 +58,7 @@ struct MetadataInput {
     dossiers: Vec<DossierLinkInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndividualInput {
     nir: Option<String>,
@@ -69,7 +69,7 @@ pub(crate) struct IndividualInput {
     role: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CompanyInput {
     siren: Option<String>,

@@ -9,7 +9,19 @@ use crate::identifiers::Sha256Hex;
 use crate::parties::{CompanyOnDocument, CompanyReference, IndividualReference};
 
 /// A document's identifier: a UUID v7, so identifiers sort by archive time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct DocumentId(Uuid);
 
@@ -37,7 +49,7 @@ impl std::fmt::Display for DocumentId {
 }
 
 /// Whether the document came to the organisation or went out from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Inbound,
@@ -45,7 +57,7 @@ pub enum Direction {
 }
 
 /// How the document travelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Postal,
@@ -126,7 +138,7 @@ pub struct ContentDescription {
 }
 
 /// A document as the catalog holds it, and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Document {
     pub id: DocumentId,
     pub sha256: String,

@@ -3,19 +3,21 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::input::{DossierInput, StatusInput};
 use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFilter};
 use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::{Document, DocumentId};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::parties::ReferenceKind;
@@ -25,20 +27,19 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 const MAX_CATEGORIES: usize = 200;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/api/v1/dossier-categories",
-            get(categories).put(set_categories),
-        )
-        .route("/api/v1/dossiers", get(list).post(create))
-        .route("/api/v1/dossiers/{reference}", get(read))
-        .route("/api/v1/dossiers/{reference}/status", post(change_status))
-        .route("/api/v1/dossiers/{reference}/documents", get(timeline))
-        .route(
-            "/api/v1/dossiers/{reference}/documents/{id}",
-            put(link).delete(unlink),
-        )
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(categories, set_categories))
+        .routes(routes!(list, create))
+        .routes(routes!(read))
+        .routes(routes!(change_status))
+        .routes(routes!(timeline))
+        .routes(routes!(link, unlink))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Categories {
+    categories: Vec<String>,
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -46,20 +47,31 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|rejection| ApiError::invalid("body", rejection.body_text()))
 }
 
+/// The tenant's dossier categories, in their order.
+#[utoipa::path(get, path = "/api/v1/dossier-categories", tag = "dossiers",
+    responses((status = 200, body = Categories), (status = 403, body = ErrorBody)))]
 async fn categories(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Categories>, ApiError> {
     let scope = caller.require(Permission::ReadDossiers)?;
     let categories = state.archive.catalog.dossier_categories(&scope).await?;
-    Ok(Json(json!({ "categories": categories })))
+    Ok(Json(Categories { categories }))
 }
 
+/// Replaces the tenant's dossier categories (admin); dossiers keep theirs.
+#[utoipa::path(put, path = "/api/v1/dossier-categories", tag = "dossiers",
+    request_body = Vec<String>,
+    responses(
+        (status = 200, body = Categories),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "Empty, blank, too long or repeated categories", body = ErrorBody),
+    ))]
 async fn set_categories(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Result<Json<Vec<String>>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Categories>, ApiError> {
     let scope = caller.require(Permission::ConfigureTenant)?;
     let mut errors = ValidationErrors::default();
     let mut categories: Vec<String> = Vec::new();
@@ -93,9 +105,18 @@ async fn set_categories(
         .catalog
         .set_dossier_categories(&scope, &categories)
         .await?;
-    Ok(Json(json!({ "categories": categories })))
+    Ok(Json(Categories { categories }))
 }
 
+/// Opens a dossier.
+#[utoipa::path(post, path = "/api/v1/dossiers", tag = "dossiers",
+    request_body = DossierInput,
+    responses(
+        (status = 201, body = Dossier),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "The reference is taken, or party references contradict", body = ErrorBody),
+        (status = 422, description = "Every field at fault (unknown category or `follows` included)", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -108,6 +129,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(dossier)))
 }
 
+/// A dossier with its parties, status history and document count.
+#[utoipa::path(get, path = "/api/v1/dossiers/{reference}", tag = "dossiers",
+    params(("reference" = String, Path)),
+    responses((status = 200, body = Dossier), (status = 404, body = ErrorBody)))]
 async fn read(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -129,13 +154,17 @@ async fn read(
     Ok(Json(dossier))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Timeline {
     dossier: Dossier,
     /// Inbound and outbound documents by document date, then archive order.
     documents: Vec<Document>,
 }
 
+/// The dossier's inbound and outbound documents by document date.
+#[utoipa::path(get, path = "/api/v1/dossiers/{reference}/documents", tag = "dossiers",
+    params(("reference" = String, Path)),
+    responses((status = 200, body = Timeline), (status = 404, body = ErrorBody)))]
 async fn timeline(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -158,13 +187,23 @@ async fn timeline(
     Ok(Json(Timeline { dossier, documents }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StatusChanged {
     dossier: Dossier,
     /// The change sequence number to pass as `min_seq` to see the documents re-indexed.
     seq: i64,
 }
 
+/// Closes or cancels an open dossier.
+#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/status", tag = "dossiers",
+    params(("reference" = String, Path)),
+    request_body = StatusInput,
+    responses(
+        (status = 200, body = StatusChanged),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The dossier is not open", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
 async fn change_status(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -183,7 +222,7 @@ async fn change_status(
     Ok(Json(StatusChanged { dossier, seq }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LinkAnswer {
     reference: String,
     document_id: DocumentId,
@@ -196,6 +235,15 @@ fn document_id(id: &str) -> Result<DocumentId, ApiError> {
     DocumentId::parse(id).ok_or(ApiError::NotFound)
 }
 
+/// Links a document to the dossier.
+#[utoipa::path(put, path = "/api/v1/dossiers/{reference}/documents/{id}", tag = "dossiers",
+    params(("reference" = String, Path), ("id" = String, Path, description = "The document id")),
+    responses(
+        (status = 201, description = "Linked", body = LinkAnswer),
+        (status = 200, description = "Already linked", body = LinkAnswer),
+        (status = 404, description = "No such dossier or document in the caller's scope", body = ErrorBody),
+        (status = 422, description = "The dossier is cancelled", body = ErrorBody),
+    ))]
 async fn link(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -225,6 +273,13 @@ async fn link(
     Ok((status, Json(answer)))
 }
 
+/// Unlinks a document from the dossier.
+#[utoipa::path(delete, path = "/api/v1/dossiers/{reference}/documents/{id}", tag = "dossiers",
+    params(("reference" = String, Path), ("id" = String, Path, description = "The document id")),
+    responses(
+        (status = 200, body = LinkAnswer),
+        (status = 404, description = "The document is not in the dossier", body = ErrorBody),
+    ))]
 async fn unlink(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -247,13 +302,31 @@ async fn unlink(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DossierList {
     dossiers: Vec<Dossier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
+/// The tenant's dossiers, newest opened first.
+#[utoipa::path(get, path = "/api/v1/dossiers", tag = "dossiers",
+    params(
+        ("nir" = Option<String>, Query, description = "Dossiers concerning this person (one party reference at most)"),
+        ("client_number" = Option<String>, Query),
+        ("siren" = Option<String>, Query),
+        ("siret" = Option<String>, Query),
+        ("company_number" = Option<String>, Query),
+        ("status" = Option<String>, Query, description = "open, closed, cancelled; one or several"),
+        ("kind" = Option<String>, Query, description = "request, complaint, internal; one or several"),
+        ("category" = Option<String>, Query, description = "Repeat for several"),
+        ("agent" = Option<String>, Query),
+        ("opened_from" = Option<String>, Query, description = "Date or RFC 3339"),
+        ("opened_to" = Option<String>, Query, description = "Date or RFC 3339, exclusive"),
+        ("limit" = Option<u32>, Query, description = "1 to 500, default 50"),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = DossierList), (status = 422, body = ErrorBody)))]
 async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -20,7 +20,7 @@ const MAX_REASON_LENGTH: usize = 1000;
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// The body of `POST /api/v1/dossiers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DossierInput {
     reference: Option<String>,
@@ -37,7 +37,7 @@ pub struct DossierInput {
 }
 
 /// The body of `POST /api/v1/dossiers/{reference}/status`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
     status: Option<String>,

@@ -26,7 +26,18 @@ pub const DEFAULT_CATEGORIES: &[&str] = &[
     "Autre",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DossierKind {
     /// A client's request (a question, a claim for a benefit, a change of situation).
@@ -55,7 +66,18 @@ impl DossierKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DossierStatus {
     Open,
@@ -119,7 +141,7 @@ pub struct DossierTemplate {
 }
 
 /// One status a dossier took.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatusChange {
     pub status: DossierStatus,
     pub at: String,
@@ -130,7 +152,7 @@ pub struct StatusChange {
 }
 
 /// A dossier as the catalog holds it and the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Dossier {
     pub reference: String,
     pub kind: DossierKind,
@@ -152,7 +174,7 @@ pub struct Dossier {
 }
 
 /// A dossier as a document shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DossierOnDocument {
     pub reference: String,
     pub kind: DossierKind,

@@ -62,19 +62,25 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The body of every refusal.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid`, `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `range_not_satisfiable`, `index_behind`,
+    /// `unavailable` or `internal`.
+    pub code: &'static str,
+    pub message: String,
+    /// The part of the request at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    details: &'a [FieldError],
+    pub field: Option<String>,
+    /// Every field error of an `invalid` refusal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -104,7 +110,7 @@ impl IntoResponse for ApiError {
                         code: "unauthorized",
                         message: message.to_string(),
                         field: Some("Authorization".into()),
-                        details: &[],
+                        details: Vec::new(),
                     },
                 };
                 return (
@@ -162,7 +168,7 @@ impl IntoResponse for ApiError {
                         code: "range_not_satisfiable",
                         message: format!("the content has {size} bytes"),
                         field: Some("Range".into()),
-                        details: &[],
+                        details: Vec::new(),
                     },
                 };
                 return (
@@ -202,7 +208,7 @@ impl IntoResponse for ApiError {
                 code,
                 message,
                 field,
-                details,
+                details: details.to_vec(),
             },
         };
         (status, Json(body)).into_response()

@@ -17,8 +17,9 @@ const DAY_OFFSET: i64 = 100_000;
 const SEQ_BITS: u32 = 40;
 
 /// The part of a document a result list shows.
-#[derive(Serialize)]
-struct Hit<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SearchHit)]
+pub struct Hit<'a> {
     id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     title: Option<&'a str>,
@@ -37,8 +38,9 @@ struct Hit<'a> {
 }
 
 /// A dossier as a result list shows it.
-#[derive(Serialize)]
-struct HitDossier<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SearchHitDossier)]
+pub struct HitDossier<'a> {
     reference: &'a str,
     status: &'a str,
 }

@@ -3,16 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::search::{Cursor, SearchRequest, SearchResults, Sort};
 use crate::access::{Caller, Permission};
 use crate::dates::{parse_date, parse_instant_or_date};
 use crate::documents::model::{Channel, Direction};
 use crate::dossiers::DossierStatus;
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::validation::ValidationErrors;
@@ -42,10 +44,47 @@ const IDENTIFYING: &[&str] = &[
     "q",
 ];
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/search", get(search))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(search))
 }
 
+/// Searches the tenant's documents; every criterion given must hold. Multi-valued criteria take
+/// several values (repeat the parameter or separate with commas), any of which may match.
+#[utoipa::path(get, path = "/api/v1/search", tag = "search",
+    params(
+        ("nir" = Option<String>, Query, description = "A person's NIR (spaces allowed, key checked)"),
+        ("client_number" = Option<String>, Query),
+        ("name" = Option<String>, Query, description = "Last and/or first names, every word, case and accents ignored"),
+        ("birth_date" = Option<String>, Query, description = "YYYY-MM-DD"),
+        ("siren" = Option<String>, Query, description = "Finds documents filed under any SIRET of it"),
+        ("siret" = Option<String>, Query),
+        ("company_number" = Option<String>, Query),
+        ("company_name" = Option<String>, Query),
+        ("source" = Option<String>, Query, description = "One or several"),
+        ("document_type" = Option<String>, Query, description = "One or several"),
+        ("direction" = Option<String>, Query, description = "inbound, outbound"),
+        ("channel" = Option<String>, Query, description = "postal, email, fax, web, counter"),
+        ("agent" = Option<String>, Query, description = "One or several"),
+        ("batch" = Option<String>, Query, description = "A scanning centre's batch_ref; one or several"),
+        ("dossier" = Option<String>, Query, description = "A dossier reference; one or several"),
+        ("dossier_status" = Option<String>, Query, description = "open, closed, cancelled: documents in a dossier of that status"),
+        ("recipient" = Option<String>, Query),
+        ("sensitive" = Option<bool>, Query),
+        ("from" = Option<String>, Query, description = "Document date from, YYYY-MM-DD, inclusive"),
+        ("to" = Option<String>, Query, description = "Document date to, YYYY-MM-DD, inclusive"),
+        ("archived_from" = Option<String>, Query, description = "Date or RFC 3339"),
+        ("archived_to" = Option<String>, Query, description = "Date or RFC 3339, exclusive"),
+        ("q" = Option<String>, Query, description = "Words in titles and text, French analysis"),
+        ("sort" = Option<Sort>, Query),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 20"),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+        ("min_seq" = Option<i64>, Query, description = "Wait (up to 5 s) until the index has applied this change"),
+    ),
+    responses(
+        (status = 200, body = SearchResults),
+        (status = 422, body = ErrorBody),
+        (status = 503, description = "min_seq not reached in time", body = ErrorBody),
+    ))]
 async fn search(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -22,7 +22,18 @@ use crate::access::Scope;
 use crate::identifiers::{Nir, Siren, Siret};
 
 /// How results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Sort {
@@ -107,13 +118,13 @@ impl Cursor {
 }
 
 /// One facet value and how many matching documents carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FacetCount {
     pub value: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Facets {
     pub document_type: Vec<FacetCount>,
     pub source: Vec<FacetCount>,
@@ -121,9 +132,10 @@ pub struct Facets {
     pub year: Vec<FacetCount>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResults {
     pub total: u64,
+    #[schema(value_type = Vec<super::document::Hit>)]
     pub hits: Vec<Value>,
     pub facets: Facets,
     #[serde(skip_serializing_if = "Option::is_none")]

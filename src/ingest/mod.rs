@@ -13,6 +13,7 @@ use crate::documents::media_type::{self, MediaTypeError};
 use crate::documents::model::{
     ContentDescription, Direction, Document, DocumentId, DocumentMetadata,
 };
+use crate::metrics::METRICS;
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,7 @@ impl Archive {
         };
         match self.catalog.insert_document(scope, new).await? {
             Inserted::Created(document) => {
+                METRICS.archived(1, document.size);
                 tracing::info!(
                     document_id = %document.id,
                     sha256 = %document.sha256,

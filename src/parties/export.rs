@@ -48,11 +48,21 @@ pub fn stream_zip(
             poisoned: poisoned.clone(),
         };
         let mut zip = ZipWriter::new_stream(writer);
-        let result = write_entries(&mut zip, &runtime, &content, &party, &dossiers, &documents)
-            .and_then(|()| Ok(zip.finish()?))
-            .and_then(|mut writer: StreamWriter<ChannelWriter>| Ok(writer.flush()?));
+        let written = write_entries(&mut zip, &runtime, &content, &party, &dossiers, &documents);
+        let result = match written {
+            Ok(()) => zip
+                .finish()
+                .map_err(anyhow::Error::from)
+                .and_then(|mut writer: StreamWriter<ChannelWriter>| Ok(writer.flush()?)),
+            Err(error) => {
+                // Dropping the zip writer finalises the archive (central directory and all):
+                // poisoned first, none of that reaches the client.
+                poisoned.store(true, Ordering::SeqCst);
+                drop(zip);
+                Err(error)
+            }
+        };
         if let Err(error) = result {
-            // Whatever the zip writer writes when dropped must not reach the client.
             poisoned.store(true, Ordering::SeqCst);
             tracing::error!(
                 error = format!("{error:#}"),

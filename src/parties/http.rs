@@ -4,31 +4,33 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Party, PartyKind, ReferenceKind};
 use crate::access::{Caller, Permission, Scope};
 use crate::documents::model::Document;
 use crate::dossiers::Dossier;
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 
 const DEFAULT_DOCUMENTS: u32 = 100;
 const MAX_DOCUMENTS: u32 = 1000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/individuals/{reference}", get(individual))
-        .route("/api/v1/individuals/{reference}/export", get(export))
-        .route("/api/v1/companies/{reference}", get(company))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(individual))
+        .routes(routes!(export))
+        .routes(routes!(company))
 }
 
 /// A NIR when the text is one (its key checked), a client number otherwise.
@@ -54,14 +56,15 @@ fn company_reference(text: &str) -> Result<(ReferenceKind, String), ApiError> {
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ViewQuery {
     /// Documents shown, newest first.
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ClientView {
     party: Party,
     /// Open dossiers first, then the newest opened.
@@ -72,6 +75,10 @@ struct ClientView {
     documents_total: u64,
 }
 
+/// Everything about one person: the party as archived, their dossiers and documents.
+#[utoipa::path(get, path = "/api/v1/individuals/{reference}", tag = "clients",
+    params(("reference" = String, Path, description = "A NIR (key checked) or a client number"), ViewQuery),
+    responses((status = 200, body = ClientView), (status = 404, body = ErrorBody)))]
 async fn individual(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -82,6 +89,14 @@ async fn individual(
     client_view(&state, &caller, PartyKind::Individual, kind, &value, query).await
 }
 
+/// Everything about one company: the party as archived, its dossiers and documents.
+#[utoipa::path(get, path = "/api/v1/companies/{reference}", tag = "clients",
+    params(("reference" = String, Path, description = "A SIREN or a SIRET"), ViewQuery),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "Neither a SIREN nor a SIRET", body = ErrorBody),
+    ))]
 async fn company(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -149,6 +164,14 @@ async fn client_view(
     }))
 }
 
+/// The right-of-access (RGPD) export: a zip of every document concerning the person that the
+/// caller sees, with `index.json` and `index.csv`.
+#[utoipa::path(get, path = "/api/v1/individuals/{reference}/export", tag = "clients",
+    params(("reference" = String, Path, description = "A NIR (key checked) or a client number")),
+    responses(
+        (status = 200, content_type = "application/zip", body = Vec<u8>),
+        (status = 404, body = ErrorBody),
+    ))]
 async fn export(
     State(state): State<Arc<AppState>>,
     caller: Caller,

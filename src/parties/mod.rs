@@ -74,7 +74,7 @@ impl ReferenceKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PartyKind {
     Individual,
@@ -120,7 +120,7 @@ impl CompanyReference {
 }
 
 /// A person as shown on a document: the shared party record and its role on this document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IndividualOnDocument {
     pub party_id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,7 +138,7 @@ pub struct IndividualOnDocument {
 
 /// A company as shown on a document: the shared party record, its role on this document and
 /// the establishment (SIRET) the document was filed under, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CompanyOnDocument {
     pub party_id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,7 @@ pub struct CompanyOnDocument {
 }
 
 /// A party as archived, with every reference it is known by: the client view's subject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Party {
     pub party_id: i64,
     pub kind: PartyKind,

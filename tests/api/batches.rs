@@ -602,3 +602,32 @@ async fn batch_documents_join_dossiers_named_in_json_and_csv_and_unknown_ones_ar
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["field"], "line[2].dossier1_reference");
 }
+
+#[tokio::test]
+async fn a_batch_document_may_name_a_dossier_an_earlier_document_of_the_batch_creates() {
+    let app = spawn_app().await;
+    let files: Vec<BatchFile> = (1..=2).map(|n| batch_file(&format!("{n}.pdf"))).collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let mut first = entry(&files[0], NIR);
+    first["dossiers"] = json!([{"reference": "REC-1", "create": true, "category": "Facture"}]);
+    let mut second = entry(&files[1], NIR);
+    second["dossiers"] = json!(["REC-1"]);
+    // Named before it is created: refused.
+    let early = manifest("LOT-E", vec![second.clone(), first.clone()]);
+    let (status, body) = commit(&app, &app.scanner, "", &early).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "documents[0].dossiers[0]");
+    // Named after: both archived into the one dossier.
+    let (status, report) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest("LOT-F", vec![first, second]),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(outcomes(&report), ["archived", "archived"]);
+    assert_eq!(app.search("dossier=REC-1").await["total"], 2);
+}

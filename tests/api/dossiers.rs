@@ -100,9 +100,20 @@ async fn answer_in(app: &TestApp, token: &str, date: &str, dossiers: Value) -> V
 async fn a_dossier_gathers_inbound_and_outbound_documents_in_date_order() {
     let app = spawn_app().await;
     let tokens = agents(&app).await;
-    let dossier = create(&app, &tokens.agent, new_dossier("FAC-2024-000123")).await;
+    // A first dossier, so that the second's internal id differs from its parties' rows.
+    create(&app, &tokens.agent, new_dossier("FAC-2024-000001")).await;
+    let mut body = new_dossier("FAC-2024-000123");
+    body["individuals"] = json!([{"nir": NIR, "role": "titulaire"}, {"nir": NIR_2}]);
+    body["companies"] = json!([{"siret": SIRET, "role": "employeur"}]);
+    let dossier = create(&app, &tokens.agent, body).await;
     assert_eq!(dossier["status"], "open");
     assert_eq!(dossier["individuals"][0]["nir"], NIR);
+    assert_eq!(dossier["individuals"][0]["role"], "titulaire");
+    assert_eq!(dossier["individuals"][1]["nir"], NIR_2);
+    assert_eq!(dossier["companies"][0]["siret"], SIRET);
+    let (_, again) = get(&app, &tokens.agent, "/api/v1/dossiers/FAC-2024-000123").await;
+    assert_eq!(again["individuals"], dossier["individuals"]);
+    assert_eq!(again["companies"], dossier["companies"]);
     assert_eq!(dossier["status_history"].as_array().unwrap().len(), 1);
 
     // Archived out of date order: three letters in, two answers out.
@@ -147,8 +158,8 @@ async fn a_dossier_gathers_inbound_and_outbound_documents_in_date_order() {
     assert_eq!(timeline["dossier"]["document_count"], 5);
     // Linked at archiving by the token that archived.
     assert!(timeline["documents"][0]["dossiers"][0]["linked_by"].is_string());
-    assert_eq!(app.count_audit("dossier.created").await, 1);
-    assert_eq!(app.count_audit("dossier.viewed").await, 1);
+    assert_eq!(app.count_audit("dossier.created").await, 2);
+    assert_eq!(app.count_audit("dossier.viewed").await, 2);
 }
 
 #[tokio::test]
@@ -316,13 +327,15 @@ async fn a_status_changes_once_with_who_and_when_and_a_complaint_follows_a_close
 
     // A cancelled dossier takes no more documents.
     create(&app, &tokens.agent, new_dossier("FAC-2")).await;
-    post(
+    let (status, cancelled) = post(
         &app,
         &tokens.agent,
         "/api/v1/dossiers/FAC-2/status",
         json!({"status": "cancelled"}),
     )
     .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["dossier"]["status"], "cancelled");
     let mut metadata = metadata();
     metadata["dossiers"] = json!(["FAC-2"]);
     let response = app.archive(&metadata, pdf_part("late")).await;
@@ -657,4 +670,149 @@ async fn dossiers_stay_within_their_tenant_and_roles() {
     // The other tenant kept its own list.
     let (_, categories) = get(&app, &other_tenant, "/api/v1/dossier-categories").await;
     assert_eq!(categories["categories"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn an_export_with_damaged_content_fails_instead_of_delivering_a_complete_looking_zip() {
+    let app = spawn_app().await;
+    let tokens = agents(&app).await;
+    let first = app.archive_ok(&metadata(), pdf_part("first letter")).await;
+    let mut later = metadata();
+    later["document_date"] = json!("2024-05-01");
+    app.archive_ok(&later, pdf_part("second letter")).await;
+    // The older letter is written last, just before the index files.
+    let path = object_path(&app, first["sha256"].as_str().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let url = app.url(&format!("/api/v1/individuals/{NIR}/export"));
+    assert!(
+        delivery_fails(app.client.get(&url).bearer_auth(&tokens.agent)).await,
+        "a damaged export must not arrive whole"
+    );
+    assert_eq!(app.count_audit("party.exported").await, 1);
+}
+
+#[tokio::test]
+async fn sensitive_mail_stays_hidden_in_dossiers_client_views_and_status_answers() {
+    let app = spawn_app().await;
+    let tokens = agents(&app).await;
+    // A complaint to the ombudsman opens its own dossier: its parties are not copied to it.
+    let mut ombudsman = metadata();
+    ombudsman["sensitive"] = json!(true);
+    ombudsman["individuals"] = json!([{"nir": NIR_2, "last_name": "DUPONT"}]);
+    ombudsman["dossiers"] =
+        json!([{"reference": "MED-1", "create": true, "kind": "complaint", "category": "Autre"}]);
+    app.archive_ok(&ombudsman, pdf_part("médiateur")).await;
+    let (status, dossier) = get(&app, &tokens.agent, "/api/v1/dossiers/MED-1").await;
+    assert_eq!(status, 200);
+    assert_eq!(dossier["individuals"], json!([]));
+    assert_eq!(dossier["document_count"], 0);
+    let (status, _) = get(&app, &tokens.agent, &format!("/api/v1/individuals/{NIR_2}")).await;
+    assert_eq!(
+        status, 404,
+        "a person named only on sensitive mail does not exist for an agent"
+    );
+    let (_, list) = get(
+        &app,
+        &tokens.agent,
+        &format!("/api/v1/dossiers?nir={NIR_2}"),
+    )
+    .await;
+    assert_eq!(list["dossiers"], json!([]));
+    let (status, view) = get(&app, &app.reader, &format!("/api/v1/individuals/{NIR_2}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["dossiers"][0]["reference"], "MED-1");
+    assert_eq!(view["dossiers"][0]["document_count"], 1);
+
+    // A dossier holding an ordinary and a sensitive letter: the agent sees one of them.
+    create(&app, &tokens.agent, new_dossier("FAC-1")).await;
+    letter_in(&app, "2024-03-01", json!(["FAC-1"])).await;
+    let mut secret = metadata();
+    secret["sensitive"] = json!(true);
+    secret["dossiers"] = json!(["FAC-1"]);
+    app.archive_ok(&secret, pdf_part("menace de plainte")).await;
+    let (_, timeline) = get(&app, &tokens.agent, "/api/v1/dossiers/FAC-1/documents").await;
+    assert_eq!(timeline["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(timeline["dossier"]["document_count"], 1);
+    let (_, timeline) = get(&app, &app.reader, "/api/v1/dossiers/FAC-1/documents").await;
+    assert_eq!(timeline["documents"].as_array().unwrap().len(), 2);
+
+    // The seq a status change answers covers only documents the caller sees.
+    let before = app.latest_seq().await;
+    let (status, closed) = post(
+        &app,
+        &tokens.agent,
+        "/api/v1/dossiers/MED-1/status",
+        json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["seq"], before, "{closed}");
+    assert!(
+        app.latest_seq().await > before,
+        "the hidden document was re-indexed"
+    );
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_reach_anothers_documents_through_dossiers_or_client_views() {
+    let app = spawn_app().await;
+    let tokens = agents(&app).await;
+    let document = letter_in(&app, "2024-03-01", json!([])).await;
+    let id = document["id"].as_str().unwrap();
+    create(&app, &tokens.agent, new_dossier("FAC-1")).await;
+    let stranger = app.issue_token("caisse-b", Role::Agent, None).await;
+    let mut theirs = new_dossier("FAC-B");
+    theirs["individuals"] = json!([]);
+    create(&app, &stranger, theirs).await;
+
+    let link = format!("/api/v1/dossiers/FAC-B/documents/{id}");
+    let (status, _) = send(&app, &stranger, reqwest::Method::PUT, &link, None).await;
+    assert_eq!(status, 404, "another tenant's document cannot be linked");
+    for path in [
+        "/api/v1/dossiers/FAC-1/documents".to_string(),
+        format!("/api/v1/individuals/{NIR}"),
+        format!("/api/v1/individuals/{NIR}/export"),
+        format!("/api/v1/companies/{SIREN}"),
+    ] {
+        let (status, _) = get(&app, &stranger, &path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = post(
+        &app,
+        &stranger,
+        "/api/v1/dossiers/FAC-1/status",
+        json!({"status": "cancelled"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, dossier) = get(&app, &tokens.agent, "/api/v1/dossiers/FAC-1").await;
+    assert_eq!(dossier["status"], "open");
+}
+
+#[tokio::test]
+async fn dossiers_opened_at_the_same_instant_page_without_loss_or_repeat() {
+    let app = spawn_app().await;
+    let tokens = agents(&app).await;
+    for n in 0..5 {
+        let mut dossier = new_dossier(&format!("FAC-{n}"));
+        dossier["opened_at"] = json!("2024-02-01T09:00:00Z");
+        create(&app, &tokens.agent, dossier).await;
+    }
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_string();
+    loop {
+        let (status, page) = get(&app, &tokens.agent, &format!("/api/v1/dossiers?{query}")).await;
+        assert_eq!(status, 200, "{page}");
+        for dossier in page["dossiers"].as_array().unwrap() {
+            seen.push(dossier["reference"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["FAC-4", "FAC-3", "FAC-2", "FAC-1", "FAC-0"]);
 }

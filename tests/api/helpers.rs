@@ -120,6 +120,13 @@ impl TestApp {
         panic!("the app did not become healthy");
     }
 
+    /// Asks the server to shut down, as SIGTERM does, without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
     /// Stops the server gracefully and waits for it; the data folder stays.
     pub async fn stop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -303,6 +310,23 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// Where the local content store keeps the object of this hash.
+pub fn object_path(app: &TestApp, sha256: &str) -> PathBuf {
+    app.data_dir
+        .join("objects/sha256")
+        .join(&sha256[0..2])
+        .join(&sha256[2..4])
+        .join(sha256)
+}
+
+/// Whether the answer to `request` fails before its body is complete.
+pub async fn delivery_fails(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    }
 }
 
 /// The fields every error of a 422 body names, in order.

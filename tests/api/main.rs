@@ -12,6 +12,8 @@ mod config;
 mod content;
 mod dossiers;
 mod durability;
+mod openapi;
+mod operations;
 mod parties;
 mod search;
 mod search_durability;

@@ -15,14 +15,6 @@ async fn archive_two(app: &TestApp) -> (Value, Value) {
     (first, second)
 }
 
-fn object_path(app: &TestApp, sha256: &str) -> std::path::PathBuf {
-    app.data_dir
-        .join("objects/sha256")
-        .join(&sha256[0..2])
-        .join(&sha256[2..4])
-        .join(sha256)
-}
-
 fn run_verify(app: &TestApp) -> (bool, String) {
     let output = ged(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stdout).to_string()
@@ -77,13 +69,6 @@ async fn verify_catches_a_corrupted_object_and_the_content_is_not_served() {
 }
 
 /// A failed delivery: the connection is dropped before the headers or before the body ends.
-async fn delivery_fails(request: reqwest::RequestBuilder) -> bool {
-    match request.send().await {
-        Err(_) => true,
-        Ok(response) => response.bytes().await.is_err(),
-    }
-}
-
 #[tokio::test]
 async fn verify_catches_missing_content() {
     let app = spawn_app().await;

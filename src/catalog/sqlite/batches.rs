@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{RowsInserted, append_audit, insert_document_rows};
+use super::{Archived, RowsInserted, append_audit, insert_document_rows};
 use crate::access::Scope;
 use crate::batches::{
     BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, BatchTotals,
@@ -335,11 +335,11 @@ pub(super) async fn archive(
     scope: &Scope,
     batch: BatchOfDocument<'_>,
     documents: Vec<BatchArchive>,
-) -> Result<(), CatalogError> {
+) -> Result<Archived, CatalogError> {
     loop {
         match archive_chunk(writer, scope, batch, &documents).await? {
-            None => return Ok(()),
-            Some((position, errors)) => {
+            Ok(archived) => return Ok(archived),
+            Err((position, errors)) => {
                 let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
                 settle(
                     &mut transaction,
@@ -354,16 +354,17 @@ pub(super) async fn archive(
     }
 }
 
-/// Writes the chunk, or stops at the first document the catalog refuses and returns it
-/// (everything written is then rolled back).
+/// Writes the chunk and tells what it archived, or stops at the first document the catalog
+/// refuses and returns it (everything written is then rolled back).
 async fn archive_chunk(
     writer: &SqlitePool,
     scope: &Scope,
     batch: BatchOfDocument<'_>,
     documents: &[BatchArchive],
-) -> Result<Option<(i64, Vec<FieldError>)>, CatalogError> {
+) -> Result<Result<Archived, (i64, Vec<FieldError>)>, CatalogError> {
+    let mut archived = Archived::default();
     let (Some(first), Some(last)) = (documents.first(), documents.last()) else {
-        return Ok(None);
+        return Ok(Ok(archived));
     };
     let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
     let pending: HashSet<i64> = sqlx::query_scalar(
@@ -388,11 +389,15 @@ async fn archive_chunk(
             Err(errors) => Settled::rejected(errors.clone()),
             Ok(new) => {
                 match insert_document_rows(&mut transaction, scope, new, Some(batch)).await {
-                    Ok(RowsInserted::Created) => Settled {
-                        outcome: Outcome::Archived,
-                        document_id: Some(new.id.to_string()),
-                        errors: None,
-                    },
+                    Ok(RowsInserted::Created) => {
+                        archived.documents += 1;
+                        archived.bytes += new.content.size;
+                        Settled {
+                            outcome: Outcome::Archived,
+                            document_id: Some(new.id.to_string()),
+                            errors: None,
+                        }
+                    }
                     Ok(RowsInserted::Existing(existing)) => {
                         if existing.sha256 == new.content.sha256.as_str()
                             && existing.direction == new.metadata.direction.as_str()
@@ -417,7 +422,7 @@ async fn archive_chunk(
                         | CatalogError::Invalid { field, message },
                     ) => {
                         transaction.rollback().await?;
-                        return Ok(Some((item.position, vec![FieldError::new(field, message)])));
+                        return Ok(Err((item.position, vec![FieldError::new(field, message)])));
                     }
                     Err(other) => return Err(other),
                 }
@@ -426,7 +431,7 @@ async fn archive_chunk(
         settle(&mut transaction, batch.id, item.position, settled).await?;
     }
     transaction.commit().await?;
-    Ok(None)
+    Ok(Ok(archived))
 }
 
 async fn settle(
@@ -474,7 +479,7 @@ pub(super) async fn complete(
     writer: &SqlitePool,
     scope: &Scope,
     batch_id: &str,
-) -> Result<Option<BatchSummary>, CatalogError> {
+) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
     let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
     let now = now_timestamp();
     let completed = sqlx::query(
@@ -515,5 +520,5 @@ pub(super) async fn complete(
         .await?;
     }
     transaction.commit().await?;
-    Ok(summary)
+    Ok(summary.map(|summary| (summary, completed)))
 }

@@ -185,8 +185,9 @@ async fn insert_dossier(
          follows_id, opened_at, status_changed_at, created_at, created_by) \
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $9, $10); \
          INSERT INTO dossier_parties (dossier_id, position, party_id, role, siret) \
-         SELECT last_insert_rowid(), CAST(key AS INTEGER), json_extract(value, '$[0]'), \
-         json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($11); \
+         SELECT (SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2), \
+         CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+         json_extract(value, '$[2]') FROM json_each($11); \
          INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor) \
          SELECT id, 1, 'open', $9, $10 FROM dossiers WHERE tenant_id = $1 AND reference = $2; \
          SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2",
@@ -292,6 +293,7 @@ pub(super) async fn resolve_for_document(
     link: &DossierLink,
     parties: &[PartyLink],
     agent: Option<&str>,
+    sensitive: bool,
     now: &str,
 ) -> Result<i64, CatalogError> {
     let tenant = scope.tenant().as_str();
@@ -324,6 +326,9 @@ pub(super) async fn resolve_for_document(
                 follows_id: None,
                 opened_at: now,
             };
+            // Every agent of the tenant sees a dossier's parties: parties known from sensitive
+            // mail only must not be revealed through a dossier that mail opened.
+            let parties = if sensitive { &[][..] } else { parties };
             insert_dossier(connection, scope, fields, parties, now).await
         }
     }
@@ -370,7 +375,20 @@ pub(super) async fn list(
     let as_json = |values: Vec<&str>| serde_json::to_string(&values).expect("strings serialise");
     let statuses = as_json(filter.statuses.iter().map(|s| s.as_str()).collect());
     let kinds = as_json(filter.kinds.iter().map(|k| k.as_str()).collect());
-    let categories = as_json(filter.categories.iter().map(String::as_str).collect());
+    // Categories are matched as at creation: without regard to case, spelled as listed.
+    let listed = categories(pool, scope).await?;
+    let categories: Vec<&str> = filter
+        .categories
+        .iter()
+        .map(|wanted| {
+            listed
+                .iter()
+                .find(|name| name.to_lowercase() == wanted.to_lowercase())
+                .unwrap_or(wanted)
+                .as_str()
+        })
+        .collect();
+    let categories = as_json(categories);
     let (after_opened, after_id) = filter.after.clone().unzip();
     let rows: Vec<DossierRow> = sqlx::query_as(&format!(
         "SELECT {DOSSIER_COLUMNS} FROM dossiers x WHERE x.tenant_id = $1 \
@@ -504,14 +522,17 @@ async fn complete(
 }
 
 /// Gives every document of the dossier a change, so the index re-projects it; returns the
-/// highest change sequence number written (or the latest one when the dossier is empty).
+/// highest change sequence number written for a document the scope sees (the latest before
+/// the call when there is none): what the caller waits for with `min_seq`, and nothing about
+/// the documents it does not see.
 async fn touch_documents(
     connection: &mut SqliteConnection,
-    tenant: &str,
+    scope: &Scope,
     dossier: i64,
     kind: &str,
     now: &str,
 ) -> Result<i64, CatalogError> {
+    let tenant = scope.tenant().as_str();
     let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
         .fetch_one(&mut *connection)
         .await?;
@@ -528,11 +549,14 @@ async fn touch_documents(
     .bind(before)
     .execute(&mut *connection)
     .await?;
-    Ok(
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
-            .fetch_one(&mut *connection)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(MAX(c.seq), $1) FROM changes c JOIN documents d ON d.id = c.document_id \
+         WHERE c.seq > $1 AND (d.sensitive = FALSE OR $2)",
     )
+    .bind(before)
+    .bind(scope.sees_sensitive())
+    .fetch_one(&mut *connection)
+    .await?)
 }
 
 pub(super) async fn change_status(
@@ -577,7 +601,7 @@ pub(super) async fn change_status(
     .bind(reason)
     .execute(&mut *transaction)
     .await?;
-    let seq = touch_documents(&mut transaction, tenant, id, "dossier_status", &now).await?;
+    let seq = touch_documents(&mut transaction, scope, id, "dossier_status", &now).await?;
     // The reason is free text that may name the client: it stays in the dossier, not the log.
     let details = serde_json::json!({
         "reference": reference,
@@ -874,6 +898,16 @@ pub(super) async fn party_documents(
     const OF_PARTY: &str = "FROM document_parties dp JOIN documents d2 ON d2.id = dp.document_id \
          WHERE dp.party_id = $1 AND (d2.sensitive = FALSE OR $2 = 1)";
     let sees = i64::from(scope.sees_sensitive());
+    // Party ids are global: one of another tenant has no documents here.
+    let in_tenant: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM parties WHERE id = $1 AND tenant_id = $2")
+            .bind(party_id)
+            .bind(scope.tenant().as_str())
+            .fetch_optional(pool)
+            .await?;
+    if in_tenant.is_none() {
+        return Ok((Vec::new(), 0));
+    }
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(DISTINCT d2.id) {OF_PARTY}"))
         .bind(party_id)
         .bind(sees)

@@ -1,0 +1,245 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers' annotations and the types
+//! they exchange, so that it cannot drift from the code: a route exists only if it was
+//! registered with its description (`utoipa_axum::routes!`).
+//!
+//! The published JSON Schemas of `schema/` (document metadata, batch manifests) are the source
+//! of truth for what they describe; they are embedded in the document as components rather
+//! than described twice.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::response::Html;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::batches::manifest::MANIFEST_SCHEMA;
+use crate::documents::metadata::METADATA_SCHEMA;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ged",
+        description = "Archive of inbound and outbound mail: documents stored once by SHA-256, \
+            found by the person or company they concern, gathered in dossiers. Every call except \
+            the health, metrics and documentation endpoints takes `Authorization: Bearer <token>`; \
+            a token belongs to one tenant and has one role (see the README).",
+    ),
+    tags(
+        (name = "documents", description = "Archive one document, read it back"),
+        (name = "batches", description = "Scanning centres' batches: blobs by hash, then a manifest"),
+        (name = "search", description = "Find documents by person, company, source, date, type, words"),
+        (name = "dossiers", description = "Case files gathering a client's inbound and outbound documents"),
+        (name = "clients", description = "Everything about one person or company; the right-of-access export"),
+        (name = "tokens", description = "Bearer tokens of a tenant (admin)"),
+        (name = "audit", description = "The access trail (auditors)"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Registers a route together with its description.
+pub fn documented() -> OpenApiRouter<std::sync::Arc<super::AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs_page))
+}
+
+/// The document as served: generated paths and types, the published schemas, bearer security
+/// and the error answers every operation may give.
+pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let (_, openapi) = super::api_routes(0).split_for_parts();
+    publish(openapi)
+});
+
+fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
+    let mut document = serde_json::to_value(openapi).expect("the OpenAPI document serialises");
+    let components = &mut document["components"];
+    for (name, text) in [
+        ("DocumentMetadata", METADATA_SCHEMA),
+        ("BatchManifest", MANIFEST_SCHEMA),
+    ] {
+        let mut schema: Value = serde_json::from_str(text).expect("the published schemas are JSON");
+        if let Some(object) = schema.as_object_mut() {
+            // The OpenAPI 3.1 dialect is JSON Schema 2020-12 already.
+            object.remove("$schema");
+        }
+        components["schemas"][name] = schema;
+    }
+    components["securitySchemes"]["bearer"] = json!({
+        "type": "http", "scheme": "bearer",
+        "description": "`ged_` and 64 hex digits, issued by `POST /api/v1/tokens` or `ged token create`",
+    });
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}});
+    components["responses"] = json!({
+        "BadRequest": {"description": "The request cannot be read (body not JSON or multipart as required, cut off)", "content": error},
+        "Unauthorized": {"description": "No token, or an unknown, revoked or expired one", "content": error},
+        "Forbidden": {"description": "The token's role does not allow this", "content": error},
+        "Internal": {"description": "Internal error; the cause is logged, never shown", "content": error},
+    });
+    // The metadata part of a single upload is JSON text following the published schema.
+    components["schemas"]["ArchiveForm"]["properties"]["metadata"]["contentMediaType"] =
+        json!("application/json");
+    components["schemas"]["ArchiveForm"]["properties"]["metadata"]["contentSchema"] =
+        json!({"$ref": "#/components/schemas/DocumentMetadata"});
+    document["paths"]["/api/v1/batches"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/BatchManifest"});
+
+    // Files travel as bytes, not as the arrays of numbers `Vec<u8>` describes in JSON.
+    let binary = json!({"type": "string", "format": "binary"});
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            let parts = item
+                .values_mut()
+                .filter_map(Value::as_object_mut)
+                .flat_map(|operation| operation.iter_mut());
+            for (key, part) in parts {
+                let contents: Vec<&mut Value> = match key.as_str() {
+                    "requestBody" => vec![&mut part["content"]],
+                    "responses" => part
+                        .as_object_mut()
+                        .into_iter()
+                        .flat_map(|responses| responses.values_mut())
+                        .map(|response| &mut response["content"])
+                        .collect(),
+                    _ => continue,
+                };
+                for content in contents.into_iter().filter_map(Value::as_object_mut) {
+                    for (media_type, entry) in content.iter_mut() {
+                        if media_type != "application/json"
+                            && entry["schema"]["type"] == "array"
+                            && entry["schema"]["items"]["type"] == "integer"
+                        {
+                            entry["schema"] = binary.clone();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let public = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/api/v1/docs",
+    ];
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                let public = public.contains(&path.as_str());
+                operation["security"] = if public {
+                    json!([])
+                } else {
+                    json!([{"bearer": []}])
+                };
+                let responses = &mut operation["responses"];
+                if !public {
+                    if responses.get("400").is_none() {
+                        responses["400"] = json!({"$ref": "#/components/responses/BadRequest"});
+                    }
+                    responses["401"] = json!({"$ref": "#/components/responses/Unauthorized"});
+                    if responses.get("403").is_none() {
+                        responses["403"] = json!({"$ref": "#/components/responses/Forbidden"});
+                    }
+                }
+                responses["500"] = json!({"$ref": "#/components/responses/Internal"});
+            }
+        }
+    }
+    document
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+async fn openapi_json() -> Json<Value> {
+    Json(DOCUMENT.clone())
+}
+
+/// The API for humans: every operation with its description, parameters and answers.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "operations",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
+async fn docs_page() -> Html<String> {
+    Html(render_docs(&DOCUMENT))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A plain page: no script, no external resource, readable on any office PC.
+fn render_docs(document: &Value) -> String {
+    let mut page = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ged API</title>\
+         <style>body{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}\
+         code{background:#eee;padding:0 .2rem}h3{margin-bottom:.2rem}.m{font-weight:bold}\
+         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}</style>\
+         </head><body><h1>ged API</h1>",
+    );
+    let info = &document["info"];
+    page.push_str(&format!(
+        "<p>{}</p><p>Machine-readable: <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a> \
+         (OpenAPI {}).</p>",
+        escape(info["description"].as_str().unwrap_or_default()),
+        escape(document["openapi"].as_str().unwrap_or_default())
+    ));
+    let empty = serde_json::Map::new();
+    for tag in document["tags"].as_array().into_iter().flatten() {
+        let name = tag["name"].as_str().unwrap_or_default();
+        page.push_str(&format!(
+            "<h2>{}</h2><p>{}</p>",
+            escape(name),
+            escape(tag["description"].as_str().unwrap_or_default())
+        ));
+        for (path, item) in document["paths"].as_object().unwrap_or(&empty) {
+            for (method, operation) in item.as_object().unwrap_or(&empty) {
+                let tagged = operation["tags"]
+                    .as_array()
+                    .is_some_and(|tags| tags.iter().any(|t| t == name));
+                if !tagged {
+                    continue;
+                }
+                page.push_str(&format!(
+                    "<h3><span class=\"m\">{}</span> <code>{}</code></h3><p>{}</p>",
+                    method.to_uppercase(),
+                    escape(path),
+                    escape(
+                        operation["description"]
+                            .as_str()
+                            .or(operation["summary"].as_str())
+                            .unwrap_or_default()
+                    )
+                ));
+                if let Some(parameters) = operation["parameters"].as_array() {
+                    page.push_str("<table><tr><th>parameter</th><th>in</th><th></th></tr>");
+                    for parameter in parameters {
+                        page.push_str(&format!(
+                            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                            escape(parameter["name"].as_str().unwrap_or_default()),
+                            escape(parameter["in"].as_str().unwrap_or_default()),
+                            escape(parameter["description"].as_str().unwrap_or_default())
+                        ));
+                    }
+                    page.push_str("</table>");
+                }
+                let statuses: Vec<String> = operation["responses"]
+                    .as_object()
+                    .map(|responses| responses.keys().cloned().collect())
+                    .unwrap_or_default();
+                page.push_str(&format!("<p>Answers: {}</p>", escape(&statuses.join(", "))));
+            }
+        }
+    }
+    page.push_str("</body></html>");
+    page
+}

@@ -1,0 +1,159 @@
+//! Operations: readiness, Prometheus metrics, request ids.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// The value of the first sample of `metric` (a name with its labels, as printed).
+fn sample(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(metric)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn readiness_reports_each_dependency_and_the_index_lag() {
+    let app = spawn_app().await;
+    app.archive_ok(&metadata(), pdf_part("ready")).await;
+    let seq = app.latest_seq().await;
+    app.search(&format!("min_seq={seq}")).await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["catalog"]["ok"], true);
+    assert_eq!(body["store"]["ok"], true);
+    assert_eq!(body["index"]["catalog_seq"], seq);
+    assert_eq!(body["index"]["lag"], 0);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_archived_documents() {
+    let app = spawn_app().await;
+    let before = scrape(&app).await;
+    let archived = "ged_documents_archived_total ";
+    let created =
+        "ged_http_requests_total{method=\"POST\",route=\"/api/v1/documents\",status=\"201\"} ";
+    app.archive_ok(&metadata(), pdf_part("counted")).await;
+    let response = app.get(&format!("/api/v1/individuals/{NIR}")).await;
+    assert_eq!(response.status(), 200);
+
+    let after = scrape(&app).await;
+    assert!(
+        sample(&after, archived) >= sample(&before, archived) + 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, created) >= sample(&before, created) + 1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains("route=\"/api/v1/individuals/{reference}\""),
+        "requests are labelled with their route's template"
+    );
+    assert!(!after.contains(NIR), "a NIR must never reach the metrics");
+    assert!(after.contains("ged_http_request_duration_seconds_bucket"));
+    assert!(after.contains("ged_index_lag "));
+    assert!(after.contains("ged_catalog_seq "));
+    assert!(after.contains("ged_content_verification_failures_total "));
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_the_docs_page_lists_the_operations() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/dossiers/NOPE").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"code": "not_found", "message": "not found"}})
+    );
+
+    let page = app
+        .client
+        .get(app.url("/api/v1/docs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for operation in [
+        "/api/v1/search",
+        "/api/v1/dossiers/{reference}/status",
+        "/readyz",
+    ] {
+        assert!(
+            page.contains(operation),
+            "{operation} missing from the docs page"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    let bytes = pdf_bytes(&"a long letter ".repeat(20_000));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream))
+        .file_name("lettre.pdf")
+        .mime_str("application/pdf")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", metadata().to_string())
+        .part("file", part);
+    let request = app
+        .client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(&app.scanner)
+        .multipart(form)
+        .send();
+    let upload = tokio::spawn(request);
+    let half = bytes.len() / 2;
+    tx.send(Ok(bytes[..half].to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // SIGTERM while the file is half sent: the upload still completes.
+    app.begin_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tx.send(Ok(bytes[half..].to_vec())).await.unwrap();
+    drop(tx);
+    let response = upload.await.unwrap().unwrap();
+    assert_eq!(response.status(), 201);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["size"], bytes.len());
+    app.stop().await;
+    assert!(
+        app.client.get(app.url("/healthz")).send().await.is_err(),
+        "the server stopped"
+    );
+
+    // Acknowledged, so durable: there after a restart.
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    let id = document["id"].as_str().unwrap();
+    let stored = app
+        .get(&format!("/api/v1/documents/{id}/content"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.to_vec(), bytes);
+}
