@@ -8,6 +8,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -121,16 +122,20 @@ async fn commit_batch(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let task_state = state.clone();
-    let receipt = tokio::spawn(async move {
-        let _permit = permit;
-        let index = task_state.index.clone();
-        task_state
-            .archive
-            .receive_batch(&scope, manifest, options.accept_partial, || {
-                index.catalog_changed()
-            })
-            .await
-    })
+    // The request's span goes with it: the archiving's log lines keep the request id.
+    let receipt = tokio::spawn(
+        async move {
+            let _permit = permit;
+            let index = task_state.index.clone();
+            task_state
+                .archive
+                .receive_batch(&scope, manifest, options.accept_partial, || {
+                    index.catalog_changed()
+                })
+                .await
+        }
+        .instrument(tracing::Span::current()),
+    )
     .await
     .map_err(|e| ApiError::Internal(e.into()))??;
     let status = if receipt.created {

@@ -110,6 +110,7 @@ async fn put_blob(
     responses(
         (status = 200, description = "Held; `Content-Length` is the stored size"),
         (status = 404, description = "Not uploaded by this tenant"),
+        (status = 422, description = "Not a SHA-256 in lower-case hex"),
     ))]
 async fn head_blob(
     State(state): State<Arc<AppState>>,

@@ -90,6 +90,25 @@ impl ContentStore {
         })
     }
 
+    /// Whether the store answers: the local root is a folder that is there, a remote store
+    /// lists its top level.
+    pub async fn check_reachable(&self) -> Result<(), ContentError> {
+        match &self.local_root {
+            Some(root) => {
+                let metadata = tokio::fs::metadata(root).await?;
+                if metadata.is_dir() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other("the content root is not a folder").into())
+                }
+            }
+            None => {
+                self.store.list_with_delimiter(None).await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Any object store; `staging_directory` is a local folder for uploads too large for memory.
     pub fn new(store: Arc<dyn ObjectStore>, staging_directory: &FsPath) -> Self {
         Self {

@@ -23,12 +23,23 @@ const CLOCK_SKEW: Duration = Duration::minutes(5);
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DossierInput {
+    // Required fields are optional here so that a missing one is reported beside the others.
+    /// Unique in the tenant: letters, digits and `_.:-`, 64 at most (`FAC-2024-000123`).
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
     reference: Option<String>,
+    #[schema(required = true, value_type = DossierKind)]
     kind: Option<String>,
+    /// One of the tenant's categories (`GET /api/v1/dossier-categories`), any case.
+    #[schema(required = true, value_type = String, max_length = 100)]
     category: Option<String>,
+    #[schema(max_length = 500)]
     title: Option<String>,
+    #[schema(max_length = 64)]
     agent: Option<String>,
+    /// The reference of the dossier this one follows (a complaint about a closed request).
     follows: Option<String>,
+    /// RFC 3339; now when absent.
+    #[schema(format = DateTime)]
     opened_at: Option<String>,
     #[serde(default)]
     individuals: Vec<IndividualInput>,
@@ -40,7 +51,10 @@ pub struct DossierInput {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
+    /// `closed` or `cancelled`.
+    #[schema(required = true, value_type = String, pattern = "^(closed|cancelled)$")]
     status: Option<String>,
+    #[schema(max_length = 1000)]
     reason: Option<String>,
 }
 

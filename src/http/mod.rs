@@ -24,14 +24,15 @@ use utoipa_axum::routes;
 pub use error::ApiError;
 
 use crate::archive::Archive;
-use crate::identifiers::Sha256Hex;
 use crate::index::SearchIndex;
 use crate::metrics::METRICS;
 
 /// How long shutdown waits for requests in flight before it gives up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Catalog changes the index may have yet to apply while the node still says it is ready.
-pub const READY_INDEX_LAG: i64 = 1_000;
+/// Beyond this many changes behind, the index is being rebuilt: searches would miss documents.
+pub const READY_INDEX_LAG: i64 = 100_000;
+/// How long a readiness probe waits for each dependency.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -64,7 +65,10 @@ pub fn router(state: AppState) -> Router {
     routes
         // After routing, so that the route's template is known.
         .route_layer(axum::middleware::from_fn(record_request))
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|method: axum::http::Method| async move {
+            METRICS.observe_request(method_label(&method), "unmatched", 404, Duration::ZERO);
+            ApiError::NotFound
+        })
         .with_state(Arc::new(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -83,6 +87,40 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unfit_request_id))
+}
+
+/// A caller's own request id is kept only when it is a short plain identifier: it is written
+/// into every log line of the request. Any other is replaced by a fresh one.
+async fn drop_unfit_request_id(mut request: Request) -> Request {
+    let unfit = request.headers().get("x-request-id").is_some_and(|value| {
+        let bytes = value.as_bytes();
+        bytes.is_empty()
+            || bytes.len() > 64
+            || !bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if unfit {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
+}
+
+/// The method as a metric label: the standard ones, `OTHER` for any other name a client sends
+/// (each would otherwise be a new series).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// Counts the request and its latency under its route's template.
@@ -92,11 +130,11 @@ async fn record_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
         .unwrap_or_default();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     METRICS.observe_request(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
@@ -142,28 +180,34 @@ struct IndexCheck {
     ok: bool,
     catalog_seq: i64,
     indexed_seq: i64,
-    /// Changes the index has yet to apply; ready below 1,000.
+    /// Changes the index has yet to apply.
     lag: i64,
 }
 
-/// Ready for traffic: the catalog and the content store answer, and the search index is
-/// nearly up to date (a node rebuilding its index says it is not ready, so a load balancer
-/// sends searches elsewhere).
+/// Ready for traffic: the catalog and the content store answer within 2 s, and the search
+/// index follows the catalog — it catches up within the probe, or is applying changes and
+/// fewer than 100,000 behind. A node rebuilding its index, or whose index writer is stuck,
+/// says it is not ready, so a load balancer sends its traffic elsewhere.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "Not ready; the checks say why", body = Readiness),
     ))]
 async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Readiness>) {
-    let catalog_seq = state.archive.catalog.latest_seq().await;
-    let catalog_ok = catalog_seq.is_ok();
-    // A hash no content has: answers "absent" when the store is reachable.
-    let probe = Sha256Hex::parse(&"0".repeat(64)).expect("64 hex digits");
-    let store_ok = state.archive.content.stored_size(&probe).await.is_ok();
+    let catalog_seq = tokio::time::timeout(PROBE_TIMEOUT, state.archive.catalog.latest_seq())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let catalog_ok = catalog_seq.is_some();
+    let store_ok = tokio::time::timeout(PROBE_TIMEOUT, state.archive.content.check_reachable())
+        .await
+        .is_ok_and(|reached| reached.is_ok());
     let catalog_seq = catalog_seq.unwrap_or_default();
+    let before = state.index.indexed_seq();
+    let caught_up = state.index.wait_for(catalog_seq, PROBE_TIMEOUT).await;
     let indexed_seq = state.index.indexed_seq();
     let lag = (catalog_seq - indexed_seq).max(0);
-    let index_ok = catalog_ok && lag < READY_INDEX_LAG;
+    let index_ok = catalog_ok && (caught_up || (indexed_seq > before && lag < READY_INDEX_LAG));
     let ready = catalog_ok && store_ok && index_ok;
     if !ready {
         tracing::warn!(catalog_ok, store_ok, lag, "not ready");

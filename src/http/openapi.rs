@@ -27,6 +27,7 @@ use crate::documents::metadata::METADATA_SCHEMA;
             the health, metrics and documentation endpoints takes `Authorization: Bearer <token>`; \
             a token belongs to one tenant and has one role (see the README).",
     ),
+    components(schemas(crate::index::Sort)),
     tags(
         (name = "documents", description = "Archive one document, read it back"),
         (name = "batches", description = "Scanning centres' batches: blobs by hash, then a manifest"),
@@ -54,40 +55,76 @@ pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     publish(openapi)
 });
 
+/// The value at `pointer`, which the generated document must hold: a renamed type or route
+/// fails loudly here (and in the tests) instead of patching a new, empty entry.
+fn at<'a>(document: &'a mut Value, pointer: &str) -> &'a mut Value {
+    document
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("the OpenAPI document has no {pointer}"))
+}
+
+/// A published schema as a component: its references rewritten to point inside the OpenAPI
+/// document (tools resolve those; few follow `$id`s).
+fn embedded(text: &str, name: &str) -> Value {
+    let mut text = text.replace(
+        "\"document-metadata.schema.json#/",
+        "\"#/components/schemas/DocumentMetadata/",
+    );
+    text = text.replace(
+        "\"#/$defs/",
+        &format!("\"#/components/schemas/{name}/$defs/"),
+    );
+    let mut schema: Value = serde_json::from_str(&text).expect("the published schemas are JSON");
+    let object = schema.as_object_mut().expect("a schema is an object");
+    // The OpenAPI 3.1 dialect is JSON Schema 2020-12 already.
+    object.remove("$schema");
+    object.remove("$id");
+    schema
+}
+
 fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(openapi).expect("the OpenAPI document serialises");
-    let components = &mut document["components"];
-    for (name, text) in [
-        ("DocumentMetadata", METADATA_SCHEMA),
-        ("BatchManifest", MANIFEST_SCHEMA),
-    ] {
-        let mut schema: Value = serde_json::from_str(text).expect("the published schemas are JSON");
-        if let Some(object) = schema.as_object_mut() {
-            // The OpenAPI 3.1 dialect is JSON Schema 2020-12 already.
-            object.remove("$schema");
-        }
-        components["schemas"][name] = schema;
+    let schemas = at(&mut document, "/components/schemas");
+    schemas["DocumentMetadata"] = embedded(METADATA_SCHEMA, "DocumentMetadata");
+    schemas["BatchManifest"] = embedded(MANIFEST_SCHEMA, "BatchManifest");
+    // Dossiers name parties as documents do: the published definitions, not a second copy.
+    let schemas = schemas.as_object_mut().expect("schemas are an object");
+    schemas.remove("IndividualInput");
+    schemas.remove("CompanyInput");
+    let party_lists = [("individuals", "individual"), ("companies", "company")];
+    for (list, definition) in party_lists {
+        *at(
+            &mut document,
+            &format!("/components/schemas/DossierInput/properties/{list}/items"),
+        ) = json!({"$ref": format!("#/components/schemas/DocumentMetadata/$defs/{definition}")});
     }
+    // The metadata part of a single upload is JSON text following the published schema.
+    let metadata = at(
+        &mut document,
+        "/components/schemas/ArchiveForm/properties/metadata",
+    );
+    metadata["contentMediaType"] = json!("application/json");
+    metadata["contentSchema"] = json!({"$ref": "#/components/schemas/DocumentMetadata"});
+    *at(
+        &mut document,
+        "/paths/~1api~1v1~1batches/post/requestBody/content/application~1json/schema",
+    ) = json!({"$ref": "#/components/schemas/BatchManifest"});
+
+    let components = &mut document["components"];
     components["securitySchemes"]["bearer"] = json!({
         "type": "http", "scheme": "bearer",
         "description": "`ged_` and 64 hex digits, issued by `POST /api/v1/tokens` or `ged token create`",
     });
     let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}});
     components["responses"] = json!({
-        "BadRequest": {"description": "The request cannot be read (body not JSON or multipart as required, cut off)", "content": error},
+        "BadRequest": {"description": "The request cannot be read: not multipart where multipart is required, a query string or body cut off or undecodable (a JSON body that does not fit is a 422 naming `body`)", "content": error},
         "Unauthorized": {"description": "No token, or an unknown, revoked or expired one", "content": error},
         "Forbidden": {"description": "The token's role does not allow this", "content": error},
         "Internal": {"description": "Internal error; the cause is logged, never shown", "content": error},
     });
-    // The metadata part of a single upload is JSON text following the published schema.
-    components["schemas"]["ArchiveForm"]["properties"]["metadata"]["contentMediaType"] =
-        json!("application/json");
-    components["schemas"]["ArchiveForm"]["properties"]["metadata"]["contentSchema"] =
-        json!({"$ref": "#/components/schemas/DocumentMetadata"});
-    document["paths"]["/api/v1/batches"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
-        json!({"$ref": "#/components/schemas/BatchManifest"});
 
-    // Files travel as bytes, not as the arrays of numbers `Vec<u8>` describes in JSON.
+    // Files travel as bytes, not as the arrays of numbers `Vec<u8>` describes in JSON; every
+    // answer has a description, as OpenAPI requires.
     let binary = json!({"type": "string", "format": "binary"});
     if let Some(paths) = document["paths"].as_object_mut() {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
@@ -101,8 +138,13 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
                     "responses" => part
                         .as_object_mut()
                         .into_iter()
-                        .flat_map(|responses| responses.values_mut())
-                        .map(|response| &mut response["content"])
+                        .flat_map(|responses| responses.iter_mut())
+                        .map(|(status, response)| {
+                            if response.get("description").is_none() {
+                                response["description"] = json!(default_description(status));
+                            }
+                            &mut response["content"]
+                        })
                         .collect(),
                     _ => continue,
                 };
@@ -154,6 +196,22 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
         }
     }
     document
+}
+
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "204" => "Done; no body",
+        "400" => "The request cannot be read",
+        "403" => "The token's role does not allow this",
+        "404" => "Not found in the caller's scope",
+        "409" => "Conflicts with what is archived",
+        "413" => "Larger than allowed",
+        "422" => "Invalid input; every field at fault is named",
+        "503" => "Not available now",
+        _ => "See the error body",
+    }
 }
 
 /// This document.

@@ -78,7 +78,11 @@ struct ClientView {
 /// Everything about one person: the party as archived, their dossiers and documents.
 #[utoipa::path(get, path = "/api/v1/individuals/{reference}", tag = "clients",
     params(("reference" = String, Path, description = "A NIR (key checked) or a client number"), ViewQuery),
-    responses((status = 200, body = ClientView), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = ClientView),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "A limit outside 1 to 1000", body = ErrorBody),
+    ))]
 async fn individual(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -95,7 +99,7 @@ async fn individual(
     responses(
         (status = 200, body = ClientView),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "Neither a SIREN nor a SIRET", body = ErrorBody),
+        (status = 422, description = "Neither a SIREN nor a SIRET, or a limit outside 1 to 1000", body = ErrorBody),
     ))]
 async fn company(
     State(state): State<Arc<AppState>>,

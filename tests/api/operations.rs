@@ -24,6 +24,21 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 #[tokio::test]
+async fn a_node_whose_store_is_gone_is_alive_but_not_ready() {
+    let app = spawn_app().await;
+    let objects = app.data_dir.join("objects");
+    std::fs::rename(&objects, app.data_dir.join("objects.moved")).unwrap();
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["store"]["ok"], false);
+    assert_eq!(body["catalog"]["ok"], true);
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn readiness_reports_each_dependency_and_the_index_lag() {
     let app = spawn_app().await;
     app.archive_ok(&metadata(), pdf_part("ready")).await;
@@ -68,6 +83,26 @@ async fn metrics_count_requests_by_route_template_and_archived_documents() {
     assert!(after.contains("ged_index_lag "));
     assert!(after.contains("ged_catalog_seq "));
     assert!(after.contains("ged_content_verification_failures_total "));
+
+    // Methods and paths a client makes up do not become series of their own.
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let response = app
+        .client
+        .request(brew, app.url("/api/v1/search"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    app.client
+        .get(app.url("/no/such/185057800608491"))
+        .send()
+        .await
+        .unwrap();
+    let after = scrape(&app).await;
+    assert!(!after.contains("BREW"));
+    assert!(after.contains("method=\"OTHER\",route=\"/api/v1/search\",status=\"405\""));
+    assert!(after.contains("route=\"unmatched\",status=\"404\""));
+    assert!(!after.contains(NIR));
 }
 
 #[tokio::test]
@@ -76,6 +111,19 @@ async fn every_answer_carries_a_request_id_and_the_docs_page_lists_the_operation
     let response = app.get("/api/v1/dossiers/NOPE").await;
     assert_eq!(response.status(), 404);
     assert!(response.headers().contains_key("x-request-id"));
+    // The caller's id is kept when plain, replaced when it could disturb a log line.
+    for (sent, kept) in [("lot-42.a", true), ("a b\tc", false)] {
+        let response = app
+            .client
+            .get(app.url("/nowhere"))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(id == sent, kept, "{sent} → {id}");
+    }
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,
