@@ -22,5 +22,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod parties;
 pub mod startup;
+pub mod ui;
 pub mod validation;
 pub mod verify;

@@ -1,8 +1,12 @@
-//! Authenticating a request: `Authorization: Bearer <token>` becomes a [`Caller`].
+//! Authenticating a request: `Authorization: Bearer <token>` becomes a [`Caller`]; so does a
+//! web session's cookie, for reads only (`GET`, `HEAD`): the browser then loads a document's
+//! content or an export with the API's own endpoints, while anything that changes the archive
+//! from a browser goes through the web UI's forms, which carry the session's CSRF secret.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -25,10 +29,18 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .and_then(|value| {
                 let (scheme, secret) = value.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
-            })
-            .ok_or(AccessError::Unauthenticated(
+            });
+        let Some(secret) = secret else {
+            if matches!(parts.method, Method::GET | Method::HEAD)
+                && let Some(session) = super::session::current(state, &parts.headers).await?
+            {
+                return Ok(session.caller);
+            }
+            return Err(AccessError::Unauthenticated(
                 "send the header Authorization: Bearer <token>",
-            ))?;
+            )
+            .into());
+        };
         let record = state
             .archive
             .catalog
@@ -38,11 +50,6 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         if let Some(reason) = record.unusable_because(&now_timestamp()) {
             return Err(AccessError::Unauthenticated(reason).into());
         }
-        Ok(Caller {
-            token_id: record.id,
-            tenant: record.tenant,
-            role: record.role,
-            source: record.source,
-        })
+        Ok(record.into())
     }
 }

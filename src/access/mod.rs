@@ -8,6 +8,7 @@
 
 mod extract;
 pub mod http;
+pub mod session;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

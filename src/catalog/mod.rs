@@ -176,6 +176,25 @@ pub trait Catalog: Send + Sync + 'static {
         secret_sha256: &str,
     ) -> Result<Option<TokenRecord>, CatalogError>;
 
+    /// Opens a web session for a token: stores the session id's hash and its form secret, and
+    /// forgets sessions that expired.
+    async fn open_session(
+        &self,
+        token_id: &str,
+        session_sha256: &str,
+        csrf: &str,
+        expires_at: &str,
+    ) -> Result<(), CatalogError>;
+
+    /// The token of an unexpired session, and the session's form secret.
+    async fn session(
+        &self,
+        session_sha256: &str,
+        now: &str,
+    ) -> Result<Option<(TokenRecord, String)>, CatalogError>;
+
+    async fn close_session(&self, session_sha256: &str) -> Result<(), CatalogError>;
+
     /// Tokens of one tenant, or of all when `None` (the operator's view).
     async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError>;
 

@@ -403,6 +403,65 @@ impl Catalog for SqliteCatalog {
         row.map(TokenRow::into_record).transpose()
     }
 
+    async fn open_session(
+        &self,
+        token_id: &str,
+        session_sha256: &str,
+        csrf: &str,
+        expires_at: &str,
+    ) -> Result<(), CatalogError> {
+        let now = now_timestamp();
+        sqlx::query(
+            "DELETE FROM ui_sessions WHERE expires_at <= $5; \
+             INSERT INTO ui_sessions (id_sha256, token_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $5, $4)",
+        )
+        .bind(session_sha256)
+        .bind(token_id)
+        .bind(csrf)
+        .bind(expires_at)
+        .bind(&now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        session_sha256: &str,
+        now: &str,
+    ) -> Result<Option<(TokenRecord, String)>, CatalogError> {
+        #[derive(sqlx::FromRow)]
+        struct SessionRow {
+            csrf: String,
+            #[sqlx(flatten)]
+            token: TokenRow,
+        }
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT s.csrf, {} FROM ui_sessions s JOIN tokens t ON t.id = s.token_id \
+             WHERE s.id_sha256 = $1 AND s.expires_at > $2",
+            TOKEN_COLUMNS
+                .split(", ")
+                .map(|column| format!("t.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(session_sha256)
+        .bind(now)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(|row| Ok((row.token.into_record()?, row.csrf)))
+            .transpose()
+    }
+
+    async fn close_session(&self, session_sha256: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM ui_sessions WHERE id_sha256 = $1")
+            .bind(session_sha256)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError> {
         let rows: Vec<TokenRow> = sqlx::query_as(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY tenant_id, created_at"

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::input::{DossierInput, StatusInput};
 use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFilter};
-use crate::access::{Caller, Permission};
+use crate::access::{Caller, Permission, Scope};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::{Document, DocumentId};
 use crate::http::error::ErrorBody;
@@ -155,10 +155,10 @@ async fn read(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct Timeline {
-    dossier: Dossier,
+pub struct Timeline {
+    pub dossier: Dossier,
     /// Inbound and outbound documents by document date, then archive order.
-    documents: Vec<Document>,
+    pub documents: Vec<Document>,
 }
 
 /// The dossier's inbound and outbound documents by document date.
@@ -171,20 +171,29 @@ async fn timeline(
     Path(reference): Path<String>,
 ) -> Result<Json<Timeline>, ApiError> {
     let scope = caller.require(Permission::ReadDossiers)?;
+    Ok(Json(load_timeline(&state, &scope, &reference).await?))
+}
+
+/// A dossier and its documents, the reading recorded: the API's and the web UI's timeline.
+pub async fn load_timeline(
+    state: &AppState,
+    scope: &Scope,
+    reference: &str,
+) -> Result<Timeline, ApiError> {
     let catalog = &state.archive.catalog;
     let dossier = catalog
-        .dossier(&scope, &reference)
+        .dossier(scope, reference)
         .await?
         .ok_or(ApiError::NotFound)?;
     let documents = catalog
-        .dossier_documents(&scope, &reference)
+        .dossier_documents(scope, reference)
         .await?
         .ok_or(ApiError::NotFound)?;
     let details = json!({ "reference": reference, "documents": documents.len() });
     catalog
-        .record_access(&scope, "dossier.viewed", None, &details)
+        .record_access(scope, "dossier.viewed", None, &details)
         .await?;
-    Ok(Json(Timeline { dossier, documents }))
+    Ok(Timeline { dossier, documents })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

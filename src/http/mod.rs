@@ -63,6 +63,8 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (routes, _) = api_routes(state.max_upload_bytes).split_for_parts();
     routes
+        // The web UI is pages, not API: outside the OpenAPI document.
+        .merge(crate::ui::router())
         // After routing, so that the route's template is known.
         .route_layer(axum::middleware::from_fn(record_request))
         .fallback(|method: axum::http::Method| async move {

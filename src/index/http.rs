@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::search::{Cursor, SearchRequest, SearchResults, Sort};
-use crate::access::{Caller, Permission};
+use crate::access::{Caller, Permission, Scope};
 use crate::dates::{parse_date, parse_instant_or_date};
 use crate::documents::model::{Channel, Direction};
 use crate::dossiers::DossierStatus;
@@ -94,7 +94,17 @@ async fn search(
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
             .map_err(|e| ApiError::BadRequest(format!("the query string cannot be read: {e}")))?;
-    let (request, min_seq) = parse_search(&pairs).map_err(ApiError::Invalid)?;
+    Ok(Json(run_search(&state, &scope, &pairs).await?))
+}
+
+/// Validates the criteria, waits for `min_seq`, searches within the scope and records the
+/// search in the audit trail (identifying criteria hashed): the API's and the web UI's search.
+pub async fn run_search(
+    state: &AppState,
+    scope: &Scope,
+    pairs: &[(String, String)],
+) -> Result<SearchResults, ApiError> {
+    let (request, min_seq) = parse_search(pairs).map_err(ApiError::Invalid)?;
     if let Some(seq) = min_seq
         && !state.index.wait_for(seq, READ_YOUR_WRITES_WAIT).await
     {
@@ -111,7 +121,7 @@ async fn search(
         .map_err(|e| ApiError::Internal(e.into()))?;
 
     let mut criteria = Map::new();
-    for (key, value) in &pairs {
+    for (key, value) in pairs {
         let recorded = if IDENTIFYING.contains(&key.as_str()) {
             Value::String(state.archive.identifiers.hash(key, &canonical(key, value)))
         } else {
@@ -130,9 +140,9 @@ async fn search(
     state
         .archive
         .catalog
-        .record_access(&scope, "search", None, &details)
+        .record_access(scope, "search", None, &details)
         .await?;
-    Ok(Json(results))
+    Ok(results)
 }
 
 /// The form of an identifying criterion that is hashed: the canonical identifier when it is

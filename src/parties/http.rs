@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 }
 
 /// A NIR when the text is one (its key checked), a client number otherwise.
-fn individual_reference(text: &str) -> (ReferenceKind, String) {
+pub fn individual_reference(text: &str) -> (ReferenceKind, String) {
     match Nir::parse(text) {
         Ok(nir) => (ReferenceKind::Nir, nir.as_str().to_string()),
         Err(_) => (ReferenceKind::ClientNumber, text.trim().to_string()),
@@ -42,7 +42,7 @@ fn individual_reference(text: &str) -> (ReferenceKind, String) {
 }
 
 /// A SIREN (9 digits) or SIRET (14), spaces and dots allowed; anything else is refused.
-fn company_reference(text: &str) -> Result<(ReferenceKind, String), ApiError> {
+pub fn company_reference(text: &str) -> Result<(ReferenceKind, String), ApiError> {
     if let Ok(siren) = Siren::parse(text) {
         return Ok((ReferenceKind::Siren, siren.as_str().to_string()));
     }
@@ -65,14 +65,14 @@ struct ViewQuery {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct ClientView {
-    party: Party,
+pub struct ClientView {
+    pub party: Party,
     /// Open dossiers first, then the newest opened.
-    dossiers: Vec<Dossier>,
+    pub dossiers: Vec<Dossier>,
     /// The newest documents first, at most `limit`.
-    documents: Vec<Document>,
+    pub documents: Vec<Document>,
     /// Every document concerning the party that the caller sees.
-    documents_total: u64,
+    pub documents_total: u64,
 }
 
 /// Everything about one person: the party as archived, their dossiers and documents.
@@ -147,6 +147,22 @@ async fn client_view(
             format!("must be a number from 1 to {MAX_DOCUMENTS}"),
         ));
     }
+    Ok(Json(
+        load_client_view(state, &scope, party_kind, kind, value, limit).await?,
+    ))
+}
+
+/// A party, its dossiers and its newest documents, the reading recorded: the API's and the web
+/// UI's client view.
+pub async fn load_client_view(
+    state: &AppState,
+    scope: &Scope,
+    party_kind: PartyKind,
+    kind: ReferenceKind,
+    value: &str,
+    limit: u32,
+) -> Result<ClientView, ApiError> {
+    let scope = scope.clone();
     let party = find_party(state, &scope, party_kind, kind, value).await?;
     let catalog = &state.archive.catalog;
     let dossiers = catalog.party_dossiers(&scope, party.party_id).await?;
@@ -160,12 +176,12 @@ async fn client_view(
     catalog
         .record_access(&scope, "party.viewed", None, &details)
         .await?;
-    Ok(Json(ClientView {
+    Ok(ClientView {
         party,
         dossiers,
         documents,
         documents_total,
-    }))
+    })
 }
 
 /// The right-of-access (RGPD) export: a zip of every document concerning the person that the

@@ -547,15 +547,7 @@ async fn ged_ingest_checks_locally_uploads_what_is_missing_and_prints_the_report
 async fn batch_documents_join_dossiers_named_in_json_and_csv_and_unknown_ones_are_refused_first() {
     let app = spawn_app().await;
     let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
-    let response = app
-        .client
-        .post(app.url("/api/v1/dossiers"))
-        .bearer_auth(&agent)
-        .json(&json!({"reference": "FAC-7", "kind": "request", "category": "Facture"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    open_dossier(&app, &agent, "FAC-7").await;
     let files: Vec<BatchFile> = (1..=3).map(|n| batch_file(&format!("{n}.pdf"))).collect();
     for file in &files {
         upload(&app, file).await;

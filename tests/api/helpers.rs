@@ -312,6 +312,19 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Opens a request dossier of category Facture as `token` (an agent).
+pub async fn open_dossier(app: &TestApp, token: &str, reference: &str) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(token)
+        .json(&json!({"reference": reference, "kind": "request", "category": "Facture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
 /// Where the local content store keeps the object of this hash.
 pub fn object_path(app: &TestApp, sha256: &str) -> PathBuf {
     app.data_dir

@@ -17,5 +17,6 @@ mod operations;
 mod parties;
 mod search;
 mod search_durability;
+mod ui;
 mod validation;
 mod verify;

@@ -1,0 +1,79 @@
+//! Signing in with a token, and out.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::{csrf_refusal, error_page, html_response, layout};
+use crate::access::session::{self, Session};
+use crate::http::AppState;
+
+fn form_page(status: StatusCode, problem: Option<&str>) -> Response {
+    html_response(
+        status,
+        layout(
+            "Connexion",
+            None,
+            html! {
+                p { "Connectez-vous avec le jeton que votre administrateur vous a remis." }
+                form method="post" action="/ui/connexion" {
+                    label for="jeton" { "Jeton" }
+                    input id="jeton" name="token" type="password" autocomplete="off" required
+                        aria-describedby="jeton-aide";
+                    p.aide.erreur id="jeton-aide" role="alert" { @if let Some(problem) = problem { (problem) } }
+                    button type="submit" { "Se connecter" }
+                }
+            },
+        ),
+    )
+}
+
+pub async fn form() -> Response {
+    form_page(StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+}
+
+pub async fn sign_in(State(state): State<Arc<AppState>>, Form(input): Form<SignIn>) -> Response {
+    match session::open(&state, &input.token).await {
+        Ok(Ok(cookie)) => (
+            [(header::SET_COOKIE, cookie)],
+            Redirect::to("/ui/recherche/individu"),
+        )
+            .into_response(),
+        Ok(Err(problem)) => form_page(StatusCode::UNAUTHORIZED, Some(problem)),
+        Err(error) => error_page(None, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignOut {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    current: Session,
+    headers: HeaderMap,
+    Form(input): Form<SignOut>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&current, &input.csrf) {
+        return refused;
+    }
+    if let Err(error) = session::close(&state, &headers).await {
+        return error_page(Some(&current), error);
+    }
+    (
+        [(header::SET_COOKIE, session::cleared_cookie())],
+        Redirect::to("/ui/connexion"),
+    )
+        .into_response()
+}

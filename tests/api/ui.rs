@@ -1,0 +1,371 @@
+//! The web UI, driven in headless Chromium through ChromeDriver: sign in, search by NIR and by
+//! SIREN, open a document and see it, open its dossier, unlink, sign out. Screenshots go to
+//! `target/ui-screenshots/`.
+//!
+//! Without Chromium (Debian packages `chromium` and `chromium-driver`) the test says it was
+//! skipped, unless `GED_REQUIRE_BROWSER` is set, as `.ci/run` does: there it fails.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use ged::access::{DEFAULT_TENANT, Role};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn browser() -> Option<Browser> {
+    let installed = Command::new("chromedriver")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !installed {
+        assert!(
+            std::env::var_os("GED_REQUIRE_BROWSER").is_none(),
+            "GED_REQUIRE_BROWSER is set but chromedriver is not installed"
+        );
+        eprintln!(
+            "SKIPPED: the web UI browser test needs Chromium and ChromeDriver \
+             (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    }
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=fr-FR"]
+        }
+    }))
+    .unwrap();
+    let mut last_error = None;
+    for _ in 0..50 {
+        // ChromeDriver listens on plain HTTP on this machine: no TLS to set up.
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities.clone());
+        match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(client) => return Some(Browser { client, driver }),
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot drive Chromium: {last_error:?}");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(folder.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until the page's path is `path` (navigation after a click or a submit).
+async fn wait_for_path(client: &Client, path: &str) {
+    for _ in 0..100 {
+        if client.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the browser stayed at {}, not {path}",
+        client.current_url().await.unwrap()
+    );
+}
+
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
+}
+
+async fn type_into(client: &Client, locator: Locator<'_>, text: &str) {
+    client
+        .find(locator)
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn heading(client: &Client) -> String {
+    client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn page_text(client: &Client) -> String {
+    client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browser() {
+    let app = spawn_app().await;
+    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
+    open_dossier(&app, &agent, "FAC-2024-000123").await;
+    let mut letter = metadata();
+    letter["dossiers"] = json!(["FAC-2024-000123"]);
+    let document = app
+        .archive_ok(&letter, pdf_part("Madame, je conteste"))
+        .await;
+    let id = document["id"].as_str().unwrap().to_string();
+    let seq = document["seq"].as_i64().unwrap();
+    app.search(&format!("min_seq={seq}")).await;
+
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+
+    // Signing in.
+    client
+        .goto(&app.url("/ui/recherche/individu"))
+        .await
+        .unwrap();
+    wait_for_path(client, "/ui/connexion").await;
+    type_into(client, Locator::Id("jeton"), &agent).await;
+    click(client, Locator::Css("main button[type=submit]")).await;
+    wait_for_path(client, "/ui/recherche/individu").await;
+    assert_eq!(heading(client).await, "Recherche individu");
+
+    // The NIR's key is checked as it is typed.
+    let nir = client.find(Locator::Id("nir")).await.unwrap();
+    nir.send_keys("1 85 05 78 006 084 92").await.unwrap();
+    assert_eq!(
+        nir.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let help = client.find(Locator::Id("nir-aide")).await.unwrap();
+    assert!(help.text().await.unwrap().contains("Clé incorrecte"));
+    nir.clear().await.unwrap();
+    nir.send_keys("1 85 05 78 006 084 91").await.unwrap();
+    assert_eq!(
+        nir.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("false")
+    );
+
+    // Search by NIR.
+    click(
+        client,
+        Locator::Css("form[role=search] button[type=submit]"),
+    )
+    .await;
+    let title = "Réclamation facture d'eau";
+    client
+        .wait()
+        .for_element(Locator::LinkText(title))
+        .await
+        .unwrap();
+    let text = page_text(client).await;
+    assert!(text.contains("1 document"), "{text}");
+    assert!(text.contains("5 mars 2024"), "French dates: {text}");
+    assert!(
+        text.contains("1 85 05 78 006 084 91"),
+        "NIR in groups: {text}"
+    );
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.query().unwrap().contains("nir="),
+        "the URL holds the query: {url}"
+    );
+    screenshot(client, "recherche-individu").await;
+
+    // Search by SIREN: the document was filed under one of its SIRETs.
+    client
+        .goto(&app.url("/ui/recherche/entreprise"))
+        .await
+        .unwrap();
+    type_into(client, Locator::Id("siren"), SIREN).await;
+    click(
+        client,
+        Locator::Css("form[role=search] button[type=submit]"),
+    )
+    .await;
+    let link = client
+        .wait()
+        .for_element(Locator::LinkText(title))
+        .await
+        .unwrap();
+    assert!(page_text(client).await.contains("732 829 320 00074"));
+    screenshot(client, "recherche-entreprise").await;
+
+    // The document, shown in the page: the browser fetched its content with the session.
+    link.click().await.unwrap();
+    wait_for_path(client, &format!("/ui/documents/{id}")).await;
+    assert_eq!(heading(client).await, title);
+    let frame = client
+        .find(Locator::Css("iframe.visionneuse"))
+        .await
+        .unwrap();
+    assert_eq!(
+        frame.attr("src").await.unwrap().unwrap(),
+        format!("/api/v1/documents/{id}/content")
+    );
+    let mut downloaded = 0;
+    for _ in 0..100 {
+        downloaded = app.count_audit("document.downloaded").await;
+        if downloaded > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(downloaded, 1, "the viewer loaded the content");
+    screenshot(client, "document").await;
+
+    // Its dossier's timeline.
+    click(client, Locator::LinkText("FAC-2024-000123")).await;
+    wait_for_path(client, "/ui/dossiers/FAC-2024-000123").await;
+    assert_eq!(heading(client).await, "Dossier FAC-2024-000123");
+    let text = page_text(client).await;
+    assert!(text.contains(title) && text.contains("Ouvert"), "{text}");
+    screenshot(client, "dossier").await;
+
+    // Unlinking from the document page, through its CSRF-protected form.
+    client
+        .goto(&app.url(&format!("/ui/documents/{id}")))
+        .await
+        .unwrap();
+    click(
+        client,
+        Locator::Css("form[action$='/dossiers/retirer'] button"),
+    )
+    .await;
+    client
+        .wait()
+        .for_element(Locator::XPath(
+            "//p[contains(., \"rattaché à aucun dossier\")]",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(app.count_audit("dossier.unlinked").await, 1);
+
+    // The client page, then signing out.
+    client
+        .goto(&app.url(&format!("/ui/individus/{NIR}")))
+        .await
+        .unwrap();
+    assert_eq!(heading(client).await, "LEFÈVRE Anne");
+    screenshot(client, "client").await;
+    click(client, Locator::Css("header form button")).await;
+    wait_for_path(client, "/ui/connexion").await;
+    client
+        .goto(&app.url("/ui/recherche/individu"))
+        .await
+        .unwrap();
+    wait_for_path(client, "/ui/connexion").await;
+}
+
+#[tokio::test]
+async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read() {
+    let app = spawn_app().await;
+    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
+    let document = app.archive_ok(&metadata(), pdf_part("csrf")).await;
+    let id = document["id"].as_str().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(app.url("/ui/connexion"))
+        .form(&[("token", agent.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("Secure")
+            && cookie.contains("SameSite=Strict")
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    // A form posted without the session's secret (a forged cross-site post) changes nothing.
+    let forged = client
+        .post(app.url(&format!("/ui/documents/{id}/dossiers")))
+        .header("cookie", &session)
+        .form(&[("csrf", "guess"), ("reference", "FAC-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    // The cookie reads through the API, but never writes through it.
+    let read = client
+        .get(app.url(&format!("/api/v1/documents/{id}")))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let write = client
+        .post(app.url("/api/v1/dossiers"))
+        .header("cookie", &session)
+        .json(&json!({"reference": "FAC-1", "kind": "request", "category": "Facture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 401);
+    // A text document (an email, a web form) is shown as text in the page, its reading audited.
+    let note = "Bonjour, je souhaite résilier mon contrat.";
+    let text = app
+        .archive_ok(
+            &metadata(),
+            reqwest::multipart::Part::bytes(note.as_bytes().to_vec())
+                .file_name("message.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .await;
+    let page = client
+        .get(app.url(&format!("/ui/documents/{}", text["id"].as_str().unwrap())))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "private, no-store");
+    assert!(page.text().await.unwrap().contains(note));
+    assert_eq!(app.count_audit("document.downloaded").await, 1);
+
+    // A wrong token is refused with the reason, in French.
+    let refused = client
+        .post(app.url("/ui/connexion"))
+        .form(&[("token", "ged_nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("pas connu"));
+}
