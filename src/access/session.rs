@@ -7,12 +7,14 @@ use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use time::{Duration, OffsetDateTime};
 
-use super::Caller;
 use super::tokens::{TokenRecord, secret_hash};
+use super::{Caller, Role};
 use crate::dates::{format_timestamp, now_timestamp};
 use crate::http::{ApiError, AppState};
 
-pub const COOKIE_NAME: &str = "ged_session";
+/// `__Host-`: browsers accept it only from this host, over HTTPS (or localhost), for `/`, so a
+/// neighbouring subdomain cannot plant a session of its own.
+pub const COOKIE_NAME: &str = "__Host-ged_session";
 /// A working day.
 pub const SESSION_LENGTH: Duration = Duration::hours(10);
 
@@ -40,32 +42,45 @@ fn random_hex() -> String {
     hex::encode(bytes)
 }
 
-/// Opens a session for a usable token; the cookie to set, or why the token is refused.
+/// Opens a session for a usable token of a role that works in the web UI; the cookie to set
+/// and the session, or why the token is refused.
 pub async fn open(
     state: &AppState,
     secret: &str,
-) -> Result<Result<String, &'static str>, ApiError> {
+) -> Result<Result<(String, Session), &'static str>, ApiError> {
+    // One answer for every refusal: it tells nothing about which tokens exist.
+    const REFUSED: &str =
+        "jeton refusé : inconnu, révoqué, expiré, ou d'un rôle sans accès à l'interface";
     let Some(record) = state
         .archive
         .catalog
         .token_by_secret_hash(&secret_hash(secret.trim()))
         .await?
     else {
-        return Ok(Err("ce jeton n'est pas connu"));
+        return Ok(Err(REFUSED));
     };
-    if record.unusable_because(&now_timestamp()).is_some() {
-        return Ok(Err("ce jeton est révoqué ou expiré"));
+    // Administrators manage tokens through the API and the command line.
+    if record.unusable_because(&now_timestamp()).is_some() || record.role == Role::Admin {
+        return Ok(Err(REFUSED));
     }
     let id = random_hex();
+    let csrf = random_hex();
     let expires_at = format_timestamp(OffsetDateTime::now_utc() + SESSION_LENGTH);
     state
         .archive
         .catalog
-        .open_session(&record.id, &secret_hash(&id), &random_hex(), &expires_at)
+        .open_session(&record.id, &secret_hash(&id), &csrf, &expires_at)
         .await?;
-    Ok(Ok(format!(
+    let cookie = format!(
         "{COOKIE_NAME}={id}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
         SESSION_LENGTH.whole_seconds()
+    );
+    Ok(Ok((
+        cookie,
+        Session {
+            caller: record.into(),
+            csrf,
+        },
     )))
 }
 

@@ -115,6 +115,10 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
         "type": "http", "scheme": "bearer",
         "description": "`ged_` and 64 hex digits, issued by `POST /api/v1/tokens` or `ged token create`",
     });
+    components["securitySchemes"]["session"] = json!({
+        "type": "apiKey", "in": "cookie", "name": crate::access::session::COOKIE_NAME,
+        "description": "The web UI's session (sign in at /ui/connexion): accepted for GET and HEAD only",
+    });
     let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}});
     components["responses"] = json!({
         "BadRequest": {"description": "The request cannot be read: not multipart where multipart is required, a query string or body cut off or undecodable (a JSON body that does not fit is a 422 naming `body`)", "content": error},
@@ -174,10 +178,12 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
-            for operation in item.values_mut() {
+            for (method, operation) in item.iter_mut() {
                 let public = public.contains(&path.as_str());
                 operation["security"] = if public {
                     json!([])
+                } else if matches!(method.as_str(), "get" | "head") {
+                    json!([{"bearer": []}, {"session": []}])
                 } else {
                     json!([{"bearer": []}])
                 };

@@ -1,7 +1,8 @@
 //! How the UI writes identifiers and dates for French readers.
 
-use time::OffsetDateTime;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 
 use crate::dates::parse_date;
 
@@ -19,6 +20,33 @@ const MONTHS: [&str; 12] = [
     "novembre",
     "décembre",
 ];
+
+/// What a URL path segment may carry as is (RFC 3986 unreserved characters).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A value (a client number, a reference) made safe as one segment of a link's path: `/`, `?`,
+/// `#` and `%` in it cannot reach another page.
+pub fn segment(text: &str) -> String {
+    let encoded = utf8_percent_encode(text, SEGMENT).to_string();
+    // "." and ".." are path navigation even when encoded as themselves.
+    if encoded.is_empty() || encoded.chars().all(|c| c == '.') {
+        encoded.replace('.', "%2E")
+    } else {
+        encoded
+    }
+}
+
+fn day(day: u8) -> String {
+    if day == 1 {
+        "1er".to_string()
+    } else {
+        day.to_string()
+    }
+}
 
 /// Splits `text` into groups of the given lengths, separated by spaces; the rest as is.
 fn grouped(text: &str, lengths: &[usize]) -> String {
@@ -51,7 +79,7 @@ pub fn date(text: &str) -> String {
     match parse_date(text) {
         Ok(date) => format!(
             "{} {} {}",
-            date.day(),
+            day(date.day()),
             MONTHS[usize::from(u8::from(date.month())) - 1],
             date.year()
         ),
@@ -61,10 +89,10 @@ pub fn date(text: &str) -> String {
 
 /// An RFC 3339 instant → `7 mars 2024, 08:30 UTC`.
 pub fn instant(text: &str) -> String {
-    match OffsetDateTime::parse(text, &Rfc3339) {
+    match OffsetDateTime::parse(text, &Rfc3339).map(|at| at.to_offset(UtcOffset::UTC)) {
         Ok(at) => format!(
             "{} {} {}, {:02}:{:02} UTC",
-            at.day(),
+            day(at.day()),
             MONTHS[usize::from(u8::from(at.month())) - 1],
             at.year(),
             at.hour(),
@@ -111,6 +139,14 @@ mod tests {
         assert_eq!(siren_or_siret("732829320"), "732 829 320");
         assert_eq!(siren_or_siret("73282932000074"), "732 829 320 00074");
         assert_eq!(date("2024-03-05"), "5 mars 2024");
+        assert_eq!(date("2024-03-01"), "1er mars 2024");
+        assert_eq!(
+            instant("2024-03-07T09:30:00+01:00"),
+            "7 mars 2024, 08:30 UTC"
+        );
+        assert_eq!(segment("C-12/../../api"), "C-12%2F..%2F..%2Fapi");
+        assert_eq!(segment("A?b#c%"), "A%3Fb%23c%25");
+        assert_eq!(segment(".."), "%2E%2E");
         assert_eq!(
             instant("2024-03-07T08:30:00.000000Z"),
             "7 mars 2024, 08:30 UTC"

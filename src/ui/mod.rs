@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
+use crate::access::Permission;
 use crate::access::session::{self, Session};
 use crate::http::{ApiError, AppState};
 
@@ -41,6 +42,58 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/individus/{reference}", get(pages::individual))
         .route("/ui/entreprises/{reference}", get(pages::company))
         .route("/ui/lots", get(pages::batches))
+        .route("/ui/style.css", get(|| async { asset("text/css", CSS) }))
+        .route(
+            "/ui/nir.js",
+            get(|| async { asset("text/javascript", NIR_CHECK) }),
+        )
+}
+
+/// The NIR check, served as a file: the pages' policy allows no inline script.
+const NIR_CHECK: &str = include_str!("nir.js");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            ("content-type", content_type),
+            ("cache-control", "public, max-age=3600"),
+            ("x-content-type-options", "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Where a signed-in user starts: the search for those who search, the batches otherwise.
+fn home(session: &Session) -> &'static str {
+    if session.caller.role.allows(Permission::Search) {
+        "/ui/recherche/individu"
+    } else {
+        "/ui/lots"
+    }
+}
+
+/// A form posted from another site (login CSRF, a forged link or unlink) is refused even
+/// before its secret is checked: browsers say where a request comes from.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("same-origin");
+    if !matches!(fetch_site, "same-origin" | "none") {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        host,
+    ) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_none_or(|(_, authority)| authority != host),
+        _ => false,
+    }
 }
 
 /// A page's reader: the session, or a redirection to the sign-in page.
@@ -59,8 +112,8 @@ impl FromRequestParts<Arc<AppState>> for Session {
     }
 }
 
-/// The refusal of a form whose secret is not the session's, if it is not.
-fn csrf_refusal(session: &Session, sent: &str) -> Option<Response> {
+/// The refusal of a form whose secret is not the session's, or that comes from another site.
+fn csrf_refusal(session: &Session, headers: &HeaderMap, sent: &str) -> Option<Response> {
     let expected = session.csrf.as_bytes();
     let sent = sent.as_bytes();
     // Compared in full whatever the first difference, so timing tells nothing.
@@ -70,7 +123,7 @@ fn csrf_refusal(session: &Session, sent: &str) -> Option<Response> {
             .zip(sent)
             .fold(0u8, |difference, (a, b)| difference | (a ^ b))
             == 0;
-    (!same).then(|| {
+    (!same || cross_site(headers)).then(|| {
         message_page(
             Some(session),
             StatusCode::FORBIDDEN,
@@ -79,6 +132,10 @@ fn csrf_refusal(session: &Session, sent: &str) -> Option<Response> {
         )
     })
 }
+
+/// Only this site's own files; no inline script, no plugin, no framing by other sites.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 const CSS: &str = "
 body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fff;line-height:1.45}
@@ -106,7 +163,7 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — GED" }
-                style { (PreEscaped(CSS)) }
+                link rel="stylesheet" href="/ui/style.css";
             }
             body {
                 a.skip href="#contenu" { "Aller au contenu" }
@@ -114,9 +171,13 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                     strong { "GED" }
                     @if let Some(session) = session {
                         nav aria-label="Navigation principale" {
-                            a href="/ui/recherche/individu" { "Recherche individu" } " · "
-                            a href="/ui/recherche/entreprise" { "Recherche entreprise" } " · "
-                            a href="/ui/lots" { "Lots" }
+                            @if session.caller.role.allows(Permission::Search) {
+                                a href="/ui/recherche/individu" { "Recherche individu" } " · "
+                                a href="/ui/recherche/entreprise" { "Recherche entreprise" } " "
+                            }
+                            @if session.caller.role.allows(Permission::ReadBatches) {
+                                a href="/ui/lots" { "Lots" }
+                            }
                         }
                         form method="post" action="/ui/deconnexion" {
                             input type="hidden" name="csrf" value=(session.csrf);
@@ -141,6 +202,11 @@ fn html_response(status: StatusCode, markup: Markup) -> Response {
             // Personal data: shared office PCs must not keep a copy; no framing by other sites.
             ("cache-control", "private, no-store"),
             ("x-frame-options", "SAMEORIGIN"),
+            ("content-security-policy", CONTENT_SECURITY_POLICY),
+            // Search URLs hold NIRs: other sites never see them as referrers. (Not
+            // `no-referrer`: forms would then post with `Origin: null`.)
+            ("referrer-policy", "same-origin"),
+            ("x-content-type-options", "nosniff"),
         ],
         markup.into_string(),
     )
@@ -178,7 +244,7 @@ fn error_page(session: Option<&Session>, error: ApiError) -> Response {
                 session,
                 html! {
                     ul.erreur { @for error in &errors.0 { li { code { (error.field) } " : " (error.message) } } }
-                    p { a href="javascript:history.back()" { "Revenir au formulaire" } }
+                    p { "Revenez à la page précédente pour corriger." }
                 },
             ),
         ),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::StreamExt;
 use maud::{Markup, html};
@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::search::parties;
 use super::{csrf_refusal, error_page, format, html_response, layout};
+use crate::access::Permission;
 use crate::access::session::Session;
-use crate::access::{Permission, Role};
 use crate::audit::AuditFilter;
 use crate::batches::BatchFilter;
 use crate::dates::{format_timestamp, parse_date};
@@ -24,6 +24,8 @@ use crate::http::{ApiError, AppState};
 use crate::parties::http::{company_reference, individual_reference, load_client_view};
 use crate::parties::{Party, PartyKind};
 
+/// Access trail entries a document page shows, the newest.
+const TRAIL_SHOWN: usize = 200;
 /// Documents a client page lists; search pages further.
 const CLIENT_PAGE_DOCUMENTS: u32 = 200;
 
@@ -43,7 +45,7 @@ fn documents_table(documents: &[Document]) -> Markup {
                     td { a href=(format!("/ui/documents/{}", document.id)) { (document.title.as_deref().unwrap_or("(sans titre)")) } }
                     td { (parties(&json(&document.individuals), &json(&document.companies))) }
                     td { @for dossier in &document.dossiers {
-                        a href=(format!("/ui/dossiers/{}", dossier.reference)) { (dossier.reference) } " "
+                        a href=(format!("/ui/dossiers/{}", format::segment(&dossier.reference))) { (dossier.reference) } " "
                     } }
                 }
             } }
@@ -57,7 +59,7 @@ fn dossiers_table(dossiers: &[Dossier]) -> Markup {
             thead { tr { th scope="col" { "Référence" } th scope="col" { "Nature" } th scope="col" { "Catégorie" } th scope="col" { "Statut" } th scope="col" { "Ouvert le" } th scope="col" { "Documents" } } }
             tbody { @for dossier in dossiers {
                 tr {
-                    td { a href=(format!("/ui/dossiers/{}", dossier.reference)) { (dossier.reference) } }
+                    td { a href=(format!("/ui/dossiers/{}", format::segment(&dossier.reference))) { (dossier.reference) } }
                     td { (format::dossier_kind(dossier.kind.as_str())) }
                     td { (dossier.category) }
                     td.statut { (format::dossier_status(dossier.status.as_str())) }
@@ -108,10 +110,14 @@ pub async fn document(
             Ok(auditor) => {
                 let filter = AuditFilter {
                     document: Some(id),
-                    limit: 200,
+                    limit: 1000,
                     ..Default::default()
                 };
-                Some(state.archive.catalog.audit_trail(&auditor, &filter).await?)
+                let mut trail = state.archive.catalog.audit_trail(&auditor, &filter).await?;
+                // The newest first: what an auditor looks for.
+                trail.reverse();
+                trail.truncate(TRAIL_SHOWN);
+                Some(trail)
             }
             Err(_) => None,
         };
@@ -162,7 +168,7 @@ pub async fn document(
         @if document.dossiers.is_empty() { p { "Ce document n'est rattaché à aucun dossier." } }
         ul { @for dossier in &document.dossiers {
             li {
-                a href=(format!("/ui/dossiers/{}", dossier.reference)) { (dossier.reference) }
+                a href=(format!("/ui/dossiers/{}", format::segment(&dossier.reference))) { (dossier.reference) }
                 " — " (dossier.category) ", " (format::dossier_status(dossier.status.as_str()))
                 ", rattaché le " (format::instant(&dossier.linked_at))
                 @if manages {
@@ -202,11 +208,12 @@ pub struct LinkForm {
 async fn change_link(
     state: &AppState,
     session: &Session,
+    headers: &HeaderMap,
     id: &str,
     form: &LinkForm,
     linking: bool,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(session, &form.csrf) {
+    if let Some(refused) = csrf_refusal(session, headers, &form.csrf) {
         return refused;
     }
     let result = async {
@@ -243,18 +250,20 @@ pub async fn link(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    change_link(&state, &session, &id, &form, true).await
+    change_link(&state, &session, &headers, &id, &form, true).await
 }
 
 pub async fn unlink(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    change_link(&state, &session, &id, &form, false).await
+    change_link(&state, &session, &headers, &id, &form, false).await
 }
 
 pub async fn dossier(
@@ -279,7 +288,7 @@ pub async fn dossier(
             dt { "Ouvert le" } dd { (format::instant(&dossier.opened_at)) }
             @if let Some(agent) = &dossier.agent { dt { "Gestionnaire" } dd { (agent) } }
             @if let Some(title) = &dossier.title { dt { "Objet" } dd { (title) } }
-            @if let Some(follows) = &dossier.follows { dt { "Fait suite à" } dd { a href=(format!("/ui/dossiers/{follows}")) { (follows) } } }
+            @if let Some(follows) = &dossier.follows { dt { "Fait suite à" } dd { a href=(format!("/ui/dossiers/{}", format::segment(follows))) { (follows) } } }
             dt { "Parties" } dd { (parties(&json(&dossier.individuals), &json(&dossier.companies))) }
         }
         h2 { "Historique du statut" }
@@ -347,7 +356,7 @@ async fn client_page(
             @if !party.company_numbers.is_empty() { dt { "Numéros d'entreprise" } dd { (party.company_numbers.join(", ")) } }
         }
         @if exports {
-            p { a href=(format!("/api/v1/individuals/{reference}/export")) download { "Exporter toutes ses données (droit d'accès RGPD)" } }
+            p { a href=(format!("/api/v1/individuals/{}/export", format::segment(reference))) download { "Exporter toutes ses données (droit d'accès RGPD)" } }
         }
         h2 { "Dossiers" }
         (dossiers_table(&view.dossiers))
@@ -437,7 +446,6 @@ pub async fn batches(
             input id="jour" name="jour" type="date" value=(day_text);
             button type="submit" { "Afficher" }
         }
-        @if session.caller.role == Role::Agent || session.caller.role == Role::AgentSensitive { p { "Les lots sont visibles des centres de numérisation et des auditeurs." } }
         table {
             thead { tr { th scope="col" { "Lot" } th scope="col" { "Source" } th scope="col" { "Reçu le" } th scope="col" { "Statut" } th scope="col" { "Documents" } th scope="col" { "Archivés" } th scope="col" { "Déjà archivés" } th scope="col" { "Rejetés" } } }
             tbody { @for (summary, rejected) in &batches {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{error_page, format, html_response, layout};
@@ -71,26 +71,6 @@ const FILTERS: &[Field] = &[
     ("to", "Au", "date", "inclus"),
 ];
 
-/// Checks a NIR's format and key as it is typed (the server checks again).
-const NIR_CHECK: &str = r#"
-const nir = document.getElementById('nir');
-if (nir) nir.addEventListener('input', () => {
-  const help = document.getElementById('nir-aide');
-  const v = nir.value.replace(/[\s.]/g, '').toUpperCase();
-  let problem = '';
-  if (v && !/^[1-478][0-9]{4}(2A|2B|[0-9]{2})[0-9]{8}$/.test(v)) {
-    problem = 'Format attendu : 13 caractères et une clé de 2 chiffres';
-  } else if (v.length === 15) {
-    const dep = {'2A': '19', '2B': '18'}[v.slice(5, 7)] || v.slice(5, 7);
-    const body = BigInt(v.slice(0, 5) + dep + v.slice(7, 13));
-    const key = 97n - body % 97n;
-    if (key !== BigInt(v.slice(13))) problem = 'Clé incorrecte : la clé de ce numéro est ' + String(key).padStart(2, '0');
-  }
-  nir.setAttribute('aria-invalid', problem ? 'true' : 'false');
-  help.textContent = problem || '13 chiffres et la clé, espaces permis';
-});
-"#;
-
 pub async fn individual(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -117,15 +97,6 @@ async fn page(
         Ok(scope) => scope,
         Err(error) => return error_page(Some(session), error.into()),
     };
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .collect();
-    let asked = pairs
-        .iter()
-        .any(|(key, _)| !matches!(key.as_str(), "sort" | "cursor" | "direction"));
     let (title, fields, path) = match screen {
         Screen::Individual => (
             "Recherche individu",
@@ -138,6 +109,20 @@ async fn page(
             "/ui/recherche/entreprise",
         ),
     };
+    // Only the form's own criteria, its sort and its page reach the search.
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(key, value)| {
+                !value.trim().is_empty()
+                    && (fields.iter().chain(FILTERS).any(|field| field.0 == key)
+                        || matches!(key.as_str(), "direction" | "sort" | "cursor"))
+            })
+            .collect();
+    let asked = pairs
+        .iter()
+        .any(|(key, _)| !matches!(key.as_str(), "sort" | "cursor" | "direction"));
     let (results, problems) = if asked {
         match run_search(state, &scope, &pairs).await {
             Ok(results) => (Some(results), Vec::new()),
@@ -170,7 +155,7 @@ async fn page(
             div {
                 label for="sort" { "Tri" }
                 select id="sort" name="sort" {
-                    @for (sort, label) in [("date_desc", "Date du document, récent d'abord"), ("date_asc", "Date du document, ancien d'abord"), ("archived_desc", "Date d'archivage"), ("relevance", "Pertinence")] {
+                    @for (sort, label) in [("date_desc", "Date du document, récent d'abord"), ("date_asc", "Date du document, ancien d'abord"), ("archived_desc", "Date d'archivage, récent d'abord")] {
                         option value=(sort) selected[value("sort") == sort] { (label) }
                     }
                 }
@@ -186,7 +171,7 @@ async fn page(
         @if let Some(results) = &results {
             (results_section(path, &pairs, results))
         }
-        script { (PreEscaped(NIR_CHECK)) }
+        script src="/ui/nir.js" {}
     };
     html_response(StatusCode::OK, layout(title, Some(session), body))
 }
@@ -240,7 +225,7 @@ fn results_section(
     let facets = &results.facets;
     html! {
         h2 { (results.total) " document" @if results.total > 1 { "s" } }
-        div.facettes aria-label="Affiner" {
+        section.facettes aria-label="Affiner la recherche" {
             @for (title, key, values) in [("Type", "document_type", &facets.document_type), ("Source", "source", &facets.source), ("Sens", "direction", &facets.direction)] {
                 div {
                     strong { (title) }
@@ -284,10 +269,10 @@ fn hit_row(hit: &Value) -> Markup {
             td { (format::date(text(hit, "document_date"))) }
             td { (text(hit, "document_type")) }
             td { (format::direction(text(hit, "direction"))) }
-            td { a href=(format!("/ui/documents/{id}")) { (hit["title"].as_str().unwrap_or("(sans titre)")) } }
+            td { a href=(format!("/ui/documents/{}", format::segment(id))) { (hit["title"].as_str().unwrap_or("(sans titre)")) } }
             td { (parties(&hit["individuals"], &hit["companies"])) }
             td { @for dossier in hit["dossiers"].as_array().into_iter().flatten() {
-                a href=(format!("/ui/dossiers/{}", text(dossier, "reference"))) { (text(dossier, "reference")) }
+                a href=(format!("/ui/dossiers/{}", format::segment(text(dossier, "reference")))) { (text(dossier, "reference")) }
                 " (" (format::dossier_status(text(dossier, "status"))) ") "
             } }
         }
@@ -300,12 +285,12 @@ pub fn parties(individuals: &Value, companies: &Value) -> Markup {
         @for person in individuals.as_array().into_iter().flatten() {
             @let name = [text(person, "last_name"), text(person, "first_name")].join(" ");
             @let reference = person["nir"].as_str().or(person["client_numbers"][0].as_str()).unwrap_or_default();
-            div { a href=(format!("/ui/individus/{reference}")) { (name.trim()) } " "
+            div { a href=(format!("/ui/individus/{}", format::segment(reference))) { (name.trim()) } " "
                 @if let Some(nir) = person["nir"].as_str() { span { "(" (format::nir(nir)) ")" } } }
         }
         @for company in companies.as_array().into_iter().flatten() {
             @let reference = company["siret"].as_str().or(company["siren"].as_str()).unwrap_or_default();
-            div { a href=(format!("/ui/entreprises/{reference}")) { (company["name"].as_str().unwrap_or("Entreprise")) } " "
+            div { a href=(format!("/ui/entreprises/{}", format::segment(reference))) { (company["name"].as_str().unwrap_or("Entreprise")) } " "
                 span { "(" (format::siren_or_siret(reference)) ")" } }
         }
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::{csrf_refusal, error_page, html_response, layout};
+use super::{cross_site, csrf_refusal, error_page, home, html_response, layout};
 use crate::access::session::{self, Session};
 use crate::http::AppState;
 
@@ -42,13 +42,26 @@ pub struct SignIn {
     token: String,
 }
 
-pub async fn sign_in(State(state): State<Arc<AppState>>, Form(input): Form<SignIn>) -> Response {
+pub async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(input): Form<SignIn>,
+) -> Response {
+    // Another site must not sign a browser into a token of its choosing.
+    if cross_site(&headers) {
+        return form_page(
+            StatusCode::FORBIDDEN,
+            Some("connexion refusée : formulaire d'un autre site"),
+        );
+    }
+    // A new sign-in replaces the session the browser may still hold.
+    if let Err(error) = session::close(&state, &headers).await {
+        return error_page(None, error);
+    }
     match session::open(&state, &input.token).await {
-        Ok(Ok(cookie)) => (
-            [(header::SET_COOKIE, cookie)],
-            Redirect::to("/ui/recherche/individu"),
-        )
-            .into_response(),
+        Ok(Ok((cookie, session))) => {
+            ([(header::SET_COOKIE, cookie)], Redirect::to(home(&session))).into_response()
+        }
         Ok(Err(problem)) => form_page(StatusCode::UNAUTHORIZED, Some(problem)),
         Err(error) => error_page(None, error),
     }
@@ -65,7 +78,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(input): Form<SignOut>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&current, &input.csrf) {
+    if let Some(refused) = csrf_refusal(&current, &headers, &input.csrf) {
         return refused;
     }
     if let Err(error) = session::close(&state, &headers).await {

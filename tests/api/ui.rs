@@ -87,8 +87,15 @@ async fn wait_for_path(client: &Client, path: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let text = client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     panic!(
-        "the browser stayed at {}, not {path}",
+        "the browser stayed at {}, not {path}: {text}",
         client.current_url().await.unwrap()
     );
 }
@@ -268,13 +275,21 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         .unwrap();
     assert_eq!(app.count_audit("dossier.unlinked").await, 1);
 
-    // The client page, then signing out.
+    // The client page, then signing out: the session ends on the server, not only in the
+    // browser.
     client
         .goto(&app.url(&format!("/ui/individus/{NIR}")))
         .await
         .unwrap();
     assert_eq!(heading(client).await, "LEFÈVRE Anne");
     screenshot(client, "client").await;
+    let cookies = client.get_all_cookies().await.unwrap();
+    let session = cookies
+        .iter()
+        .find(|cookie| cookie.name() == "__Host-ged_session")
+        .expect("the session cookie")
+        .value()
+        .to_string();
     click(client, Locator::Css("header form button")).await;
     wait_for_path(client, "/ui/connexion").await;
     client
@@ -282,21 +297,24 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         .await
         .unwrap();
     wait_for_path(client, "/ui/connexion").await;
-}
-
-#[tokio::test]
-async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read() {
-    let app = spawn_app().await;
-    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
-    let document = app.archive_ok(&metadata(), pdf_part("csrf")).await;
-    let id = document["id"].as_str().unwrap();
-    let client = reqwest::Client::builder()
+    let replayed = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
+        .unwrap()
+        .get(app.url("/ui/recherche/individu"))
+        .header("cookie", format!("__Host-ged_session={session}"))
+        .send()
+        .await
         .unwrap();
+    assert_eq!(replayed.status(), 303, "a signed-out session is over");
+    browser.client.clone().close().await.unwrap();
+}
+
+/// Signs in through the form; the session's `name=value` cookie pair.
+async fn sign_in(app: &TestApp, client: &reqwest::Client, token: &str) -> String {
     let signed_in = client
         .post(app.url("/ui/connexion"))
-        .form(&[("token", agent.as_str())])
+        .form(&[("token", token)])
         .send()
         .await
         .unwrap();
@@ -305,38 +323,101 @@ async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read
         .to_str()
         .unwrap()
         .to_string();
-    assert!(
-        cookie.contains("HttpOnly")
-            && cookie.contains("Secure")
-            && cookie.contains("SameSite=Strict")
-    );
-    let session = cookie.split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-ged_session="), "{cookie}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    cookie.split(';').next().unwrap().to_string()
+}
 
-    // A form posted without the session's secret (a forged cross-site post) changes nothing.
-    let forged = client
-        .post(app.url(&format!("/ui/documents/{id}/dossiers")))
+#[tokio::test]
+async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read() {
+    let app = spawn_app().await;
+    let agent = app.issue(DEFAULT_TENANT, Role::Agent, None).await;
+    open_dossier(&app, &agent.token, "FAC-1").await;
+    let document = app.archive_ok(&metadata(), pdf_part("csrf")).await;
+    let id = document["id"].as_str().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = sign_in(&app, &client, &agent.token).await;
+    let page = client
+        .get(app.url(&format!("/ui/documents/{id}")))
         .header("cookie", &session)
-        .form(&[("csrf", "guess"), ("reference", "FAC-1")])
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), 403);
-    // The cookie reads through the API, but never writes through it.
-    let read = client
-        .get(app.url(&format!("/api/v1/documents/{id}")))
+    assert_eq!(page.status(), 200);
+    for (name, value) in [
+        ("cache-control", "private, no-store"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "SAMEORIGIN"),
+    ] {
+        assert_eq!(page.headers()[name], value);
+    }
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's forms carry the session's secret")
+        .to_string();
+    let link = app.url(&format!("/ui/documents/{id}/dossiers"));
+
+    // Without the session's secret, or from another site, a form changes nothing.
+    for (secret, origin) in [
+        ("guess", None),
+        (csrf.as_str(), Some("https://evil.example")),
+    ] {
+        let mut request = client
+            .post(&link)
+            .header("cookie", &session)
+            .form(&[("csrf", secret), ("reference", "FAC-1")]);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 403);
+    }
+    assert_eq!(app.count_audit("dossier.linked").await, 0);
+    let linked = client
+        .post(&link)
         .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str()), ("reference", "FAC-1")])
         .send()
         .await
         .unwrap();
-    assert_eq!(read.status(), 200);
-    let write = client
-        .post(app.url("/api/v1/dossiers"))
-        .header("cookie", &session)
-        .json(&json!({"reference": "FAC-1", "kind": "request", "category": "Facture"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(write.status(), 401);
+    assert_eq!(linked.status(), 303);
+    assert_eq!(app.count_audit("dossier.linked").await, 1);
+
+    // The cookie reads a document's content through the API, and nothing else.
+    for (method, path, expected) in [
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/documents/{id}/content"),
+            200,
+        ),
+        (reqwest::Method::GET, format!("/api/v1/documents/{id}"), 401),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/search?nir={NIR}"),
+            401,
+        ),
+        (reqwest::Method::POST, "/api/v1/dossiers".to_string(), 401),
+    ] {
+        let response = client
+            .request(method, app.url(&path))
+            .header("cookie", &session)
+            .json(&json!({"reference": "FAC-2", "kind": "request", "category": "Facture"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{path}");
+    }
+    let downloads = app.count_audit("document.downloaded").await;
+
     // A text document (an email, a web form) is shown as text in the page, its reading audited.
     let note = "Bonjour, je souhaite résilier mon contrat.";
     let text = app
@@ -357,15 +438,53 @@ async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["cache-control"], "private, no-store");
     assert!(page.text().await.unwrap().contains(note));
-    assert_eq!(app.count_audit("document.downloaded").await, 1);
+    assert_eq!(app.count_audit("document.downloaded").await, downloads + 1);
 
-    // A wrong token is refused with the reason, in French.
-    let refused = client
-        .post(app.url("/ui/connexion"))
-        .form(&[("token", "ged_nope")])
+    // Revoking the token ends its sessions.
+    let admin = app.issue_token(DEFAULT_TENANT, Role::Admin, None).await;
+    let revoked = app
+        .client
+        .delete(app.url(&format!("/api/v1/tokens/{}", agent.record.id)))
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
-    assert!(refused.text().await.unwrap().contains("pas connu"));
+    assert_eq!(revoked.status(), 204);
+    let after = client
+        .get(app.url("/ui/recherche/individu"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
+    assert_eq!(after.headers()["location"], "/ui/connexion");
+
+    // Scanning centres start on their batches; administrators and unknown tokens get no
+    // session, with one answer that tells nothing about which tokens exist.
+    let scanner = client
+        .post(app.url("/ui/connexion"))
+        .form(&[("token", app.scanner.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scanner.headers()["location"], "/ui/lots");
+    for token in [admin.as_str(), "ged_nope"] {
+        let refused = client
+            .post(app.url("/ui/connexion"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        assert!(refused.text().await.unwrap().contains("jeton refusé"));
+    }
+    // Signing in from another site's form is refused.
+    let forged = client
+        .post(app.url("/ui/connexion"))
+        .header("origin", "https://evil.example")
+        .form(&[("token", app.reader.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
 }
