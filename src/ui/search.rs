@@ -194,7 +194,8 @@ fn input(field: &Field, value: &str, problems: &[FieldError]) -> Markup {
             label for=(name) { (label) }
             input id=(name) name=(name) type=(kind) value=(value)
                 aria-describedby=(help_id) aria-invalid=(if wrong { "true" } else { "false" });
-            div.aide id=(help_id) { (help) }
+            // Announced as it changes: the NIR check speaks as the agent types.
+            div.aide id=(help_id) aria-live="polite" { (help) }
         }
     }
 }
