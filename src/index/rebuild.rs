@@ -54,17 +54,24 @@ pub async fn rebuild(
     } else {
         ProgressBar::hidden()
     };
-    let mut after = 0;
     let mut documents = 0u64;
-    loop {
-        let page = catalog.documents_in_archive_order(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.archived_seq;
-        for source in &page {
-            writer.add_document(to_index_document(&fields, source))?;
-        }
-        documents += page.len() as u64;
-        progress.inc(page.len() as u64);
+    // A pipeline: while one page is turned into index documents on a blocking thread (and
+    // tantivy's threads index them), the catalog reads the next one.
+    let mut page = catalog.documents_in_archive_order(0, PAGE).await?;
+    while let Some(last) = page.last() {
+        let after = last.archived_seq;
+        let count = page.len() as u64;
+        let indexing = tokio::task::spawn_blocking(move || {
+            for source in &page {
+                writer.add_document(to_index_document(&fields, source))?;
+            }
+            Ok::<_, tantivy::TantivyError>(writer)
+        });
+        let next = catalog.documents_in_archive_order(after, PAGE).await;
+        writer = indexing.await??;
+        page = next?;
+        documents += count;
+        progress.inc(count);
     }
     commit(&mut writer, state.latest_seq, &state.identity)?;
     writer.wait_merging_threads()?;
