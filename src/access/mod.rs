@@ -109,6 +109,8 @@ impl Role {
             ReadDossiers => matches!(self, Agent | AgentSensitive | Auditor),
             ManageDossiers => matches!(self, Agent | AgentSensitive),
             ConfigureTenant => matches!(self, Admin),
+            // Administrators manage tokens through the API and the command line.
+            UseWebUi => !matches!(self, Admin),
         }
     }
 
@@ -134,6 +136,8 @@ pub enum Permission {
     ManageDossiers,
     /// The tenant's settings, such as its dossier categories.
     ConfigureTenant,
+    /// Open a web UI session (what its pages show is then checked page by page).
+    UseWebUi,
 }
 
 /// Why a request was refused.
@@ -307,6 +311,16 @@ mod tests {
         );
         assert_eq!(holders(ManageDossiers), [Role::Agent, Role::AgentSensitive]);
         assert_eq!(holders(ConfigureTenant), [Role::Admin]);
+        assert_eq!(
+            holders(UseWebUi),
+            [
+                Role::Agent,
+                Role::AgentSensitive,
+                Role::Scanner,
+                Role::Outbound,
+                Role::Auditor
+            ]
+        );
     }
 
     #[test]

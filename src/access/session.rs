@@ -8,7 +8,7 @@ use axum::http::header::COOKIE;
 use time::{Duration, OffsetDateTime};
 
 use super::tokens::{TokenRecord, secret_hash};
-use super::{Caller, Role};
+use super::{Caller, Permission};
 use crate::dates::{format_timestamp, now_timestamp};
 use crate::http::{ApiError, AppState};
 
@@ -59,10 +59,13 @@ pub async fn open(
     else {
         return Ok(Err(REFUSED));
     };
-    // Administrators manage tokens through the API and the command line.
-    if record.unusable_because(&now_timestamp()).is_some() || record.role == Role::Admin {
+    if record.unusable_because(&now_timestamp()).is_some() {
         return Ok(Err(REFUSED));
     }
+    let caller = Caller::from(record.clone());
+    let Ok(scope) = caller.require(Permission::UseWebUi) else {
+        return Ok(Err(REFUSED));
+    };
     let id = random_hex();
     let csrf = random_hex();
     let expires_at = format_timestamp(OffsetDateTime::now_utc() + SESSION_LENGTH);
@@ -71,17 +74,16 @@ pub async fn open(
         .catalog
         .open_session(&record.id, &secret_hash(&id), &csrf, &expires_at)
         .await?;
+    state
+        .archive
+        .catalog
+        .record_access(&scope, "session.opened", None, &serde_json::json!({}))
+        .await?;
     let cookie = format!(
         "{COOKIE_NAME}={id}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
         SESSION_LENGTH.whole_seconds()
     );
-    Ok(Ok((
-        cookie,
-        Session {
-            caller: record.into(),
-            csrf,
-        },
-    )))
+    Ok(Ok((cookie, Session { caller, csrf })))
 }
 
 /// The cookie that ends the session in the browser.
@@ -122,13 +124,23 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     }))
 }
 
-/// Ends the session the request's cookie names.
+/// Ends the session the request's cookie names, recording it when it was open.
 pub async fn close(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let open = current(state, headers).await?;
     if let Some(id) = session_id(headers) {
         state
             .archive
             .catalog
             .close_session(&secret_hash(id))
+            .await?;
+    }
+    if let Some(session) = open
+        && let Ok(scope) = session.caller.require(Permission::UseWebUi)
+    {
+        state
+            .archive
+            .catalog
+            .record_access(&scope, "session.closed", None, &serde_json::json!({}))
             .await?;
     }
     Ok(())

@@ -39,6 +39,8 @@ const ACTIONS: &[&str] = &[
     "dossier_categories.changed",
     "party.viewed",
     "party.exported",
+    "session.opened",
+    "session.closed",
 ];
 const MAX_LIMIT: u32 = 1000;
 

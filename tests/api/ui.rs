@@ -307,6 +307,8 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         .await
         .unwrap();
     assert_eq!(replayed.status(), 303, "a signed-out session is over");
+    assert_eq!(app.count_audit("session.opened").await, 1);
+    assert_eq!(app.count_audit("session.closed").await, 1);
     browser.client.clone().close().await.unwrap();
 }
 
@@ -342,6 +344,7 @@ async fn ui_forms_refuse_posts_without_the_sessions_secret_and_cookies_only_read
         .build()
         .unwrap();
     let session = sign_in(&app, &client, &agent.token).await;
+    assert_eq!(app.count_audit("session.opened").await, 1);
     let page = client
         .get(app.url(&format!("/ui/documents/{id}")))
         .header("cookie", &session)
