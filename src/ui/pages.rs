@@ -34,6 +34,9 @@ fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
 }
 
 fn documents_table(documents: &[Document]) -> Markup {
+    if documents.is_empty() {
+        return html! { p { "Aucun document." } };
+    }
     html! {
         table {
             thead { tr { th scope="col" { "Date" } th scope="col" { "Type" } th scope="col" { "Sens" } th scope="col" { "Titre" } th scope="col" { "Parties" } th scope="col" { "Dossiers" } } }
@@ -54,6 +57,9 @@ fn documents_table(documents: &[Document]) -> Markup {
 }
 
 fn dossiers_table(dossiers: &[Dossier]) -> Markup {
+    if dossiers.is_empty() {
+        return html! { p { "Aucun dossier." } };
+    }
     html! {
         table {
             thead { tr { th scope="col" { "Référence" } th scope="col" { "Nature" } th scope="col" { "Catégorie" } th scope="col" { "Statut" } th scope="col" { "Ouvert le" } th scope="col" { "Documents" } } }
