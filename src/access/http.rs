@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::tokens::TokenRecord;
 use super::tokens::{self, IssuedToken, TokenError, TokenRequest};
 use super::{Caller, Permission, Role};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, json_body};
 use crate::http::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
@@ -45,7 +45,7 @@ async fn create_token(
     body: Result<Json<CreateToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let scope = caller.require(Permission::ManageTokens)?;
-    let Json(body) = body.map_err(|rejection| ApiError::invalid("body", rejection.body_text()))?;
+    let body = json_body(body)?;
     let request = TokenRequest {
         role: body.role,
         name: body.name,

@@ -17,7 +17,7 @@ use crate::content::ContentError;
 use crate::documents::media_type::{self, SNIFF_LENGTH};
 use crate::documents::metadata::parse_metadata_json;
 use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
-use crate::dossiers::DossierStatus;
+use crate::dossiers::{DossierStatus, cancelled_message, unknown_message};
 use crate::identifiers::Sha256Hex;
 use crate::metrics::{METRICS, OutcomeLabels};
 use crate::validation::{FieldError, ValidationErrors};
@@ -262,19 +262,13 @@ impl Archive {
                 .find(|(reference, _)| *reference == link.reference)
                 .map(|(_, status)| *status);
             let message = match status {
-                Some(DossierStatus::Cancelled) => format!(
-                    "the dossier {} is cancelled: documents are no longer linked to it",
-                    link.reference
-                ),
+                Some(DossierStatus::Cancelled) => cancelled_message(&link.reference),
                 None if link.create.is_none()
                     && created
                         .get(&link.reference)
                         .is_none_or(|first| *first >= entry.position) =>
                 {
-                    format!(
-                        "names no dossier of this archive ({}); create it first, or ask for it to be created",
-                        link.reference
-                    )
+                    unknown_message(&link.reference)
                 }
                 _ => continue,
             };

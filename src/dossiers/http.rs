@@ -17,7 +17,7 @@ use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFil
 use crate::access::{Caller, Permission, Scope};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::{Document, DocumentId};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, json_body};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::parties::ReferenceKind;
@@ -40,11 +40,6 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 #[derive(Serialize, utoipa::ToSchema)]
 struct Categories {
     categories: Vec<String>,
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(body)| body)
-        .map_err(|rejection| ApiError::invalid("body", rejection.body_text()))
 }
 
 /// The tenant's dossier categories, in their order.

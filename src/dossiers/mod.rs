@@ -110,6 +110,20 @@ impl DossierStatus {
     }
 }
 
+/// Why a document cannot be linked to a cancelled dossier: the one wording of the API, the
+/// batch receipt and the catalog.
+pub fn cancelled_message(reference: &str) -> String {
+    format!("the dossier {reference} is cancelled: documents are no longer linked to it")
+}
+
+/// Why a document cannot name a dossier that does not exist.
+pub fn unknown_message(reference: &str) -> String {
+    format!(
+        "names no dossier of this archive ({reference}); create it first, or ask for it with \
+         {{\"reference\", \"create\": true, \"category\"}}"
+    )
+}
+
 /// A dossier to create, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDossier {

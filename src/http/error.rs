@@ -89,6 +89,14 @@ impl ApiError {
     }
 }
 
+/// A JSON body, or the refusal naming `body` with the reason it cannot be read.
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|axum::Json(body)| body)
+        .map_err(|rejection| ApiError::invalid("body", rejection.body_text()))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, field, details): (_, _, _, _, &[FieldError]) = match &self {

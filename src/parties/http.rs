@@ -162,19 +162,18 @@ pub async fn load_client_view(
     value: &str,
     limit: u32,
 ) -> Result<ClientView, ApiError> {
-    let scope = scope.clone();
-    let party = find_party(state, &scope, party_kind, kind, value).await?;
+    let party = find_party(state, scope, party_kind, kind, value).await?;
     let catalog = &state.archive.catalog;
-    let dossiers = catalog.party_dossiers(&scope, party.party_id).await?;
+    let dossiers = catalog.party_dossiers(scope, party.party_id).await?;
     let (documents, documents_total) = catalog
-        .party_documents(&scope, party.party_id, Some(limit))
+        .party_documents(scope, party.party_id, Some(limit))
         .await?;
     let details = json!({
         "party": state.archive.identifiers.hash(kind.as_str(), value),
         "documents": documents.len(),
     });
     catalog
-        .record_access(&scope, "party.viewed", None, &details)
+        .record_access(scope, "party.viewed", None, &details)
         .await?;
     Ok(ClientView {
         party,

@@ -14,7 +14,7 @@ use crate::dates::{format_timestamp, now_timestamp};
 use crate::documents::model::{Document, DocumentId};
 use crate::dossiers::{
     Dossier, DossierFilter, DossierKind, DossierLink, DossierPage, DossierStatus, Linked,
-    NewDossier, StatusChange,
+    NewDossier, StatusChange, cancelled_message, unknown_message,
 };
 use crate::identifiers::Siret;
 use crate::parties::{Party, PartyKind, ReferenceKind};
@@ -300,21 +300,14 @@ pub(super) async fn resolve_for_document(
     match dossier_id(connection, tenant, &link.reference).await? {
         Some((_, DossierStatus::Cancelled)) => Err(CatalogError::Invalid {
             field: String::new(),
-            message: format!(
-                "the dossier {} is cancelled: documents are no longer linked to it",
-                link.reference
-            ),
+            message: cancelled_message(&link.reference),
         }),
         Some((id, _)) => Ok(id),
         None => {
             let Some(template) = &link.create else {
                 return Err(CatalogError::Invalid {
                     field: String::new(),
-                    message: format!(
-                        "names no dossier of this archive ({}); create it first, or ask for it \
-                         with {{\"reference\", \"create\": true, \"category\"}}",
-                        link.reference
-                    ),
+                    message: unknown_message(&link.reference),
                 });
             };
             let fields = DossierFields {
@@ -691,9 +684,7 @@ pub(super) async fn link(
     if status == DossierStatus::Cancelled {
         return Err(CatalogError::Invalid {
             field: "reference".into(),
-            message: format!(
-                "the dossier {reference} is cancelled: documents are no longer linked to it"
-            ),
+            message: cancelled_message(reference),
         });
     }
     sqlx::query(
