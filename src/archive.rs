@@ -49,6 +49,21 @@ impl Archive {
         Ok(Some(document))
     }
 
+    /// The extracted text of a document the scope sees, its reading recorded first.
+    pub async fn read_text(
+        &self,
+        scope: &Scope,
+        id: DocumentId,
+    ) -> Result<Option<String>, CatalogError> {
+        let Some((_, text)) = self.catalog.document_texts(scope, &[id]).await?.pop() else {
+            return Ok(None);
+        };
+        self.catalog
+            .record_access(scope, "document.text_read", Some(&id), &json!({}))
+            .await?;
+        Ok(Some(text))
+    }
+
     /// Streams `range` of a document's content, verified, its download recorded first.
     pub async fn read_content(
         &self,

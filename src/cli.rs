@@ -35,6 +35,9 @@ struct Cli {
     /// Largest accepted upload, in bytes.
     #[arg(long, global = true, env = "GED_MAX_UPLOAD_BYTES")]
     max_upload_bytes: Option<u64>,
+    /// Run OCR when Tesseract is installed (`--ocr false` leaves scans to other servers).
+    #[arg(long, global = true, env = "GED_OCR")]
+    ocr: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
@@ -237,6 +240,19 @@ enum BenchCommand {
         #[arg(long = "bench-dir")]
         bench_dir: Option<PathBuf>,
     },
+    /// Pages per second of PDF text-layer extraction (beside poppler's pdftotext) and of
+    /// French OCR with Tesseract, on generated letters.
+    Extract {
+        /// Pages of the text-layer PDF.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+        pages: u64,
+        /// Pages read by OCR (0 to skip OCR).
+        #[arg(long = "ocr-pages", default_value_t = 20)]
+        ocr_pages: u64,
+        /// Where to work (a fresh temporary folder by default).
+        #[arg(long = "bench-dir")]
+        bench_dir: Option<PathBuf>,
+    },
     /// Search latency and throughput against SQLite (indexes + FTS5) on a synthetic archive.
     Search {
         /// Documents in the synthetic archive (at least 1,000).
@@ -304,6 +320,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(max_upload_bytes) = cli.max_upload_bytes {
         settings.max_upload_bytes = max_upload_bytes;
     }
+    if let Some(ocr) = cli.ocr {
+        settings.ocr = ocr;
+    }
     // A benchmark's table is its output: only problems are logged beside it.
     let default_filter = match cli.command {
         Command::Bench { .. } => "warn,sqlx=error",
@@ -357,6 +376,22 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     documents: usize::try_from(documents)?,
                     size: usize::try_from(size)?,
                     concurrency,
+                    bench_dir,
+                })
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Bench {
+                command:
+                    BenchCommand::Extract {
+                        pages,
+                        ocr_pages,
+                        bench_dir,
+                    },
+            } => {
+                crate::bench::extract::run(crate::bench::extract::Options {
+                    pages: usize::try_from(pages)?,
+                    ocr_pages: usize::try_from(ocr_pages)?,
                     bench_dir,
                 })
                 .await?;

@@ -29,6 +29,9 @@ pub struct Settings {
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
     pub log_format: LogFormat,
+    /// Run OCR on this server when Tesseract is installed; `false` leaves scans to other
+    /// servers (or waiting: a document shows why its text is pending).
+    pub ocr: bool,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             log_format: LogFormat::Text,
+            ocr: true,
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod content;
 pub mod dates;
 pub mod documents;
 pub mod dossiers;
+pub mod email;
+pub mod extraction;
 pub mod http;
 pub mod identifiers;
 pub mod index;

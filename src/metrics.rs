@@ -50,6 +50,10 @@ pub struct Metrics {
     pub catalog_seq: Gauge,
     pub indexed_seq: Gauge,
     pub index_lag: Gauge,
+    pub text_extractions: Family<OutcomeLabels, Counter>,
+    pub extraction_queue: Gauge,
+    pub extraction_queue_ocr: Gauge,
+    pub ocr_enabled: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -73,6 +77,10 @@ impl Metrics {
             catalog_seq: Gauge::default(),
             indexed_seq: Gauge::default(),
             index_lag: Gauge::default(),
+            text_extractions: Family::default(),
+            extraction_queue: Gauge::default(),
+            extraction_queue_ocr: Gauge::default(),
+            ocr_enabled: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +132,26 @@ impl Metrics {
             "index_lag",
             "Catalog changes the search index has yet to apply",
             metrics.index_lag.clone(),
+        );
+        registry.register(
+            "text_extractions",
+            "Text extraction jobs finished, by outcome (text, pdf, ocr, email, failed, needs_ocr, retry)",
+            metrics.text_extractions.clone(),
+        );
+        registry.register(
+            "extraction_queue",
+            "Documents whose text extraction is pending",
+            metrics.extraction_queue.clone(),
+        );
+        registry.register(
+            "extraction_queue_ocr",
+            "Pending text extractions that need OCR",
+            metrics.extraction_queue_ocr.clone(),
+        );
+        registry.register(
+            "ocr_enabled",
+            "1 when this server runs OCR (Tesseract with French found), else 0",
+            metrics.ocr_enabled.clone(),
         );
         Self {
             registry,

@@ -89,14 +89,24 @@ pub async fn run(
         crate::index::writer::start(&settings.index_dir(), archive.catalog.clone())
             .await
             .context("cannot open the search index")?;
+    let (extraction, extractor) = crate::extraction::worker::start(
+        archive.clone(),
+        index.clone(),
+        settings.staging_dir(),
+        settings.ocr,
+    )
+    .await
+    .context("cannot start the text extraction worker")?;
     let state = AppState {
         archive,
         index,
+        extraction,
         max_upload_bytes: settings.max_upload_bytes,
     };
     let served = http::serve(listener, state, shutdown)
         .await
         .context("server failed");
+    extractor.stop().await;
     // The writer's last commit lands before the process ends.
     writer.stop().await;
     served

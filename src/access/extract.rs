@@ -19,6 +19,7 @@ use crate::http::{ApiError, AppState};
 /// The API routes a session cookie may read (GET or HEAD).
 const SESSION_READS: &[&str] = &[
     "/api/v1/documents/{id}/content",
+    "/api/v1/documents/{id}/text",
     "/api/v1/individuals/{reference}/export",
 ];
 

@@ -127,10 +127,12 @@ async fn commit_batch(
         async move {
             let _permit = permit;
             let index = task_state.index.clone();
+            let extraction = task_state.extraction.clone();
             task_state
                 .archive
                 .receive_batch(&scope, manifest, options.accept_partial, || {
-                    index.catalog_changed()
+                    index.catalog_changed();
+                    extraction.documents_archived();
                 })
                 .await
         }

@@ -363,16 +363,15 @@ fn to_archive(pending: super::PendingBatchDocument) -> BatchArchive {
             parse_metadata_json(text).map_err(|_| "recorded metadata no longer valid")?;
         let sha256 = Sha256Hex::parse(&pending.sha256).map_err(|_| "recorded hash unreadable")?;
         let media_type = pending.media_type.clone().ok_or("no media type recorded")?;
-        Ok::<_, &str>(NewDocument {
-            id: DocumentId::new(),
+        Ok::<_, &str>(NewDocument::new(
             metadata,
-            content: ContentDescription {
+            ContentDescription {
                 sha256,
                 size: pending.size as u64,
                 media_type,
                 file_name: pending.file.rsplit('/').next().map(str::to_string),
             },
-        })
+        ))
     })();
     BatchArchive {
         position: pending.position,

@@ -1,6 +1,7 @@
 //! `ged bench …`: benchmarks a user can run, each printing its figures beside a baseline
 //! measured in the same run on the same data.
 
+pub mod extract;
 pub mod ingest;
 pub mod search;
 pub mod synthetic;

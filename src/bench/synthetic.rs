@@ -346,7 +346,7 @@ fn person(rng: &mut SmallRng, i: usize) -> Person {
     }
 }
 
-fn sentence(rng: &mut SmallRng, words: std::ops::Range<usize>) -> String {
+pub(crate) fn sentence(rng: &mut SmallRng, words: std::ops::Range<usize>) -> String {
     let count = rng.random_range(words);
     (0..count)
         .map(|_| WORDS[skewed(rng, WORDS.len())])

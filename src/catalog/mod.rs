@@ -19,6 +19,8 @@ use crate::batches::{
 };
 use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
 use crate::dossiers::{Dossier, DossierFilter, DossierPage, DossierStatus, Linked, NewDossier};
+use crate::email::EmailHeaders;
+use crate::extraction::{ExtractionJob, ExtractionOutcome, InitialText, QueueLength};
 use crate::parties::{Party, ReferenceKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,34 @@ pub struct NewDocument {
     pub id: DocumentId,
     pub metadata: DocumentMetadata,
     pub content: ContentDescription,
+    pub text: InitialText,
+    /// The headers, when the document is an email.
+    pub email: Option<EmailHeaders>,
+    /// Documents archived with this one (an email's attachments): same metadata but the
+    /// title, no external id, each pointing back at this document.
+    pub attachments: Vec<NewAttachment>,
+}
+
+impl NewDocument {
+    /// A document whose text the extraction queue will read.
+    pub fn new(metadata: DocumentMetadata, content: ContentDescription) -> Self {
+        Self {
+            id: DocumentId::new(),
+            metadata,
+            content,
+            text: InitialText::Queue,
+            email: None,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// An email attachment archived as a document of its own; its content is already stored.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub id: DocumentId,
+    pub content: ContentDescription,
+    pub text: InitialText,
 }
 
 /// What an insert did.
@@ -383,4 +413,37 @@ pub trait Catalog: Send + Sync + 'static {
         party_id: i64,
         limit: Option<u32>,
     ) -> Result<(Vec<Document>, u64), CatalogError>;
+
+    /// Takes up to `limit` pending extraction jobs, oldest first, leasing them until
+    /// `lease_until` (RFC 3339): another worker takes a job again only once its lease lapses.
+    /// With `ocr_off` (why this server runs no OCR), jobs that need OCR are left, and say why
+    /// they wait unless they already say so.
+    async fn claim_extractions(
+        &self,
+        ocr_off: Option<&str>,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ExtractionJob>, CatalogError>;
+
+    /// Records what a worker made of a job. Done stores the text and re-indexes the document
+    /// (a change in the sequence), in one transaction.
+    async fn finish_extraction(
+        &self,
+        job: &ExtractionJob,
+        outcome: ExtractionOutcome,
+    ) -> Result<(), CatalogError>;
+
+    /// Releases every lease: at the start of the only server of a single-file catalog.
+    async fn release_extraction_claims(&self) -> Result<(), CatalogError>;
+
+    /// Pending jobs, and how many of them need OCR.
+    async fn extraction_queue(&self) -> Result<QueueLength, CatalogError>;
+
+    /// The text of the documents the scope sees, for those that have one.
+    async fn document_texts(
+        &self,
+        scope: &Scope,
+        ids: &[DocumentId],
+    ) -> Result<Vec<(DocumentId, String)>, CatalogError>;
 }

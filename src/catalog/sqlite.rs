@@ -14,6 +14,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 mod batches;
 mod dossiers;
+mod extraction;
 
 use super::{
     Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, IndexSource, Inserted,
@@ -31,6 +32,7 @@ use crate::documents::model::{Channel, Direction, Document, DocumentId};
 use crate::dossiers::{
     Dossier, DossierFilter, DossierOnDocument, DossierPage, DossierStatus, Linked, NewDossier,
 };
+use crate::extraction::{ExtractionJob, ExtractionOutcome, QueueLength};
 use crate::parties::{
     CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference, Party,
     PartyKind, ReferenceKind,
@@ -95,6 +97,10 @@ struct DocumentRow {
     seq: i64,
     batch_id: Option<String>,
     batch_ref: Option<String>,
+    attached_to: Option<String>,
+    text_state: Option<String>,
+    email: Option<String>,
+    attachments: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -116,9 +122,21 @@ struct ReferenceRow {
     value: String,
 }
 
-const DOCUMENT_COLUMNS: &str = "id, sha256, size, media_type, file_name, direction, channel, source, \
-     document_type, document_date, received_at, sent_at, title, agent, recipient, sensitive, \
-     external_id, archived_at, seq, batch_id, batch_ref";
+/// The columns of [`DocumentRow`], of `documents d`: the text state, email headers and
+/// attachments come as JSON from correlated subqueries, one row per document.
+const DOCUMENT_COLUMNS: &str = "d.id, d.sha256, d.size, d.media_type, d.file_name, d.direction, \
+     d.channel, d.source, d.document_type, d.document_date, d.received_at, d.sent_at, d.title, \
+     d.agent, d.recipient, d.sensitive, d.external_id, d.archived_at, d.seq, d.batch_id, \
+     d.batch_ref, d.attached_to, \
+     (SELECT json_object('status', e.status, 'method', e.method, 'pages', e.pages, \
+      'reason', e.reason, 'finished_at', e.finished_at) \
+      FROM text_extractions e WHERE e.document_id = d.id) AS text_state, \
+     (SELECT json_object('message_id', m.message_id, 'from', m.sender, 'to', json(m.recipients), \
+      'cc', json(m.cc), 'subject', m.subject, 'date', m.sent_date) \
+      FROM document_emails m WHERE m.document_id = d.id) AS email, \
+     (SELECT json_group_array(json_object('id', a.id, 'file_name', a.file_name, \
+      'media_type', a.media_type, 'size', a.size) ORDER BY a.attachment_position) \
+      FROM documents a WHERE a.attached_to = d.id) AS attachments";
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
@@ -765,6 +783,40 @@ impl Catalog for SqliteCatalog {
     ) -> Result<(Vec<Document>, u64), CatalogError> {
         dossiers::party_documents(&self.readers, scope, party_id, limit).await
     }
+
+    async fn claim_extractions(
+        &self,
+        ocr_off: Option<&str>,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ExtractionJob>, CatalogError> {
+        extraction::claim(&self.writer, ocr_off, limit, now, lease_until).await
+    }
+
+    async fn finish_extraction(
+        &self,
+        job: &ExtractionJob,
+        outcome: ExtractionOutcome,
+    ) -> Result<(), CatalogError> {
+        extraction::finish(&self.writer, job, outcome).await
+    }
+
+    async fn release_extraction_claims(&self) -> Result<(), CatalogError> {
+        extraction::release_claims(&self.writer).await
+    }
+
+    async fn extraction_queue(&self) -> Result<QueueLength, CatalogError> {
+        extraction::queue_length(&self.readers).await
+    }
+
+    async fn document_texts(
+        &self,
+        scope: &Scope,
+        ids: &[DocumentId],
+    ) -> Result<Vec<(DocumentId, String)>, CatalogError> {
+        extraction::texts(&self.readers, scope, ids).await
+    }
 }
 
 const TOKEN_COLUMNS: &str = "id, tenant_id, role, name, source, created_at, expires_at, revoked_at";
@@ -843,6 +895,18 @@ async fn insert_document_rows(
     new: &NewDocument,
     batch: Option<BatchOfDocument<'_>>,
 ) -> Result<RowsInserted, CatalogError> {
+    insert_document_tree(connection, scope, new, batch, None).await
+}
+
+/// [`insert_document_rows`] for a document and, after it, its attachments, which point back at
+/// it (`attached`: the email's id and the attachment's position in it).
+async fn insert_document_tree(
+    connection: &mut SqliteConnection,
+    scope: &Scope,
+    new: &NewDocument,
+    batch: Option<BatchOfDocument<'_>>,
+    attached: Option<(&str, i64)>,
+) -> Result<RowsInserted, CatalogError> {
     let tenant = scope.tenant().as_str();
     let metadata = &new.metadata;
     if let Some(external_id) = &metadata.external_id {
@@ -913,9 +977,10 @@ async fn insert_document_rows(
          INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($2, $1, 'document_archived', $19); \
          INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
          channel, source, document_type, document_date, received_at, sent_at, title, agent, \
-         recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref) \
+         recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref, \
+         attached_to, attachment_position) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         last_insert_rowid(), last_insert_rowid(), $20, $21); \
+         last_insert_rowid(), last_insert_rowid(), $20, $21, $25, $26); \
          INSERT INTO document_parties (document_id, position, party_id, role, siret) \
          SELECT $1, CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
          json_extract(value, '$[2]') FROM json_each($22); \
@@ -950,6 +1015,8 @@ async fn insert_document_rows(
     .bind(links.to_string())
     .bind(serde_json::Value::from(dossier_ids).to_string())
     .bind(scope.actor())
+    .bind(attached.map(|(email, _)| email))
+    .bind(attached.map(|(_, position)| position))
     .fetch_one(&mut *connection)
     .await?;
     let audit_head = audit_seq.zip(audit_hash);
@@ -971,6 +1038,9 @@ async fn insert_document_rows(
             .map(|link| link.reference.as_str())
             .collect();
     }
+    if let Some((email, _)) = attached {
+        details["attached_to"] = email.into();
+    }
     insert_audit_after(
         connection,
         audit_head,
@@ -981,6 +1051,31 @@ async fn insert_document_rows(
         &now,
     )
     .await?;
+    extraction::queue_text(connection, &id, &new.content, &new.text, &now).await?;
+    if let Some(email) = &new.email {
+        extraction::insert_email(connection, &id, email).await?;
+    }
+    for (position, attachment) in new.attachments.iter().enumerate() {
+        let mut metadata = metadata.clone();
+        metadata.title = attachment.content.file_name.clone().or(metadata.title);
+        metadata.external_id = None;
+        let child = NewDocument {
+            id: attachment.id,
+            metadata,
+            content: attachment.content.clone(),
+            text: attachment.text.clone(),
+            email: None,
+            attachments: Vec::new(),
+        };
+        Box::pin(insert_document_tree(
+            connection,
+            scope,
+            &child,
+            batch,
+            Some((&id, position as i64)),
+        ))
+        .await?;
+    }
     Ok(RowsInserted::Created)
 }
 
@@ -1262,13 +1357,8 @@ async fn load_documents(
         "SELECT d.tenant_id, d.archived_seq, t.text, \
          (SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret)) \
           FROM document_parties dp WHERE dp.document_id = d.id) AS links, \
-         {DOSSIERS_OF_DOCUMENT} AS dossiers, {} \
-         FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}",
-        DOCUMENT_COLUMNS
-            .split(", ")
-            .map(|column| format!("d.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
+         {DOSSIERS_OF_DOCUMENT} AS dossiers, {DOCUMENT_COLUMNS} \
+         FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}"
     ))
     .bind(low)
     .bind(high)
@@ -1367,8 +1457,8 @@ async fn load_document(
         Visibility::Of(sees) => sees,
     };
     let row: Option<DocumentRow> = sqlx::query_as(&format!(
-        "SELECT {DOCUMENT_COLUMNS} FROM documents \
-         WHERE tenant_id = $1 AND id = $2 AND (sensitive = FALSE OR $3)"
+        "SELECT {DOCUMENT_COLUMNS} FROM documents d \
+         WHERE d.tenant_id = $1 AND d.id = $2 AND (d.sensitive = FALSE OR $3)"
     ))
     .bind(tenant)
     .bind(id)
@@ -1414,6 +1504,28 @@ fn document_from_rows(
         .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
     let channel = Channel::parse(&row.channel)
         .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
+    let json = |what: &str, text: &str| {
+        CatalogError::Corrupt(format!("{what} of document {}: {text}", row.id))
+    };
+    let text = row
+        .text_state
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| json("text state", &e.to_string()))?;
+    let email = row
+        .email
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| json("email headers", &e.to_string()))?;
+    let attachments =
+        serde_json::from_str(&row.attachments).map_err(|e| json("attachments", &e.to_string()))?;
+    let attached_to = row
+        .attached_to
+        .as_deref()
+        .map(|id| DocumentId::parse(id).ok_or_else(|| json("attached_to", id)))
+        .transpose()?;
     Ok(Document {
         id: DocumentId::parse(&row.id)
             .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
@@ -1441,6 +1553,10 @@ fn document_from_rows(
         individuals,
         companies,
         dossiers,
+        text,
+        email,
+        attachments,
+        attached_to,
     })
 }
 

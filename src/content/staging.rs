@@ -50,6 +50,28 @@ pub(super) enum StagedBytes {
     File(NamedTempFile),
 }
 
+impl StagedContent {
+    /// Content already in memory (an email's attachment), hashed here.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        let sha256 = Sha256Hex::from_digest(&Sha256::digest(&bytes));
+        let head = Bytes::copy_from_slice(&bytes[..bytes.len().min(SNIFF_LENGTH)]);
+        Self {
+            sha256,
+            size: bytes.len() as u64,
+            head,
+            bytes: StagedBytes::Memory(Bytes::from(bytes)),
+        }
+    }
+
+    /// The whole content, read back from memory or from its staging file.
+    pub async fn read_all(&self) -> std::io::Result<Bytes> {
+        match &self.bytes {
+            StagedBytes::Memory(bytes) => Ok(bytes.clone()),
+            StagedBytes::File(file) => Ok(Bytes::from(tokio::fs::read(file.path()).await?)),
+        }
+    }
+}
+
 impl StagingWriter {
     /// `directory` holds spilled uploads; it must be on the same machine as the process.
     pub fn new(directory: &Path, limit: u64) -> Self {

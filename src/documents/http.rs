@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::metadata::parse_metadata_json;
 use super::model::{Document, DocumentId};
 use crate::access::{Caller, Permission};
 use crate::http::error::ErrorBody;
@@ -40,6 +39,7 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
         .layer(DefaultBodyLimit::max(body_limit))
         .routes(routes!(document_metadata))
         .routes(routes!(document_content))
+        .routes(routes!(document_text))
 }
 
 /// `multipart/form-data` of `POST /api/v1/documents`.
@@ -94,7 +94,11 @@ async fn archive_document(
                 }
                 let text = String::from_utf8(text)
                     .map_err(|_| ApiError::invalid("metadata", "is not UTF-8 text"))?;
-                metadata = Some(parse_metadata_json(&text).map_err(ApiError::Invalid)?);
+                // Validated with the file: an email fills in fields the sender left out.
+                let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    ApiError::invalid("metadata", format!("is not valid JSON: {e}"))
+                })?;
+                metadata = Some(value);
             }
             "file" if file.is_none() => {
                 let file_name = field.file_name().and_then(clean_file_name);
@@ -122,8 +126,9 @@ async fn archive_document(
     }
     let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "is required"))?;
     let file = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
-    let outcome = state.archive.archive(&scope, metadata, file).await?;
+    let outcome = state.archive.archive(&scope, &metadata, file).await?;
     state.index.catalog_changed();
+    state.extraction.documents_archived();
     Ok(match outcome {
         ArchiveOutcome::Created(document) => (StatusCode::CREATED, Json(document)).into_response(),
         ArchiveOutcome::AlreadyArchived(document) => {
@@ -252,4 +257,35 @@ async fn document_content(
     response
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// The text the archive read from the document (text layer, OCR or email body), as plain
+/// text; the read is recorded in the audit trail. 404 while there is none yet: the
+/// document's `text` says whether extraction is pending, failed or skipped.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/text", tag = "documents",
+    params(("id" = String, Path, description = "The document id (UUID)")),
+    responses(
+        (status = 200, description = "The extracted text; pages separated by form feeds", content_type = "text/plain", body = String),
+        (status = 404, description = "No such document in the caller's scope, or no text yet", body = ErrorBody),
+    ))]
+async fn document_text(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = caller.require(Permission::ReadContent)?;
+    let id = DocumentId::parse(&id).ok_or(ApiError::NotFound)?;
+    let text = state
+        .archive
+        .read_text(&scope, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, NO_STORE),
+        ],
+        text,
+    )
+        .into_response())
 }

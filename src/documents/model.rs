@@ -5,6 +5,8 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::dossiers::{DossierLink, DossierOnDocument};
+use crate::email::{AttachmentOnDocument, EmailHeaders};
+use crate::extraction::TextState;
 use crate::identifiers::Sha256Hex;
 use crate::parties::{CompanyOnDocument, CompanyReference, IndividualReference};
 
@@ -176,4 +178,17 @@ pub struct Document {
     pub companies: Vec<CompanyOnDocument>,
     /// The dossiers the document is in, in the order it was linked to them.
     pub dossiers: Vec<DossierOnDocument>,
+    /// Where the archive stands in reading the document's words; absent for documents
+    /// archived without extraction (synthetic benchmark data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextState>,
+    /// The headers of an email (channel email, content `message/rfc822`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailHeaders>,
+    /// The documents archived from this email's attachments, in message order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentOnDocument>,
+    /// The email this document came attached to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<DocumentId>,
 }

@@ -25,6 +25,7 @@ use utoipa_axum::routes;
 pub use error::ApiError;
 
 use crate::archive::Archive;
+use crate::extraction::worker::Extraction;
 use crate::index::SearchIndex;
 use crate::metrics::METRICS;
 
@@ -40,6 +41,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub archive: Archive,
     pub index: SearchIndex,
+    /// Wakes the text extraction worker; says whether OCR runs.
+    pub extraction: Extraction,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
 }
@@ -248,6 +251,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         METRICS.catalog_seq.set(catalog_seq);
         METRICS.indexed_seq.set(indexed_seq);
         METRICS.index_lag.set((catalog_seq - indexed_seq).max(0));
+    }
+    if let Ok(queue) = state.archive.catalog.extraction_queue().await {
+        METRICS.extraction_queue.set(queue.pending as i64);
+        METRICS.extraction_queue_ocr.set(queue.pending_ocr as i64);
     }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],

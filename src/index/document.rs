@@ -35,6 +35,10 @@ pub struct Hit<'a> {
     companies: &'a [CompanyOnDocument],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     dossiers: Vec<HitDossier<'a>>,
+    /// With `q`: the passage of the document's text where the words occur. Added to the
+    /// stored hit at search time, never stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extract: Option<super::search::Extract>,
 }
 
 /// A dossier as a result list shows it.
@@ -159,6 +163,7 @@ pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocume
                 status: d.status.as_str(),
             })
             .collect(),
+        extract: None,
     };
     indexed.add_text(
         fields.hit,

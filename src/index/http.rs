@@ -1,5 +1,6 @@
 //! `GET /api/v1/search`: the agents' search, audited, within the caller's scope.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,10 @@ use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::search::{Cursor, SearchRequest, SearchResults, Sort};
+use super::search::{Cursor, Extract, SearchRequest, SearchResults, Sort};
 use crate::access::{Caller, Permission, Scope};
 use crate::dates::{parse_date, parse_instant_or_date};
-use crate::documents::model::{Channel, Direction};
+use crate::documents::model::{Channel, Direction, DocumentId};
 use crate::dossiers::DossierStatus;
 use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
@@ -115,10 +116,14 @@ pub async fn run_search(
     }
     let index = state.index.clone();
     let search_scope = scope.clone();
-    let results = tokio::task::spawn_blocking(move || index.search(&search_scope, &request))
+    let q = request.q.clone();
+    let mut results = tokio::task::spawn_blocking(move || index.search(&search_scope, &request))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(q) = q {
+        add_extracts(state, scope, &q, &mut results).await?;
+    }
 
     let mut criteria = Map::new();
     for (key, value) in pairs {
@@ -143,6 +148,43 @@ pub async fn run_search(
         .record_access(scope, "search", None, &details)
         .await?;
     Ok(results)
+}
+
+/// Gives each hit found by its words the passage of its text where they occur (`extract`).
+/// The texts come from the catalog: the index does not store them, which keeps it small.
+async fn add_extracts(
+    state: &AppState,
+    scope: &Scope,
+    q: &str,
+    results: &mut SearchResults,
+) -> Result<(), ApiError> {
+    let ids: Vec<DocumentId> = results
+        .hits
+        .iter()
+        .filter_map(|hit| hit.get("id")?.as_str().and_then(DocumentId::parse))
+        .collect();
+    let texts = state.archive.catalog.document_texts(scope, &ids).await?;
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let index = state.index.clone();
+    let q = q.to_string();
+    let extracts = tokio::task::spawn_blocking(move || index.extracts(&q, &texts))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let extracts: HashMap<String, Extract> = extracts
+        .into_iter()
+        .map(|(id, extract)| (id.to_string(), extract))
+        .collect();
+    for hit in &mut results.hits {
+        let id = hit.get("id").and_then(Value::as_str).unwrap_or_default();
+        if let Some(extract) = extracts.get(id) {
+            hit["extract"] =
+                serde_json::to_value(extract).map_err(|e| ApiError::Internal(e.into()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The form of an identifying criterion that is hashed: the canonical identifier when it is

@@ -12,6 +12,7 @@ use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value as _};
+use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, DocId, Order, Score, SegmentReader, TantivyDocument, Term};
 use time::{Date, OffsetDateTime};
 
@@ -19,7 +20,19 @@ use super::document::{day_number, micros};
 use super::schema::NAME_TOKENIZER;
 use super::writer::SearchIndex;
 use crate::access::Scope;
+use crate::documents::model::DocumentId;
 use crate::identifiers::{Nir, Siren, Siret};
+
+/// About two lines of a letter: enough to recognise it in a result list.
+const EXTRACT_CHARS: usize = 200;
+
+/// A short passage of a hit's text around the words searched for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Extract {
+    pub text: String,
+    /// The found words, as `[start, end)` character positions in `text`.
+    pub highlights: Vec<[usize; 2]>,
+}
 
 /// How results are ordered.
 #[derive(
@@ -316,12 +329,54 @@ impl SearchIndex {
             must(range_i64(f.archived_micros, from, to));
         }
         if let Some(q) = &request.q {
-            let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
-            parser.set_conjunction_by_default();
-            let (query, _) = parser.parse_query_lenient(q);
-            must(query);
+            must(self.words_query(q));
         }
         Ok(BooleanQuery::new(clauses))
+    }
+
+    /// The full-text part of a search: every word of `q` in the title or the text, with the
+    /// query parser's syntax (quotes for phrases, `-` to exclude), forgiving typos in it.
+    fn words_query(&self, q: &str) -> Box<dyn Query> {
+        let mut parser =
+            QueryParser::for_index(&self.index, vec![self.fields.title, self.fields.text]);
+        parser.set_conjunction_by_default();
+        parser.parse_query_lenient(q).0
+    }
+
+    /// For each document text, the passage where `q`'s words occur, the words marked; texts
+    /// where none occurs (a hit by its title) have none.
+    pub fn extracts(
+        &self,
+        q: &str,
+        texts: &[(DocumentId, String)],
+    ) -> tantivy::Result<Vec<(DocumentId, Extract)>> {
+        let searcher = self.reader.searcher();
+        let query = self.words_query(q);
+        let mut generator = SnippetGenerator::create(&searcher, &*query, self.fields.text)?;
+        generator.set_max_num_chars(EXTRACT_CHARS);
+        Ok(texts
+            .iter()
+            .filter_map(|(id, text)| {
+                let snippet = generator.snippet(text);
+                if snippet.highlighted().is_empty() {
+                    return None;
+                }
+                let fragment = snippet.fragment();
+                let chars = |byte: usize| fragment[..byte].chars().count();
+                let highlights = snippet
+                    .highlighted()
+                    .iter()
+                    .map(|range| [chars(range.start), chars(range.end)])
+                    .collect();
+                Some((
+                    *id,
+                    Extract {
+                        text: fragment.to_string(),
+                        highlights,
+                    },
+                ))
+            })
+            .collect())
     }
 
     /// Every word of `text`, analysed as names are, must occur in `field`.

@@ -7,12 +7,13 @@
 
 use crate::access::{AccessError, Scope};
 use crate::archive::Archive;
-use crate::catalog::{CatalogError, Inserted, NewDocument};
+use crate::catalog::{CatalogError, Inserted, NewAttachment, NewDocument};
 use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::documents::media_type::{self, MediaTypeError};
-use crate::documents::model::{
-    ContentDescription, Direction, Document, DocumentId, DocumentMetadata,
-};
+use crate::documents::metadata::parse_metadata;
+use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
+use crate::email::{self, EmailAttachment, ParsedEmail};
+use crate::extraction::{InitialText, TextMethod};
 use crate::metrics::METRICS;
 use crate::validation::ValidationErrors;
 
@@ -53,13 +54,16 @@ pub struct IncomingFile {
 }
 
 impl Archive {
+    /// Archives a document from its metadata (JSON, validated here) and its staged file. An
+    /// email (`message/rfc822`) gives its own defaults — channel `email`, the subject as
+    /// title, the Date header as document date and `sent_at` — and its attachments are
+    /// archived with it, each as a document of its own, in the same catalog transaction.
     pub async fn archive(
         &self,
         scope: &Scope,
-        metadata: DocumentMetadata,
+        metadata: &serde_json::Value,
         file: IncomingFile,
     ) -> Result<ArchiveOutcome, ArchiveError> {
-        scope.check_archive(&metadata)?;
         let staged = file.staged;
         if staged.size == 0 {
             return Err(ArchiveError::Invalid(ValidationErrors::single(
@@ -77,6 +81,22 @@ impl Archive {
                 ArchiveError::Invalid(ValidationErrors::single("file", error.to_string()))
             }
         })?;
+
+        let email = if media_type == EMAIL {
+            let raw = staged.read_all().await.map_err(ContentError::from)?;
+            let parsed = tokio::task::spawn_blocking(move || email::parse(&raw))
+                .await
+                .map_err(|e| ContentError::from(std::io::Error::other(e)))?;
+            Some(parsed)
+        } else {
+            None
+        };
+        let metadata = match &email {
+            Some(parsed) => parse_metadata(&with_email_defaults(metadata, parsed)),
+            None => parse_metadata(metadata),
+        }
+        .map_err(ArchiveError::Invalid)?;
+        scope.check_archive(&metadata)?;
 
         if let Some(external_id) = &metadata.external_id
             && let Some(existing) = self
@@ -97,20 +117,35 @@ impl Archive {
         };
         let sha256 = staged.sha256.clone();
         let direction = metadata.direction;
+        let mut new = NewDocument::new(metadata, content);
+        if let Some(parsed) = email {
+            new.text = match parsed.unreadable {
+                Some(reason) => InitialText::Failed(reason),
+                None => InitialText::Known {
+                    method: TextMethod::Email,
+                    text: parsed.body.unwrap_or_default(),
+                },
+            };
+            new.email = Some(parsed.headers);
+            // Attachments first: the email's catalog record only ever points at stored content.
+            for attachment in parsed.attachments {
+                new.attachments
+                    .push(self.store_attachment(attachment).await?);
+            }
+        }
         let stored = self.content.put(staged).await?;
-        let new = NewDocument {
-            id: DocumentId::new(),
-            metadata,
-            content,
-        };
         match self.catalog.insert_document(scope, new).await? {
             Inserted::Created(document) => {
-                METRICS.archived(1, document.size);
+                METRICS.archived(
+                    1 + document.attachments.len() as u64,
+                    document.size + document.attachments.iter().map(|a| a.size).sum::<u64>(),
+                );
                 tracing::info!(
                     document_id = %document.id,
                     sha256 = %document.sha256,
                     size = document.size,
                     media_type = %document.media_type,
+                    attachments = document.attachments.len(),
                     deduplicated = stored == PutOutcome::AlreadyPresent,
                     seq = document.seq,
                     "document archived"
@@ -124,6 +159,55 @@ impl Archive {
             }
         }
     }
+
+    /// Stores an attachment's bytes; an attachment of a type the archive does not serve as
+    /// such is kept all the same, as `application/octet-stream` (downloaded, never rendered).
+    async fn store_attachment(
+        &self,
+        attachment: EmailAttachment,
+    ) -> Result<NewAttachment, ArchiveError> {
+        let staged = StagedContent::from_bytes(attachment.bytes);
+        let media_type = media_type::detect(
+            &staged.head,
+            attachment.file_name.as_deref(),
+            attachment.declared_media_type.as_deref(),
+        )
+        .unwrap_or(OPAQUE);
+        let content = ContentDescription {
+            sha256: staged.sha256.clone(),
+            size: staged.size,
+            media_type: media_type.to_string(),
+            file_name: attachment.file_name,
+        };
+        self.content.put(staged).await?;
+        Ok(NewAttachment {
+            id: DocumentId::new(),
+            content,
+            text: InitialText::Queue,
+        })
+    }
+}
+
+const EMAIL: &str = "message/rfc822";
+const OPAQUE: &str = "application/octet-stream";
+
+/// The metadata with what the email says filled in where the sender said nothing.
+fn with_email_defaults(metadata: &serde_json::Value, email: &ParsedEmail) -> serde_json::Value {
+    let mut metadata = metadata.clone();
+    if let Some(fields) = metadata.as_object_mut() {
+        let mut default = |field: &str, value: Option<String>| {
+            if let Some(value) = value
+                && !fields.contains_key(field)
+            {
+                fields.insert(field.to_string(), value.into());
+            }
+        };
+        default("channel", Some("email".into()));
+        default("title", email.headers.subject.clone());
+        default("document_date", email.written_date.clone());
+        default("sent_at", email.headers.date.clone());
+    }
+    metadata
 }
 
 impl Archive {

@@ -5,6 +5,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::dates::parse_date;
+use crate::extraction::{TextMethod, TextState, TextStatus};
 
 const MONTHS: [&str; 12] = [
     "janvier",
@@ -125,6 +126,49 @@ pub fn dossier_kind(kind: &str) -> &'static str {
         "complaint" => "Réclamation",
         "internal" => "Interne",
         _ => "—",
+    }
+}
+
+/// Where a document's text stands, in words: "Texte extrait (OCR, 2 pages)".
+pub fn text_state(state: &TextState) -> String {
+    let method = match state.method {
+        Some(TextMethod::Text) => "texte brut",
+        Some(TextMethod::Pdf) => "couche texte du PDF",
+        Some(TextMethod::Ocr) => "reconnaissance de caractères",
+        Some(TextMethod::Email) => "corps du courriel",
+        None => "",
+    };
+    let pages = match state.pages {
+        Some(1) => ", 1 page".to_string(),
+        Some(pages) if pages > 1 => format!(", {pages} pages"),
+        _ => String::new(),
+    };
+    let reason = state
+        .reason
+        .as_deref()
+        .map(|reason| format!(" : {reason}"))
+        .unwrap_or_default();
+    match state.status {
+        TextStatus::Done => format!("Texte extrait ({method}{pages})"),
+        TextStatus::Pending => format!("Extraction du texte en attente{reason}"),
+        TextStatus::Failed => format!("Extraction du texte impossible{reason}"),
+        TextStatus::Skipped => format!("Pas de texte à extraire{reason}"),
+    }
+}
+
+/// A size in octets, as French users read it ("12,5 Ko").
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["octets", "Ko", "Mo", "Go"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} octets")
+    } else {
+        format!("{value:.1} {}", UNITS[unit]).replace('.', ",")
     }
 }
 

@@ -20,6 +20,7 @@ use crate::dates::{format_timestamp, parse_date};
 use crate::documents::model::{Document, DocumentId};
 use crate::dossiers::Dossier;
 use crate::dossiers::http::load_timeline;
+use crate::extraction::TextStatus;
 use crate::http::{ApiError, AppState};
 use crate::parties::http::{company_reference, individual_reference, load_client_view};
 use crate::parties::{Party, PartyKind};
@@ -127,11 +128,10 @@ pub async fn document(
             }
             Err(_) => None,
         };
-        let textual = matches!(
-            document.media_type.as_str(),
-            "text/plain" | "message/rfc822"
-        ) && document.size <= MAX_SHOWN_TEXT;
+        let textual = document.media_type == "text/plain" && document.size <= MAX_SHOWN_TEXT;
         let text = match session.caller.require(Permission::ReadContent) {
+            // An email shows its body as read when it was archived, not its MIME source.
+            Ok(reader) if document.email.is_some() => state.archive.read_text(&reader, id).await?,
             Ok(reader) if textual => {
                 let mut stream = state
                     .archive
@@ -168,6 +168,36 @@ pub async fn document(
             @if let Some(batch) = &document.batch_ref { dt { "Lot" } dd { (batch) } }
             dt { "Parties" } dd { (parties(&json(&document.individuals), &json(&document.companies))) }
             dt { "Empreinte SHA-256" } dd { code { (document.sha256) } }
+            @if let Some(state) = &document.text {
+                dt { "Texte" } dd {
+                    (format::text_state(state))
+                    @if reads_content && state.status == TextStatus::Done && document.email.is_none() && document.media_type != "text/plain" {
+                        " — " a href=(format!("/api/v1/documents/{}/text", document.id)) { "lire le texte extrait" }
+                    }
+                }
+            }
+            @if let Some(email) = &document.attached_to {
+                dt { "Pièce jointe du courriel" } dd { a href=(format!("/ui/documents/{email}")) { "ouvrir le courriel" } }
+            }
+        }
+        @if let Some(email) = &document.email {
+            h2 { "Courriel" }
+            dl {
+                @if let Some(from) = &email.from { dt { "De" } dd { (from) } }
+                @if !email.to.is_empty() { dt { "À" } dd { (email.to.join(", ")) } }
+                @if !email.cc.is_empty() { dt { "Copie" } dd { (email.cc.join(", ")) } }
+                @if let Some(subject) = &email.subject { dt { "Objet" } dd { (subject) } }
+                @if let Some(date) = &email.date { dt { "Envoyé le" } dd { (format::instant(date)) } }
+            }
+        }
+        @if !document.attachments.is_empty() {
+            h2 { "Pièces jointes" }
+            ul { @for attachment in &document.attachments {
+                li {
+                    a href=(format!("/ui/documents/{}", attachment.id)) { (attachment.file_name.as_deref().unwrap_or("(sans nom)")) }
+                    " — " (attachment.media_type) ", " (format::size(attachment.size))
+                }
+            } }
         }
         @if reads_content { (viewer(&document, text.as_deref())) }
         h2 { "Dossiers" }

@@ -58,6 +58,12 @@ const COMPANY_FIELDS: &[Field] = &[
     ("company_name", "Raison sociale", "text", ""),
 ];
 const FILTERS: &[Field] = &[
+    (
+        "q",
+        "Mots du document",
+        "search",
+        "titre, texte du courrier, de l'OCR ou du courriel",
+    ),
     ("agent", "Identifiant gestionnaire", "text", ""),
     ("source", "Source", "text", "ex. SCAN-LYON"),
     (
@@ -270,13 +276,42 @@ fn hit_row(hit: &Value) -> Markup {
             td { (format::date(text(hit, "document_date"))) }
             td { (text(hit, "document_type")) }
             td { (format::direction(text(hit, "direction"))) }
-            td { a href=(format!("/ui/documents/{}", format::segment(id))) { (hit["title"].as_str().unwrap_or("(sans titre)")) } }
+            td {
+                a href=(format!("/ui/documents/{}", format::segment(id))) { (hit["title"].as_str().unwrap_or("(sans titre)")) }
+                @if hit["extract"].is_object() { (extract(&hit["extract"])) }
+            }
             td { (parties(&hit["individuals"], &hit["companies"])) }
             td { @for dossier in hit["dossiers"].as_array().into_iter().flatten() {
                 a href=(format!("/ui/dossiers/{}", format::segment(text(dossier, "reference")))) { (text(dossier, "reference")) }
                 " (" (format::dossier_status(text(dossier, "status"))) ") "
             } }
         }
+    }
+}
+
+/// The passage of a hit's text where the searched words occur, the words marked.
+fn extract(extract: &Value) -> Markup {
+    let chars: Vec<char> = text(extract, "text").chars().collect();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for range in extract["highlights"].as_array().into_iter().flatten() {
+        let (Some(start), Some(end)) = (range[0].as_u64(), range[1].as_u64()) else {
+            continue;
+        };
+        let (start, end) = (start as usize, (end as usize).min(chars.len()));
+        if start < at || start >= end {
+            continue;
+        }
+        pieces.push((false, chars[at..start].iter().collect::<String>()));
+        pieces.push((true, chars[start..end].iter().collect::<String>()));
+        at = end;
+    }
+    pieces.push((
+        false,
+        chars[at.min(chars.len())..].iter().collect::<String>(),
+    ));
+    html! {
+        p.extrait { "… " @for (marked, piece) in pieces { @if marked { mark { (piece) } } @else { (piece) } } " …" }
     }
 }
 

@@ -364,7 +364,7 @@ async fn the_token_command_issues_lists_and_revokes() {
     let data_dir = folder.path().join("data");
     let data = data_dir.to_str().unwrap();
 
-    let output = ged(&[
+    let output = ged_async(&[
         "token",
         "create",
         "--data-dir",
@@ -379,7 +379,8 @@ async fn the_token_command_issues_lists_and_revokes() {
         "Lyon",
         "--expires",
         "90d",
-    ]);
+    ])
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -395,7 +396,7 @@ async fn the_token_command_issues_lists_and_revokes() {
     let secret = lines[0].to_string();
     assert!(secret.starts_with("ged_"));
 
-    let refused = ged(&[
+    let refused = ged_async(&[
         "token",
         "create",
         "--data-dir",
@@ -404,11 +405,12 @@ async fn the_token_command_issues_lists_and_revokes() {
         "caisse-nord",
         "--role",
         "scanner",
-    ]);
+    ])
+    .await;
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--source"));
 
-    let listed = ged(&["token", "list", "--data-dir", data]);
+    let listed = ged_async(&["token", "list", "--data-dir", data]).await;
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
         listed.contains("caisse-nord") && listed.contains("scanner") && listed.contains("Lyon"),
@@ -431,7 +433,7 @@ async fn the_token_command_issues_lists_and_revokes() {
         .and_then(|line| line.split_whitespace().next())
         .unwrap()
         .to_string();
-    let revoked = ged(&["token", "revoke", "--data-dir", data, &id]);
+    let revoked = ged_async(&["token", "revoke", "--data-dir", data, &id]).await;
     assert!(
         revoked.status.success(),
         "{}",

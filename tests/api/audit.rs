@@ -153,7 +153,7 @@ async fn verify_catches_an_audit_log_cut_at_its_end() {
         .await
         .unwrap();
     pool.close().await;
-    let output = ged(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]);
+    let output = ged_async(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]).await;
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{text}");
     assert!(

@@ -116,7 +116,7 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
     );
 
     kill_9(&mut server);
-    let verified = ged(&["verify", "--data-dir", data]);
+    let verified = ged_async(&["verify", "--data-dir", data]).await;
     assert!(
         verified.status.success(),
         "{}",

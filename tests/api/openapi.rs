@@ -271,6 +271,13 @@ async fn every_operation_is_documented_and_answers_as_its_schema_says() {
             200,
         ),
         call(agent, M::GET, one, "/api/v1/documents/nope", 404),
+        call(
+            agent,
+            M::GET,
+            "/api/v1/documents/{id}/text",
+            "/api/v1/documents/nope/text",
+            404,
+        ),
         call(None, M::GET, one, format!("/api/v1/documents/{id}"), 401),
         // Search, audit.
         call(

@@ -447,7 +447,7 @@ async fn the_search_command_prints_a_table_or_json() {
     let app = spawn_app().await;
     corpus(&app).await;
     app.search("").await; // the index holds everything
-    let output = ged(&[
+    let output = ged_async(&[
         "search",
         "--server",
         &app.address,
@@ -457,7 +457,8 @@ async fn the_search_command_prints_a_table_or_json() {
         "Lefèvre",
         "--document-type",
         "RECLAMATION",
-    ]);
+    ])
+    .await;
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -471,7 +472,7 @@ async fn the_search_command_prints_a_table_or_json() {
     assert!(table.contains("2 of 2 documents"), "{table}");
     assert!(table.contains("Anne LEFEVRE"), "{table}");
 
-    let output = ged(&[
+    let output = ged_async(&[
         "search",
         "--server",
         &app.address,
@@ -480,11 +481,12 @@ async fn the_search_command_prints_a_table_or_json() {
         "--siren",
         SIREN,
         "--json",
-    ]);
+    ])
+    .await;
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["total"], 2);
 
-    let output = ged(&[
+    let output = ged_async(&[
         "search",
         "--server",
         &app.address,
@@ -492,7 +494,8 @@ async fn the_search_command_prints_a_table_or_json() {
         &app.reader,
         "--nir",
         "123",
-    ]);
+    ])
+    .await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("field nir"));
 

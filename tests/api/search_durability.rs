@@ -78,7 +78,7 @@ async fn the_reindex_command_rebuilds_and_refuses_while_a_server_holds_the_index
         app.archive_ok(&metadata(), pdf_part(&format!("reindexed {n}")))
             .await;
     }
-    let busy = ged(&["reindex", "--data-dir", data]);
+    let busy = ged_async(&["reindex", "--data-dir", data]).await;
     assert!(!busy.status.success());
     assert!(
         String::from_utf8_lossy(&busy.stderr).contains("in use"),
@@ -87,7 +87,7 @@ async fn the_reindex_command_rebuilds_and_refuses_while_a_server_holds_the_index
     );
     app.stop().await;
 
-    let output = ged(&["reindex", "--data-dir", data]);
+    let output = ged_async(&["reindex", "--data-dir", data]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -313,7 +313,7 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
 }
 
 /// Signs in through the form; the session's `name=value` cookie pair.
-async fn sign_in(app: &TestApp, client: &reqwest::Client, token: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, client: &reqwest::Client, token: &str) -> String {
     let signed_in = client
         .post(app.url("/ui/connexion"))
         .form(&[("token", token)])

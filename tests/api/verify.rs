@@ -15,8 +15,8 @@ async fn archive_two(app: &TestApp) -> (Value, Value) {
     (first, second)
 }
 
-fn run_verify(app: &TestApp) -> (bool, String) {
-    let output = ged(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]);
+async fn run_verify(app: &TestApp) -> (bool, String) {
+    let output = ged_async(&["verify", "--data-dir", app.data_dir.to_str().unwrap()]).await;
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
@@ -26,7 +26,7 @@ fn run_verify(app: &TestApp) -> (bool, String) {
 async fn verify_passes_on_an_intact_archive() {
     let app = spawn_app().await;
     archive_two(&app).await;
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(success, "{output}");
     assert!(output.contains("objects:   2 re-hashed"), "{output}");
     assert!(output.contains("documents: 2 checked"), "{output}");
@@ -43,7 +43,7 @@ async fn verify_catches_a_corrupted_object_and_the_content_is_not_served() {
     bytes[20] ^= 0x01; // same size, one bit flipped
     std::fs::write(&path, &bytes).unwrap();
 
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(!success, "verify must fail: {output}");
     assert!(output.contains("corrupted object"), "{output}");
     assert!(output.contains(sha256), "{output}");
@@ -76,7 +76,7 @@ async fn verify_catches_missing_content() {
     let sha256 = second["sha256"].as_str().unwrap();
     std::fs::remove_file(object_path(&app, sha256)).unwrap();
 
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(!success, "{output}");
     assert!(
         output.contains(&format!("its content {sha256} is missing")),
@@ -117,7 +117,7 @@ async fn verify_names_the_first_tampered_audit_entry() {
         .unwrap();
     pool.close().await;
 
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(!success, "{output}");
     assert!(
         output.contains("audit log entry 2 breaks the chain"),
@@ -128,11 +128,12 @@ async fn verify_names_the_first_tampered_audit_entry() {
 #[tokio::test]
 async fn verify_refuses_a_folder_without_an_archive() {
     let folder = tempfile::tempdir().unwrap();
-    let output = ged(&[
+    let output = ged_async(&[
         "verify",
         "--data-dir",
         folder.path().join("nothing").to_str().unwrap(),
-    ]);
+    ])
+    .await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no archive"));
 }
@@ -160,7 +161,7 @@ async fn a_damaged_object_is_repaired_by_the_next_upload_of_its_content() {
     let id = first["id"].as_str().unwrap();
     let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
     assert_eq!(content.bytes().await.unwrap().as_ref(), original.as_slice());
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(success, "{output}");
 }
 
@@ -179,7 +180,7 @@ async fn verify_catches_a_document_row_pointed_at_other_content() {
         .await
         .unwrap();
     pool.close().await;
-    let (success, output) = run_verify(&app);
+    let (success, output) = run_verify(&app).await;
     assert!(!success, "{output}");
     assert!(output.contains(first["id"].as_str().unwrap()), "{output}");
 }

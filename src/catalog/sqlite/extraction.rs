@@ -1,0 +1,277 @@
+//! Document text and email headers in the SQLite catalog, and the extraction job queue.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::access::Scope;
+use crate::catalog::CatalogError;
+use crate::dates::now_timestamp;
+use crate::documents::model::{ContentDescription, DocumentId};
+use crate::email::EmailHeaders;
+use crate::extraction::{
+    ExtractionJob, ExtractionOutcome, InitialText, QueueLength, extractable, needs_ocr,
+};
+
+/// A PDF whose pages hold no text layer.
+const NO_TEXT_LAYER: &str = "the PDF has no text layer: waiting for OCR";
+/// After this many failed tries around a job (store unreachable…), it fails for good.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Records a new document's text state: a queued job, or the text already read.
+pub(super) async fn queue_text(
+    connection: &mut SqliteConnection,
+    document_id: &str,
+    content: &ContentDescription,
+    text: &InitialText,
+    now: &str,
+) -> Result<(), CatalogError> {
+    let media_type = content.media_type.as_str();
+    let (status, method, reason, body) = match text {
+        InitialText::Queue if extractable(media_type) => ("pending", None, None, None),
+        InitialText::Queue => (
+            "skipped",
+            None,
+            Some(format!("no text is read from {media_type} content")),
+            None,
+        ),
+        InitialText::Known { method, text } => ("done", Some(method.as_str()), None, Some(text)),
+        InitialText::Failed(reason) => ("failed", None, Some(reason.clone()), None),
+        InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
+    };
+    sqlx::query(
+        "INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, method, \
+         reason, queued_at, finished_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $4 = 'pending' THEN NULL ELSE $8 END)",
+    )
+    .bind(document_id)
+    .bind(content.sha256.as_str())
+    .bind(media_type)
+    .bind(status)
+    .bind(status == "pending" && needs_ocr(media_type))
+    .bind(method)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    if let Some(body) = body {
+        sqlx::query("INSERT INTO document_texts (document_id, text) VALUES ($1, $2)")
+            .bind(document_id)
+            .bind(body)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_email(
+    connection: &mut SqliteConnection,
+    document_id: &str,
+    email: &EmailHeaders,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO document_emails (document_id, message_id, sender, recipients, cc, subject, \
+         sent_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(document_id)
+    .bind(&email.message_id)
+    .bind(&email.from)
+    .bind(serde_json::to_string(&email.to).expect("strings serialise"))
+    .bind(serde_json::to_string(&email.cc).expect("strings serialise"))
+    .bind(&email.subject)
+    .bind(&email.date)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    document_id: String,
+    sha256: String,
+    size: i64,
+    media_type: String,
+    attempts: i64,
+}
+
+pub(super) async fn claim(
+    writer: &SqlitePool,
+    ocr_off: Option<&str>,
+    limit: u32,
+    now: &str,
+    lease_until: &str,
+) -> Result<Vec<ExtractionJob>, CatalogError> {
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    if let Some(reason) = ocr_off {
+        sqlx::query(
+            "UPDATE text_extractions SET reason = $1 \
+             WHERE status = 'pending' AND needs_ocr AND (reason IS NULL OR reason <> $1)",
+        )
+        .bind(format!("waiting for OCR: {reason}"))
+        .execute(&mut *transaction)
+        .await?;
+    }
+    let rows: Vec<JobRow> = sqlx::query_as(
+        "UPDATE text_extractions SET claimed_until = $3, attempts = attempts + 1 \
+         WHERE document_id IN (SELECT document_id FROM text_extractions \
+           WHERE status = 'pending' AND (NOT needs_ocr OR $1) \
+           AND (claimed_until IS NULL OR claimed_until < $4) \
+           ORDER BY queued_at LIMIT $2) \
+         RETURNING document_id, sha256, media_type, attempts, \
+         (SELECT size FROM documents WHERE id = document_id) AS size",
+    )
+    .bind(ocr_off.is_none())
+    .bind(i64::from(limit))
+    .bind(lease_until)
+    .bind(now)
+    .fetch_all(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ExtractionJob {
+                size: u64::try_from(row.size)
+                    .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
+                document_id: row.document_id,
+                sha256: row.sha256,
+                media_type: row.media_type,
+                attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn finish(
+    writer: &SqlitePool,
+    job: &ExtractionJob,
+    outcome: ExtractionOutcome,
+) -> Result<(), CatalogError> {
+    let now = now_timestamp();
+    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    match outcome {
+        ExtractionOutcome::Done {
+            method,
+            pages,
+            text,
+        } => {
+            sqlx::query(
+                "UPDATE text_extractions SET status = 'done', method = $2, pages = $3, \
+                 reason = NULL, claimed_until = NULL, finished_at = $4 WHERE document_id = $1",
+            )
+            .bind(&job.document_id)
+            .bind(method.as_str())
+            .bind(i64::from(pages))
+            .bind(&now)
+            .execute(&mut *transaction)
+            .await?;
+            // The change makes the index read the document again, now with its words.
+            sqlx::query(
+                "INSERT INTO document_texts (document_id, text) VALUES ($1, $2) \
+                 ON CONFLICT (document_id) DO UPDATE SET text = excluded.text; \
+                 INSERT INTO changes (tenant_id, document_id, kind, at) \
+                 SELECT tenant_id, id, 'text_extracted', $3 FROM documents WHERE id = $1; \
+                 UPDATE documents SET seq = last_insert_rowid() WHERE id = $1",
+            )
+            .bind(&job.document_id)
+            .bind(text)
+            .bind(&now)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        ExtractionOutcome::Failed(reason) => {
+            finish_without_text(&mut transaction, job, "failed", &reason, &now).await?;
+        }
+        ExtractionOutcome::NeedsOcr => {
+            sqlx::query(
+                "UPDATE text_extractions SET needs_ocr = TRUE, reason = $2, claimed_until = NULL, \
+                 attempts = 0 WHERE document_id = $1",
+            )
+            .bind(&job.document_id)
+            .bind(NO_TEXT_LAYER)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        ExtractionOutcome::Retry(reason) if job.attempts >= MAX_ATTEMPTS => {
+            let reason = format!("gave up after {} tries: {reason}", job.attempts);
+            finish_without_text(&mut transaction, job, "failed", &reason, &now).await?;
+        }
+        // The lease stays: the job is tried again once it lapses.
+        ExtractionOutcome::Retry(reason) => {
+            sqlx::query("UPDATE text_extractions SET reason = $2 WHERE document_id = $1")
+                .bind(&job.document_id)
+                .bind(format!("will be tried again: {reason}"))
+                .execute(&mut *transaction)
+                .await?;
+        }
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+async fn finish_without_text(
+    connection: &mut SqliteConnection,
+    job: &ExtractionJob,
+    status: &str,
+    reason: &str,
+    now: &str,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE text_extractions SET status = $2, reason = $3, claimed_until = NULL, \
+         finished_at = $4 WHERE document_id = $1",
+    )
+    .bind(&job.document_id)
+    .bind(status)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn release_claims(writer: &SqlitePool) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE text_extractions SET claimed_until = NULL \
+         WHERE status = 'pending' AND claimed_until IS NOT NULL",
+    )
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn queue_length(readers: &SqlitePool) -> Result<QueueLength, CatalogError> {
+    let (pending, pending_ocr): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), SUM(needs_ocr) FROM text_extractions WHERE status = 'pending'",
+    )
+    .fetch_one(readers)
+    .await?;
+    Ok(QueueLength {
+        pending: pending as u64,
+        pending_ocr: pending_ocr.unwrap_or(0) as u64,
+    })
+}
+
+pub(super) async fn texts(
+    readers: &SqlitePool,
+    scope: &Scope,
+    ids: &[DocumentId],
+) -> Result<Vec<(DocumentId, String)>, CatalogError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = ids.iter().map(DocumentId::to_string).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT t.document_id, t.text FROM document_texts t JOIN documents d ON d.id = t.document_id \
+         WHERE d.id IN (SELECT value FROM json_each($1)) AND d.tenant_id = $2 \
+         AND (d.sensitive = FALSE OR $3)",
+    )
+    .bind(serde_json::to_string(&ids).expect("strings serialise"))
+    .bind(scope.tenant().as_str())
+    .bind(scope.sees_sensitive())
+    .fetch_all(readers)
+    .await?;
+    rows.into_iter()
+        .map(|(id, text)| {
+            DocumentId::parse(&id)
+                .map(|id| (id, text))
+                .ok_or_else(|| CatalogError::Corrupt(format!("document id {id}")))
+        })
+        .collect()
+}

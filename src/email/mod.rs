@@ -1,0 +1,226 @@
+//! Emails: what the archive reads from a `.eml` (RFC 5322 / MIME) at archiving time — the
+//! headers that become metadata, the body that becomes searchable text, and the attachments,
+//! each archived as a document of its own.
+//!
+//! Parsing is a best effort that loses nothing: the `.eml` bytes are the document's content as
+//! they came, whatever this module makes of them. `mail-parser` decodes RFC 2047 words and
+//! charsets and never panics; a message it cannot read at all is archived without headers.
+
+use mail_parser::{Address, MessageParser, MimeHeaders};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::documents::model::DocumentId;
+
+/// The headers of an archived email.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmailHeaders {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// `Name <address>` as the message wrote it, its encoded words decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub cc: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The Date header, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+/// An attachment as its email shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttachmentOnDocument {
+    pub id: DocumentId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// What an email holds, read from its bytes.
+#[derive(Debug, Default)]
+pub struct ParsedEmail {
+    pub headers: EmailHeaders,
+    /// When the Date header holds a real instant.
+    pub sent_at: Option<OffsetDateTime>,
+    /// The Date header's calendar day as the sender wrote it (`YYYY-MM-DD`): a letter's date
+    /// is the writer's day, not UTC's.
+    pub written_date: Option<String>,
+    /// The text bodies (HTML ones turned into text), joined.
+    pub body: Option<String>,
+    pub attachments: Vec<EmailAttachment>,
+    /// Set when the bytes are not a message: nothing but the raw bytes is kept.
+    pub unreadable: Option<String>,
+}
+
+/// One attachment's bytes and what the message says about them.
+#[derive(Debug)]
+pub struct EmailAttachment {
+    pub file_name: Option<String>,
+    /// The part's declared type (`application/pdf`), when it has one.
+    pub declared_media_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads an email. Never fails: what cannot be read is said in `unreadable`.
+pub fn parse(raw: &[u8]) -> ParsedEmail {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return ParsedEmail {
+            unreadable: Some("no RFC 5322 header could be read".into()),
+            ..ParsedEmail::default()
+        };
+    };
+    let sent_at = message
+        .date()
+        .filter(|date| date.is_valid())
+        .and_then(|date| OffsetDateTime::from_unix_timestamp(date.to_timestamp()).ok())
+        .filter(|instant| (1900..=2100).contains(&instant.year()));
+    let written_date = message
+        .date()
+        .filter(|date| sent_at.is_some() && date.is_valid())
+        .map(|date| format!("{:04}-{:02}-{:02}", date.year, date.month, date.day));
+    let headers = EmailHeaders {
+        message_id: message.message_id().map(str::to_string),
+        from: message
+            .from()
+            .and_then(|from| addresses(from).into_iter().next()),
+        to: message.to().map(addresses).unwrap_or_default(),
+        cc: message.cc().map(addresses).unwrap_or_default(),
+        subject: message
+            .subject()
+            .map(|subject| subject.trim().to_string())
+            .filter(|subject| !subject.is_empty()),
+        date: sent_at.map(crate::dates::format_timestamp),
+    };
+    let mut bodies = Vec::new();
+    for index in 0..message.text_body_count() {
+        if let Some(text) = message.body_text(index) {
+            let text = text.trim();
+            if !text.is_empty() {
+                bodies.push(text.to_string());
+            }
+        }
+    }
+    let attachments = message
+        .attachments()
+        .map(|part| EmailAttachment {
+            file_name: part
+                .attachment_name()
+                .map(clean_name)
+                .filter(|name| !name.is_empty()),
+            declared_media_type: part.content_type().map(|content_type| {
+                match &content_type.c_subtype {
+                    Some(subtype) => format!("{}/{}", content_type.c_type, subtype),
+                    None => content_type.c_type.to_string(),
+                }
+                .to_ascii_lowercase()
+            }),
+            bytes: part.contents().to_vec(),
+        })
+        .filter(|attachment| !attachment.bytes.is_empty())
+        .collect();
+    ParsedEmail {
+        headers,
+        sent_at,
+        written_date,
+        body: (!bodies.is_empty()).then(|| bodies.join("\n\n")),
+        attachments,
+        unreadable: None,
+    }
+}
+
+fn addresses(address: &Address<'_>) -> Vec<String> {
+    address
+        .iter()
+        .filter_map(|addr| match (&addr.name, &addr.address) {
+            (Some(name), Some(email)) => Some(format!("{} <{email}>", name.trim())),
+            (None, Some(email)) => Some(email.to_string()),
+            (Some(name), None) => Some(name.trim().to_string()),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+/// The last path component of a sender-chosen name, without control characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    base.chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGE: &str = "From: =?UTF-8?Q?Ren=C3=A9e_Lef=C3=A8vre?= <renee@example.fr>\r\n\
+To: accueil@caf.example, \"Service FSL\" <fsl@caf.example>\r\n\
+Cc: copie@example.fr\r\n\
+Subject: =?ISO-8859-1?Q?R=E9clamation_facture_d'=E9t=E9?=\r\n\
+Date: Tue, 5 Mar 2024 09:30:00 +0100\r\n\
+Message-ID: <abc@example.fr>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Bonjour, je conteste la <b>facture</b> d'été.</p>\r\n\
+--b1\r\n\
+Content-Type: application/pdf; name=\"facture.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"../facture.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--b1--\r\n";
+
+    #[test]
+    fn headers_body_and_attachments_are_read() {
+        let parsed = parse(MESSAGE.as_bytes());
+        assert_eq!(parsed.unreadable, None);
+        assert_eq!(
+            parsed.headers.from.as_deref(),
+            Some("Renée Lefèvre <renee@example.fr>")
+        );
+        assert_eq!(
+            parsed.headers.to,
+            ["accueil@caf.example", "Service FSL <fsl@caf.example>"]
+        );
+        assert_eq!(parsed.headers.cc, ["copie@example.fr"]);
+        assert_eq!(
+            parsed.headers.subject.as_deref(),
+            Some("Réclamation facture d'été")
+        );
+        assert_eq!(parsed.headers.message_id.as_deref(), Some("abc@example.fr"));
+        assert_eq!(parsed.written_date.as_deref(), Some("2024-03-05"));
+        assert_eq!(
+            parsed.headers.date.as_deref(),
+            Some("2024-03-05T08:30:00.000000Z")
+        );
+        let body = parsed.body.unwrap();
+        assert!(body.contains("je conteste la facture d'été"), "{body}");
+        assert!(!body.contains("<b>"), "{body}");
+        assert_eq!(parsed.attachments.len(), 1);
+        let attachment = &parsed.attachments[0];
+        assert_eq!(attachment.file_name.as_deref(), Some("facture.pdf"));
+        assert_eq!(
+            attachment.declared_media_type.as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(attachment.bytes, b"%PDF-1.4\n");
+    }
+
+    #[test]
+    fn garbage_is_unreadable_not_a_panic() {
+        let parsed = parse(b"");
+        assert!(parsed.unreadable.is_some());
+        let parsed = parse(&[0xff, 0xfe, 0x00, 0x01, b'\n', b'\n', 0x80]);
+        assert_eq!(parsed.attachments.len(), 0);
+    }
+}

@@ -1,0 +1,160 @@
+//! OCR in French with Tesseract, run as a program: the Debian packages `tesseract-ocr` and
+//! `tesseract-ocr-fra`, and `poppler-utils` (`pdftoppm`) to turn PDF pages without a text
+//! layer into images. Without them the archive works and says OCR is off.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+/// Tesseract's language: French.
+const LANGUAGE: &str = "fra";
+/// Scans are read at this resolution: Tesseract's accuracy drops below 300 dpi.
+const RASTER_DPI: &str = "300";
+/// One document's OCR may not hold the worker longer than this.
+const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// The OCR programs found on this machine.
+#[derive(Debug, Clone)]
+pub struct Ocr {
+    tesseract: String,
+    pdftoppm: String,
+    /// Whether `nice` is there to run OCR below archiving and search in priority.
+    nice: bool,
+}
+
+/// Text read from images, and how many pages it had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recognised {
+    pub text: String,
+    pub pages: u32,
+}
+
+impl Ocr {
+    /// Finds Tesseract with its French data and `pdftoppm`; `Err` says what is missing.
+    pub async fn detect() -> Result<Self, String> {
+        let tesseract = std::env::var("GED_TESSERACT").unwrap_or_else(|_| "tesseract".into());
+        let languages = run(Command::new(&tesseract).arg("--list-langs"))
+            .await
+            .map_err(|e| format!("Tesseract is not installed ({e})"))?;
+        if !languages.lines().any(|line| line.trim() == LANGUAGE) {
+            return Err("Tesseract has no French data (package tesseract-ocr-fra)".into());
+        }
+        let pdftoppm = "pdftoppm".to_string();
+        run(Command::new(&pdftoppm).arg("-v"))
+            .await
+            .map_err(|e| format!("pdftoppm (package poppler-utils) is not installed ({e})"))?;
+        let nice = run(Command::new("nice").arg("true")).await.is_ok();
+        Ok(Self {
+            tesseract,
+            pdftoppm,
+            nice,
+        })
+    }
+
+    /// Reads an image file (TIFF pages included).
+    pub async fn image(&self, path: &Path) -> Result<Recognised, String> {
+        let text = run(&mut self.tesseract_command(path)).await?;
+        // Tesseract ends each page with a form feed.
+        let pages = text.matches('\u{c}').count().max(1) as u32;
+        Ok(Recognised {
+            text: text.replace('\u{c}', "\n\u{c}\n").trim().to_string(),
+            pages,
+        })
+    }
+
+    /// Reads a PDF's pages as images, rendered in `scratch` (a folder of the caller's).
+    pub async fn pdf(&self, path: &Path, scratch: &Path) -> Result<Recognised, String> {
+        let images = self.render_pages(path, scratch).await?;
+        let mut texts = Vec::with_capacity(images.len());
+        for image in &images {
+            texts.push(self.image(image).await?.text);
+        }
+        Ok(Recognised {
+            text: texts.join("\n\u{c}\n"),
+            pages: images.len() as u32,
+        })
+    }
+
+    /// Renders each page of a PDF as a grey PNG in `scratch`; the images in page order.
+    pub async fn render_pages(&self, path: &Path, scratch: &Path) -> Result<Vec<PathBuf>, String> {
+        let prefix = scratch.join("page");
+        run(self
+            .command(&self.pdftoppm)
+            .args(["-r", RASTER_DPI, "-gray", "-png"])
+            .arg(path)
+            .arg(&prefix))
+        .await?;
+        let mut images: Vec<_> = std::fs::read_dir(scratch)
+            .map_err(|e| format!("cannot list the rendered pages: {e}"))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "png"))
+            .collect();
+        // pdftoppm numbers pages with a fixed width: name order is page order.
+        images.sort();
+        Ok(images)
+    }
+
+    fn tesseract_command(&self, image: &Path) -> Command {
+        let mut command = self.command(&self.tesseract);
+        command
+            .arg(image)
+            .arg("stdout")
+            .args(["-l", LANGUAGE])
+            // One thread per page: the worker, not Tesseract, decides how many cores OCR takes.
+            .env("OMP_THREAD_LIMIT", "1");
+        command
+    }
+}
+
+impl Ocr {
+    /// A command for `program`, niced when `nice` is there: OCR takes seconds of CPU per
+    /// page and must not slow down archiving and searches on the same machine.
+    fn command(&self, program: &str) -> Command {
+        if self.nice {
+            let mut command = Command::new("nice");
+            command.args(["-n", "10", program]);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+/// Runs a program to completion within [`TIMEOUT`]; its standard output, or why it failed.
+async fn run(command: &mut Command) -> Result<String, String> {
+    let std = command.as_std();
+    // Named after what runs, not after `nice`.
+    let program = if std.get_program() == "nice" {
+        std.get_args().nth(2).unwrap_or_default()
+    } else {
+        std.get_program()
+    }
+    .to_string_lossy()
+    .into_owned();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(TIMEOUT, command.output())
+        .await
+        .map_err(|_| {
+            format!(
+                "{program} ran longer than {} minutes",
+                TIMEOUT.as_secs() / 60
+            )
+        })?
+        .map_err(|e| format!("{program} cannot be run: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        return Err(format!(
+            "{program} failed ({}): {}",
+            output.status,
+            last.unwrap_or("no message")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

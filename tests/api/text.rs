@@ -1,0 +1,460 @@
+//! Emails and document text: `.eml` archived with headers, body and attachments; PDF text
+//! layers and OCR of scans read by the background queue; `q` finds the words, with extracts.
+//!
+//! The fixtures are real files: `contestation.eml` written by Python's `email` package (RFC
+//! 2047 headers, a quoted-printable ISO-8859-1 body, an HTML alternative, three attachments),
+//! `letter-text.pdf` written by cairo (embedded subset font), `scanned-letter.png` a page
+//! rendered at 200 dpi, tilted and noised, `scanned-letter.pdf` the same scan as a JPEG in a
+//! PDF without text layer.
+//!
+//! OCR tests need Tesseract with French and pdftoppm (Debian `tesseract-ocr`,
+//! `tesseract-ocr-fra`, `poppler-utils`); without them they say they were skipped, unless
+//! `GED_REQUIRE_OCR` is set, as `.ci/run` does: there they fail.
+
+use std::time::Duration;
+
+use reqwest::multipart::Part;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, metadata, sha256_hex, spawn_app, spawn_app_on};
+
+const EMAIL: &[u8] = include_bytes!("../fixtures/contestation.eml");
+const TEXT_PDF: &[u8] = include_bytes!("../fixtures/letter-text.pdf");
+const SCAN_PNG: &[u8] = include_bytes!("../fixtures/scanned-letter.png");
+const SCAN_PDF: &[u8] = include_bytes!("../fixtures/scanned-letter.pdf");
+
+/// Whether OCR can run here; fails instead of skipping when `GED_REQUIRE_OCR` is set.
+async fn ocr_installed(test: &str) -> bool {
+    if ged::extraction::ocr::Ocr::detect().await.is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("GED_REQUIRE_OCR").is_none(),
+        "GED_REQUIRE_OCR is set but Tesseract (fra) or pdftoppm is missing"
+    );
+    eprintln!(
+        "SKIPPED {test}: OCR needs apt-get install tesseract-ocr tesseract-ocr-fra poppler-utils"
+    );
+    false
+}
+
+fn part(bytes: &[u8], name: &str, media_type: &str) -> Part {
+    Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str(media_type)
+        .unwrap()
+}
+
+/// Metadata an email gateway sends: no channel, date or title (the message gives them).
+fn email_metadata() -> Value {
+    let mut metadata = metadata();
+    let fields = metadata.as_object_mut().unwrap();
+    for field in ["channel", "document_date", "title", "received_at"] {
+        fields.remove(field);
+    }
+    metadata
+}
+
+/// The document once its text extraction is no longer pending (at most 60 s).
+async fn extracted(app: &TestApp, id: &str) -> Value {
+    for _ in 0..600 {
+        let document: Value = app
+            .get(&format!("/api/v1/documents/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if document["text"]["status"] != "pending" {
+            return document;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the text of {id} is still pending after 60 s");
+}
+
+async fn text_of(app: &TestApp, id: &str) -> String {
+    let response = app.get(&format!("/api/v1/documents/{id}/text")).await;
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+fn hit_ids(results: &Value) -> Vec<&str> {
+    results["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_email_is_archived_with_its_headers_body_and_attachments() {
+    let app = spawn_app().await;
+    let email = app
+        .archive_ok(
+            &email_metadata(),
+            part(EMAIL, "contestation.eml", "message/rfc822"),
+        )
+        .await;
+    let id = email["id"].as_str().unwrap();
+
+    // The message gives what the gateway left out; RFC 2047 words decoded.
+    assert_eq!(email["channel"], "email");
+    assert_eq!(email["media_type"], "message/rfc822");
+    assert_eq!(
+        email["title"],
+        "Contestation de l'indu — dossier RDR-2024-001"
+    );
+    // 23:40 at +01:00 is the writer's 5 March.
+    assert_eq!(email["document_date"], "2024-03-05");
+    assert_eq!(email["sent_at"], "2024-03-05T22:40:00.000000Z");
+    let headers = &email["email"];
+    assert_eq!(headers["from"], "Renée Lefèvre <renee.lefevre@example.fr>");
+    assert_eq!(
+        headers["to"],
+        json!(["Service Réclamations <reclamations@caf.example>"])
+    );
+    assert_eq!(headers["cc"], json!(["conseiller@caf.example"]));
+    assert_eq!(headers["message_id"], "contestation-2024-03-05@example.fr");
+    assert_eq!(email["text"]["status"], "done");
+    assert_eq!(email["text"]["method"], "email");
+
+    // The .eml is kept byte for byte.
+    let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(content.bytes().await.unwrap().as_ref(), EMAIL);
+    // The ISO-8859-1 quoted-printable body, decoded.
+    let body = text_of(&app, id).await;
+    assert!(body.contains("Je conteste l'indu réclamé"), "{body}");
+
+    // Three attachments, each a document of its own with the email's parties.
+    let attachments = email["attachments"].as_array().unwrap();
+    let described: Vec<(&str, &str)> = attachments
+        .iter()
+        .map(|a| {
+            (
+                a["file_name"].as_str().unwrap(),
+                a["media_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("courrier.pdf", "application/pdf"),
+            ("justificatif scanné.png", "image/png"),
+            // A type the archive does not render is kept, to be downloaded.
+            ("budget.ods", "application/octet-stream"),
+        ]
+    );
+    let pdf_id = attachments[0]["id"].as_str().unwrap();
+    let pdf: Value = app
+        .get(&format!("/api/v1/documents/{pdf_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pdf["attached_to"], id);
+    assert_eq!(pdf["title"], "courrier.pdf");
+    assert_eq!(pdf["sha256"], sha256_hex(TEXT_PDF));
+    assert_eq!(pdf["channel"], "email");
+    assert_eq!(pdf["individuals"], email["individuals"]);
+    assert_eq!(pdf["document_date"], "2024-03-05");
+    let ods_id = attachments[2]["id"].as_str().unwrap();
+    let ods: Value = app
+        .get(&format!("/api/v1/documents/{ods_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ods["text"]["status"], "skipped");
+    // Archived whole: one audit entry per document, the attachments naming their email.
+    assert_eq!(app.count_audit("document.archived").await, 4);
+    assert_eq!(
+        app.count_rows(&format!(
+            "audit_log WHERE action = 'document.archived' AND details LIKE '%\"attached_to\":\"{id}\"%'"
+        ))
+        .await,
+        3
+    );
+
+    // Searchable by the body's words at once, with the passage that holds them.
+    let results = app.search("q=conteste&channel=email").await;
+    assert_eq!(hit_ids(&results), [id], "{results}");
+    let extract = &results["hits"][0]["extract"];
+    let text: Vec<char> = extract["text"].as_str().unwrap().chars().collect();
+    let [start, end] = [
+        extract["highlights"][0][0].as_u64().unwrap() as usize,
+        extract["highlights"][0][1].as_u64().unwrap() as usize,
+    ];
+    assert_eq!(text[start..end].iter().collect::<String>(), "conteste");
+
+    // The PDF attachment's words once the queue has read them.
+    let pdf = extracted(&app, pdf_id).await;
+    assert_eq!(pdf["text"]["status"], "done", "{pdf}");
+    assert_eq!(pdf["text"]["method"], "pdf");
+    let results = app.search("q=remise gracieuse").await;
+    // The scanned attachment holds the same letter: found too once OCR read it.
+    assert!(hit_ids(&results).contains(&pdf_id), "{results}");
+    assert!(
+        results["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|hit| hit["channel"] == "email"),
+        "{results}"
+    );
+
+    // Sent again (a gateway's retry with the same external id) nothing is archived twice.
+    let mut again = email_metadata();
+    again["external_id"] = json!("gw-1");
+    let first = app
+        .archive_ok(&again, part(EMAIL, "contestation.eml", "message/rfc822"))
+        .await;
+    let response = app
+        .archive(&again, part(EMAIL, "contestation.eml", "message/rfc822"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let second: Value = response.json().await.unwrap();
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(app.count_rows("documents").await, 8);
+}
+
+#[tokio::test]
+async fn badly_formed_emails_are_kept_as_they_came() {
+    let app = spawn_app().await;
+    let mut metadata = email_metadata();
+    metadata["document_date"] = json!("2024-04-01");
+    // Headers only, no Date, an unknown charset, a truncated multipart.
+    let raw = b"From: someone@example.fr\r\nSubject: =?x-unknown?Q?caf=E9?=\r\n\
+Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain; \
+charset=x-klingon\r\n\r\nLe caf\xe9 est froid\r\n--zz\r\nContent-Type: application/pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n!!!not base64";
+    let document = app
+        .archive_ok(&metadata, part(raw, "broken.eml", "message/rfc822"))
+        .await;
+    let id = document["id"].as_str().unwrap();
+    assert_eq!(document["channel"], "email");
+    assert_eq!(document["document_date"], "2024-04-01");
+    assert!(document["email"]["date"].is_null());
+    let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(content.bytes().await.unwrap().as_ref(), raw);
+    let body = text_of(&app, id).await;
+    assert!(body.contains("est froid"), "{body}");
+
+    // Without a Date header the document date must come from the sender.
+    let response = app
+        .archive(&email_metadata(), part(raw, "broken.eml", "message/rfc822"))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["details"][0]["field"], "document_date",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_pdf_text_layer_is_read_in_the_background_and_searchable() {
+    let app = spawn_app().await;
+    let mut metadata = metadata();
+    metadata["title"] = json!("Courrier");
+    let document = app
+        .archive_ok(&metadata, part(TEXT_PDF, "courrier.pdf", "application/pdf"))
+        .await;
+    let id = document["id"].as_str().unwrap();
+    // Archiving did not wait for the text: found by its metadata at once.
+    let results = app.search("nir=185057800608491").await;
+    assert_eq!(hit_ids(&results), [id]);
+
+    let document = extracted(&app, id).await;
+    assert_eq!(document["text"]["status"], "done", "{document}");
+    assert_eq!(document["text"]["method"], "pdf");
+    assert_eq!(document["text"]["pages"], 1);
+    let text = text_of(&app, id).await;
+    assert!(
+        text.contains("Je sollicite une remise de ma dette de loyer"),
+        "{text}"
+    );
+    assert_eq!(app.count_audit("document.text_read").await, 1);
+    // French stemming and folding: "salutation" finds "salutations distinguées", "annee"
+    // finds "l'année".
+    let results = app.search("q=salutation annee").await;
+    assert_eq!(hit_ids(&results), [id], "{results}");
+    assert!(
+        results["hits"][0]["extract"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("année")
+    );
+
+    // A damaged PDF fails with its reason; archiving it succeeded all the same.
+    let mut damaged = TEXT_PDF[..TEXT_PDF.len() / 3].to_vec();
+    damaged.extend_from_slice(b"\n%%EOF\n");
+    let broken = app
+        .archive_ok(&metadata, part(&damaged, "abime.pdf", "application/pdf"))
+        .await;
+    let broken = extracted(&app, broken["id"].as_str().unwrap()).await;
+    assert_eq!(broken["text"]["status"], "failed", "{broken}");
+    assert!(
+        broken["text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read")
+    );
+}
+
+#[tokio::test]
+async fn scans_are_read_by_ocr() {
+    if !ocr_installed("scans_are_read_by_ocr").await {
+        return;
+    }
+    let app = spawn_app().await;
+    let png = app
+        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
+        .await;
+    let pdf = app
+        .archive_ok(&metadata(), part(SCAN_PDF, "scan.pdf", "application/pdf"))
+        .await;
+    for (document, pages) in [(&png, 1), (&pdf, 1)] {
+        let id = document["id"].as_str().unwrap();
+        let document = extracted(&app, id).await;
+        assert_eq!(document["text"]["status"], "done", "{document}");
+        assert_eq!(document["text"]["method"], "ocr");
+        assert_eq!(document["text"]["pages"], pages);
+        let text = text_of(&app, id).await;
+        assert!(text.contains("remise gracieuse"), "{text}");
+    }
+    let results = app.search("q=\"remise gracieuse\"&sort=archived_asc").await;
+    assert_eq!(
+        hit_ids(&results),
+        [png["id"].as_str().unwrap(), pdf["id"].as_str().unwrap()]
+    );
+}
+
+#[tokio::test]
+async fn without_ocr_scans_wait_and_a_restart_loses_no_job() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |settings| settings.ocr = false).await;
+    let scan = app
+        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
+        .await;
+    let id = scan["id"].as_str().unwrap().to_string();
+    let unlayered = app
+        .archive_ok(&metadata(), part(SCAN_PDF, "scan.pdf", "application/pdf"))
+        .await;
+    let unlayered_id = unlayered["id"].as_str().unwrap().to_string();
+    // The scan waits and says why; the PDF was opened, found without text, and waits too.
+    let mut waiting = Value::Null;
+    for _ in 0..100 {
+        waiting = app
+            .get(&format!("/api/v1/documents/{unlayered_id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let scan: Value = app
+            .get(&format!("/api/v1/documents/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if waiting["text"]["reason"].is_string() && scan["text"]["reason"].is_string() {
+            assert_eq!(scan["text"]["status"], "pending");
+            assert!(
+                scan["text"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("waiting for OCR"),
+                "{scan}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting["text"]["status"], "pending", "{waiting}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("ged_ocr_enabled 0"), "{metrics}");
+    assert!(metrics.contains("ged_extraction_queue 2"), "{metrics}");
+    app.stop().await;
+
+    if !ocr_installed("without_ocr_scans_wait_and_a_restart_loses_no_job (second half)").await {
+        return;
+    }
+    // A server with OCR on the same catalog takes both jobs.
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    for id in [&id, &unlayered_id] {
+        let document = extracted(&app, id).await;
+        assert_eq!(document["text"]["status"], "done", "{document}");
+        assert_eq!(document["text"]["method"], "ocr");
+    }
+    let results = app.search("q=gracieuse").await;
+    assert_eq!(results["total"], 2, "{results}");
+}
+
+#[tokio::test]
+async fn the_web_ui_shows_an_emails_headers_attachments_and_search_extracts() {
+    let app = spawn_app().await;
+    let agent = app
+        .issue(ged::access::DEFAULT_TENANT, ged::access::Role::Agent, None)
+        .await;
+    let email = app
+        .archive_ok(
+            &email_metadata(),
+            part(EMAIL, "contestation.eml", "message/rfc822"),
+        )
+        .await;
+    let id = email["id"].as_str().unwrap();
+    let pdf_id = email["attachments"][0]["id"].as_str().unwrap();
+    extracted(&app, pdf_id).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = crate::ui::sign_in(&app, &client, &agent.token).await;
+    let page = |path: String| {
+        let client = client.clone();
+        let session = session.clone();
+        let url = app.url(&path);
+        async move {
+            let response = client
+                .get(url)
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+
+    let html = page(format!("/ui/documents/{id}")).await;
+    for shown in [
+        "Renée Lefèvre &lt;renee.lefevre@example.fr&gt;",
+        "Service Réclamations",
+        "Pièces jointes",
+        "courrier.pdf",
+        "justificatif scanné.png",
+        "budget.ods",
+        "Texte extrait (corps du courriel",
+        // The body as read, not the MIME source.
+        "Je conteste l'indu réclamé",
+    ] {
+        assert!(html.contains(shown), "{shown} missing from the email page");
+    }
+    assert!(!html.contains("quoted-printable"));
+
+    let html = page(format!("/ui/documents/{pdf_id}")).await;
+    assert!(html.contains("Pièce jointe du courriel"));
+    assert!(html.contains("Texte extrait (couche texte du PDF, 1 page)"));
+    assert!(html.contains(&format!("/api/v1/documents/{pdf_id}/text")));
+    // The session cookie reads the extracted text, audited.
+    let text = page(format!("/api/v1/documents/{pdf_id}/text")).await;
+    assert!(text.contains("remise gracieuse"));
+    assert_eq!(app.count_audit("document.text_read").await, 2);
+
+    // Once the index holds the extracted text (the UI does not wait for it, the API can).
+    app.search("q=gracieuse").await;
+    let html = page("/ui/recherche/individu?q=gracieuse&nir=185057800608491".into()).await;
+    assert!(html.contains("<mark>gracieuse</mark>"), "{html}");
+}
