@@ -94,7 +94,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
     };
     let scans_path = root.join("scans.pdf");
-    std::fs::write(&scans_path, pdf::write_text_pdf(&pages[..options.ocr_pages]))?;
+    std::fs::write(
+        &scans_path,
+        pdf::write_text_pdf(&pages[..options.ocr_pages]),
+    )?;
     let scratch = root.join("pages");
     std::fs::create_dir_all(&scratch)?;
     let started = Instant::now();

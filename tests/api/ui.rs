@@ -275,6 +275,47 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         .unwrap();
     assert_eq!(app.count_audit("dossier.unlinked").await, 1);
 
+    // An email found by a word of its body: the word marked in the extract, then the email
+    // with its headers and attachments.
+    let mut email_metadata = metadata();
+    for field in ["channel", "document_date", "title", "received_at"] {
+        email_metadata.as_object_mut().unwrap().remove(field);
+    }
+    let email = app
+        .archive_ok(
+            &email_metadata,
+            reqwest::multipart::Part::bytes(
+                include_bytes!("../fixtures/contestation.eml").to_vec(),
+            )
+            .file_name("contestation.eml")
+            .mime_str("message/rfc822")
+            .unwrap(),
+        )
+        .await;
+    app.search(&format!("min_seq={}", email["seq"])).await;
+    client
+        .goto(&app.url(&format!("/ui/recherche/individu?nir={NIR}&q=indu")))
+        .await
+        .unwrap();
+    let mark = client.find(Locator::Css("p.extrait mark")).await.unwrap();
+    assert_eq!(mark.text().await.unwrap(), "indu");
+    screenshot(client, "search-words").await;
+    click(
+        client,
+        Locator::LinkText("Contestation de l'indu — dossier RDR-2024-001"),
+    )
+    .await;
+    client
+        .wait()
+        .for_element(Locator::XPath("//h2[. = 'Pièces jointes']"))
+        .await
+        .unwrap();
+    let text = page_text(client).await;
+    assert!(text.contains("Renée Lefèvre"), "{text}");
+    assert!(text.contains("justificatif scanné.png"), "{text}");
+    assert!(text.contains("Je conteste l'indu réclamé"), "{text}");
+    screenshot(client, "email").await;
+
     // The client page, then signing out: the session ends on the server, not only in the
     // browser.
     client

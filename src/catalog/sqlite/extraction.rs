@@ -1,10 +1,11 @@
 //! Document text and email headers in the SQLite catalog, and the extraction job queue.
 
 use sqlx::{SqliteConnection, SqlitePool};
+use time::OffsetDateTime;
 
 use crate::access::Scope;
 use crate::catalog::CatalogError;
-use crate::dates::now_timestamp;
+use crate::dates::{format_timestamp, now_timestamp};
 use crate::documents::model::{ContentDescription, DocumentId};
 use crate::email::EmailHeaders;
 use crate::extraction::{
@@ -13,6 +14,8 @@ use crate::extraction::{
 
 /// A PDF whose pages hold no text layer.
 const NO_TEXT_LAYER: &str = "the PDF has no text layer: waiting for OCR";
+/// How long a job waits after a failure around it (the store unreachable…).
+const RETRY_AFTER: time::Duration = time::Duration::minutes(1);
 /// After this many failed tries around a job (store unreachable…), it fails for good.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -193,13 +196,17 @@ pub(super) async fn finish(
             let reason = format!("gave up after {} tries: {reason}", job.attempts);
             finish_without_text(&mut transaction, job, "failed", &reason, &now).await?;
         }
-        // The lease stays: the job is tried again once it lapses.
+        // Taken again once the shortened lease lapses.
         ExtractionOutcome::Retry(reason) => {
-            sqlx::query("UPDATE text_extractions SET reason = $2 WHERE document_id = $1")
-                .bind(&job.document_id)
-                .bind(format!("will be tried again: {reason}"))
-                .execute(&mut *transaction)
-                .await?;
+            let retry_at = format_timestamp(OffsetDateTime::now_utc() + RETRY_AFTER);
+            sqlx::query(
+                "UPDATE text_extractions SET reason = $2, claimed_until = $3 WHERE document_id = $1",
+            )
+            .bind(&job.document_id)
+            .bind(format!("will be tried again: {reason}"))
+            .bind(retry_at)
+            .execute(&mut *transaction)
+            .await?;
         }
     }
     transaction.commit().await?;
