@@ -55,7 +55,8 @@ impl Archive {
         scope: &Scope,
         id: DocumentId,
     ) -> Result<Option<String>, CatalogError> {
-        let Some((_, text)) = self.catalog.document_texts(scope, &[id]).await?.pop() else {
+        let texts = self.catalog.document_texts(scope, &[id], u32::MAX).await?;
+        let Some((_, text)) = texts.into_iter().next() else {
             return Ok(None);
         };
         self.catalog

@@ -213,6 +213,11 @@ impl Scope {
         &self.actor
     }
 
+    /// Whether the scope's role may also do this (a search that shows document text).
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
     pub fn sees_sensitive(&self) -> bool {
         self.role.sees_sensitive()
     }

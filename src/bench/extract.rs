@@ -101,11 +101,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let scratch = root.join("pages");
     std::fs::create_dir_all(&scratch)?;
     let started = Instant::now();
-    let images = ocr
-        .render_pages(&scans_path, &scratch)
-        .await
-        .map_err(|reason| anyhow::anyhow!(reason))
-        .context("cannot render the pages")?;
+    let mut images = Vec::with_capacity(options.ocr_pages);
+    for page in 1..=options.ocr_pages as u32 {
+        let image = ocr
+            .render_page(&scans_path, &scratch, page)
+            .await
+            .map_err(|reason| anyhow::anyhow!(reason))
+            .context("cannot render the pages")?
+            .context("a page is missing")?;
+        images.push(image);
+    }
     row(
         "render scans at 300 dpi (pdftoppm)",
         images.len(),

@@ -440,10 +440,12 @@ pub trait Catalog: Send + Sync + 'static {
     /// Pending jobs, and how many of them need OCR.
     async fn extraction_queue(&self) -> Result<QueueLength, CatalogError>;
 
-    /// The text of the documents the scope sees, for those that have one.
+    /// The text of the documents the scope sees, for those that have one: its first
+    /// `max_chars` characters.
     async fn document_texts(
         &self,
         scope: &Scope,
         ids: &[DocumentId],
+        max_chars: u32,
     ) -> Result<Vec<(DocumentId, String)>, CatalogError>;
 }

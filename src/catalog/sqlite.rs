@@ -814,8 +814,9 @@ impl Catalog for SqliteCatalog {
         &self,
         scope: &Scope,
         ids: &[DocumentId],
+        max_chars: u32,
     ) -> Result<Vec<(DocumentId, String)>, CatalogError> {
-        extraction::texts(&self.readers, scope, ids).await
+        extraction::texts(&self.readers, scope, ids, max_chars).await
     }
 }
 

@@ -123,8 +123,13 @@ impl ContentStore {
         let mut removed = 0;
         for entry in std::fs::read_dir(&self.staging_directory)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with("upload-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Uploads cut off, and the scratch folders of text extractions cut short.
+            if name.starts_with("upload-") {
                 std::fs::remove_file(entry.path())?;
+                removed += 1;
+            } else if name.starts_with("extract-") {
+                std::fs::remove_dir_all(entry.path())?;
                 removed += 1;
             }
         }

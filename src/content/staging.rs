@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::documents::media_type::SNIFF_LENGTH;
 use crate::identifiers::Sha256Hex;
@@ -63,11 +63,20 @@ impl StagedContent {
         }
     }
 
-    /// The whole content, read back from memory or from its staging file.
-    pub async fn read_all(&self) -> std::io::Result<Bytes> {
+    /// The first `limit` bytes of the content (all of it when shorter), read back from memory
+    /// or from its staging file.
+    pub async fn read_prefix(&self, limit: u64) -> std::io::Result<Bytes> {
         match &self.bytes {
-            StagedBytes::Memory(bytes) => Ok(bytes.clone()),
-            StagedBytes::File(file) => Ok(Bytes::from(tokio::fs::read(file.path()).await?)),
+            StagedBytes::Memory(bytes) => Ok(bytes.slice(..bytes.len().min(limit as usize))),
+            StagedBytes::File(file) => {
+                let mut prefix = Vec::with_capacity(self.size.min(limit) as usize);
+                tokio::fs::File::open(file.path())
+                    .await?
+                    .take(limit)
+                    .read_to_end(&mut prefix)
+                    .await?;
+                Ok(Bytes::from(prefix))
+            }
         }
     }
 }

@@ -284,6 +284,9 @@ async fn document_text(
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, NO_STORE),
+            // The words are the sender's (an email body, OCR): never anything but text here.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "sandbox"),
         ],
         text,
     )

@@ -67,7 +67,22 @@ pub struct EmailAttachment {
 
 /// Reads an email. Never fails: what cannot be read is said in `unreadable`.
 pub fn parse(raw: &[u8]) -> ParsedEmail {
-    let Some(message) = MessageParser::default().parse(raw) else {
+    read(raw, false)
+}
+
+/// Reads only the headers of an email (of its first bytes): for messages too large to split.
+pub fn parse_headers(raw: &[u8]) -> ParsedEmail {
+    read(raw, true)
+}
+
+fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
+    let parser = MessageParser::default();
+    let parsed = if headers_only {
+        parser.parse_headers(raw)
+    } else {
+        parser.parse(raw)
+    };
+    let Some(message) = parsed else {
         return ParsedEmail {
             unreadable: Some("no RFC 5322 header could be read".into()),
             ..ParsedEmail::default()

@@ -89,6 +89,22 @@ pub enum InitialText {
     Skipped(String),
 }
 
+/// Text kept per document, about 600 pages of letters: the words past it are not searchable
+/// (the content itself is kept whole).
+pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The text cut to [`MAX_TEXT_BYTES`], on a character boundary.
+pub fn bounded(mut text: String) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        let mut end = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// Media types whose words only OCR can read.
 pub fn needs_ocr(media_type: &str) -> bool {
     matches!(media_type, "image/tiff" | "image/jpeg" | "image/png")
@@ -135,4 +151,18 @@ pub struct QueueLength {
     pub pending: u64,
     /// Of which need OCR.
     pub pending_ocr: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_bounded_on_a_character_boundary() {
+        let long = "é".repeat(MAX_TEXT_BYTES);
+        let bounded = bounded(long);
+        assert!(bounded.len() <= MAX_TEXT_BYTES && bounded.len() >= MAX_TEXT_BYTES - 1);
+        assert!(bounded.chars().all(|c| c == 'é'));
+        assert_eq!(super::bounded("court".into()), "court");
+    }
 }

@@ -10,8 +10,11 @@ use tokio::process::Command;
 
 /// Tesseract's language: French.
 const LANGUAGE: &str = "fra";
-/// Scans are read at this resolution: Tesseract's accuracy drops below 300 dpi.
-const RASTER_DPI: &str = "300";
+/// Pages are rendered to fit this many pixels on their long side: an A4 page at 300 dpi
+/// (Tesseract's accuracy drops below 300 dpi), and no more whatever size a page declares.
+const A4_LONG_SIDE: &str = "3508";
+/// A longer scan has only its first pages read.
+pub const MAX_PAGES: u32 = 500;
 /// One document's OCR may not hold the worker longer than this.
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -22,6 +25,17 @@ pub struct Ocr {
     pdftoppm: String,
     /// Whether `nice` is there to run OCR below archiving and search in priority.
     nice: bool,
+}
+
+/// Why OCR gave no text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OcrError {
+    /// The program ran and refused the file: trying again changes nothing.
+    #[error("{0}")]
+    Input(String),
+    /// The program could not run, or ran out of time: worth trying again.
+    #[error("{0}")]
+    Program(String),
 }
 
 /// Text read from images, and how many pages it had.
@@ -54,7 +68,7 @@ impl Ocr {
     }
 
     /// Reads an image file (TIFF pages included).
-    pub async fn image(&self, path: &Path) -> Result<Recognised, String> {
+    pub async fn image(&self, path: &Path) -> Result<Recognised, OcrError> {
         let text = run(&mut self.tesseract_command(path)).await?;
         // Tesseract ends each page with a form feed.
         let pages = text.matches('\u{c}').count().max(1) as u32;
@@ -64,36 +78,50 @@ impl Ocr {
         })
     }
 
-    /// Reads a PDF's pages as images, rendered in `scratch` (a folder of the caller's).
-    pub async fn pdf(&self, path: &Path, scratch: &Path) -> Result<Recognised, String> {
-        let images = self.render_pages(path, scratch).await?;
-        let mut texts = Vec::with_capacity(images.len());
-        for image in &images {
-            texts.push(self.image(image).await?.text);
+    /// Reads a PDF's pages as images rendered one at a time in `scratch` (a folder of the
+    /// caller's), each removed once read: a long scan never fills the disk. At most
+    /// [`MAX_PAGES`] pages are read.
+    pub async fn pdf(&self, path: &Path, scratch: &Path) -> Result<Recognised, OcrError> {
+        let mut texts = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let Some(image) = self.render_page(path, scratch, page).await? else {
+                break;
+            };
+            let read = self.image(&image).await;
+            let _ = std::fs::remove_file(&image);
+            texts.push(read?.text);
         }
         Ok(Recognised {
+            pages: texts.len() as u32,
             text: texts.join("\n\u{c}\n"),
-            pages: images.len() as u32,
         })
     }
 
-    /// Renders each page of a PDF as a grey PNG in `scratch`; the images in page order.
-    pub async fn render_pages(&self, path: &Path, scratch: &Path) -> Result<Vec<PathBuf>, String> {
-        let prefix = scratch.join("page");
-        run(self
+    /// Renders page `page` (from 1) of a PDF as a grey PNG in `scratch`, fitted in an A4 page
+    /// at 300 dpi whatever the page's declared size; `None` past the last page.
+    pub async fn render_page(
+        &self,
+        path: &Path,
+        scratch: &Path,
+        page: u32,
+    ) -> Result<Option<PathBuf>, OcrError> {
+        let page = page.to_string();
+        let prefix = scratch.join(format!("page-{page}"));
+        let rendered = run(self
             .command(&self.pdftoppm)
-            .args(["-r", RASTER_DPI, "-gray", "-png"])
+            .args(["-f", &page, "-l", &page, "-singlefile"])
+            .args(["-scale-to", A4_LONG_SIDE, "-gray", "-png"])
             .arg(path)
             .arg(&prefix))
-        .await?;
-        let mut images: Vec<_> = std::fs::read_dir(scratch)
-            .map_err(|e| format!("cannot list the rendered pages: {e}"))?
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "png"))
-            .collect();
-        // pdftoppm numbers pages with a fixed width: name order is page order.
-        images.sort();
-        Ok(images)
+        .await;
+        let image = prefix.with_extension("png");
+        match rendered {
+            Ok(_) if image.exists() => Ok(Some(image)),
+            // pdftoppm refuses a first page past the last one.
+            Ok(_) | Err(OcrError::Input(_)) if page != "1" => Ok(None),
+            Ok(_) => Err(OcrError::Input("the PDF has no page".into())),
+            Err(error) => Err(error),
+        }
     }
 
     fn tesseract_command(&self, image: &Path) -> Command {
@@ -123,7 +151,7 @@ impl Ocr {
 }
 
 /// Runs a program to completion within [`TIMEOUT`]; its standard output, or why it failed.
-async fn run(command: &mut Command) -> Result<String, String> {
+async fn run(command: &mut Command) -> Result<String, OcrError> {
     let std = command.as_std();
     // Named after what runs, not after `nice`.
     let program = if std.get_program() == "nice" {
@@ -141,20 +169,20 @@ async fn run(command: &mut Command) -> Result<String, String> {
     let output = tokio::time::timeout(TIMEOUT, command.output())
         .await
         .map_err(|_| {
-            format!(
+            OcrError::Program(format!(
                 "{program} ran longer than {} minutes",
                 TIMEOUT.as_secs() / 60
-            )
+            ))
         })?
-        .map_err(|e| format!("{program} cannot be run: {e}"))?;
+        .map_err(|e| OcrError::Program(format!("{program} cannot be run: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
-        return Err(format!(
+        return Err(OcrError::Input(format!(
             "{program} failed ({}): {}",
             output.status,
             last.unwrap_or("no message")
-        ));
+        )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

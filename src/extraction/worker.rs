@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::ocr::Ocr;
+use super::ocr::{Ocr, OcrError};
 use super::{ExtractionJob, ExtractionOutcome, TextMethod, needs_ocr, pdf};
 use crate::archive::Archive;
 use crate::dates::format_timestamp;
@@ -24,6 +24,10 @@ use crate::metrics::{METRICS, OutcomeLabels};
 const LEASE: Duration = Duration::from_secs(30 * 60);
 /// How often an idle worker looks for jobs that other nodes queued.
 const POLL: Duration = Duration::from_secs(5);
+/// Larger files are not read: a 64 MiB scan is already hundreds of pages.
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+/// A PDF's text layer is read in well under a second per page.
+const PDF_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait after the catalog failed before trying again.
 const BACKOFF: Duration = Duration::from_secs(5);
 
@@ -129,7 +133,18 @@ impl Worker {
                 continue;
             }
             for job in jobs {
-                let outcome = self.extract(&job).await;
+                let outcome = match self.extract(&job).await {
+                    ExtractionOutcome::Done {
+                        method,
+                        pages,
+                        text,
+                    } => ExtractionOutcome::Done {
+                        method,
+                        pages,
+                        text: super::bounded(text),
+                    },
+                    other => other,
+                };
                 let label = match &outcome {
                     ExtractionOutcome::Done { method, .. } => method.as_str(),
                     ExtractionOutcome::Failed(_) => "failed",
@@ -160,6 +175,13 @@ impl Worker {
     }
 
     async fn extract(&self, job: &ExtractionJob) -> ExtractionOutcome {
+        if job.size > MAX_INPUT_BYTES {
+            return ExtractionOutcome::Failed(format!(
+                "the file ({} MiB) is larger than the {} MiB text extraction reads",
+                job.size >> 20,
+                MAX_INPUT_BYTES >> 20
+            ));
+        }
         let bytes = match self.read(job).await {
             Ok(bytes) => bytes,
             Err(reason) => return ExtractionOutcome::Retry(reason),
@@ -171,7 +193,11 @@ impl Worker {
                 text: String::from_utf8_lossy(&bytes).into_owned(),
             },
             "message/rfc822" => {
-                let parsed = crate::email::parse(&bytes);
+                let parsed =
+                    match tokio::task::spawn_blocking(move || crate::email::parse(&bytes)).await {
+                        Ok(parsed) => parsed,
+                        Err(error) => return ExtractionOutcome::Failed(error.to_string()),
+                    };
                 match parsed.unreadable {
                     Some(reason) => ExtractionOutcome::Failed(reason),
                     None => ExtractionOutcome::Done {
@@ -194,11 +220,18 @@ impl Worker {
     }
 
     async fn pdf(&self, bytes: Vec<u8>) -> ExtractionOutcome {
-        let (bytes, pages) =
-            match tokio::task::spawn_blocking(move || (pdf::page_texts(&bytes), bytes)).await {
-                Ok((pages, bytes)) => (bytes, pages),
-                Err(error) => return ExtractionOutcome::Retry(error.to_string()),
-            };
+        let parsing = tokio::task::spawn_blocking(move || (pdf::page_texts(&bytes), bytes));
+        // A parse that hangs fails its job; its thread runs on until the parser gives up.
+        let (bytes, pages) = match tokio::time::timeout(PDF_TIMEOUT, parsing).await {
+            Ok(Ok((pages, bytes))) => (bytes, pages),
+            Ok(Err(error)) => return ExtractionOutcome::Failed(error.to_string()),
+            Err(_) => {
+                return ExtractionOutcome::Failed(format!(
+                    "reading the PDF took longer than {} s",
+                    PDF_TIMEOUT.as_secs()
+                ));
+            }
+        };
         let pages = match pages {
             Ok(pages) => pages,
             Err(reason) => return ExtractionOutcome::Failed(reason),
@@ -225,7 +258,7 @@ impl Worker {
     async fn with_file<F, Fut>(&self, bytes: &[u8], ocr: F) -> ExtractionOutcome
     where
         F: FnOnce(PathBuf, PathBuf) -> Fut,
-        Fut: std::future::Future<Output = Result<super::ocr::Recognised, String>>,
+        Fut: std::future::Future<Output = Result<super::ocr::Recognised, OcrError>>,
     {
         let folder = match tempfile::Builder::new()
             .prefix("extract-")
@@ -248,7 +281,8 @@ impl Worker {
                 pages: recognised.pages,
                 text: recognised.text,
             },
-            Err(reason) => ExtractionOutcome::Failed(reason),
+            Err(OcrError::Input(reason)) => ExtractionOutcome::Failed(reason),
+            Err(OcrError::Program(reason)) => ExtractionOutcome::Retry(reason),
         }
     }
 

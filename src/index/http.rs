@@ -121,7 +121,10 @@ pub async fn run_search(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| ApiError::Internal(e.into()))?;
-    if let Some(q) = q {
+    // Extracts show document text: only to roles that may read content.
+    if let Some(q) = q
+        && scope.allows(Permission::ReadContent)
+    {
         add_extracts(state, scope, &q, &mut results).await?;
     }
 
@@ -150,6 +153,9 @@ pub async fn run_search(
     Ok(results)
 }
 
+/// Extracts are taken from the start of long texts: a page of hits never loads whole books.
+const EXTRACT_SOURCE_CHARS: u32 = 20_000;
+
 /// Gives each hit found by its words the passage of its text where they occur (`extract`).
 /// The texts come from the catalog: the index does not store them, which keeps it small.
 async fn add_extracts(
@@ -163,7 +169,11 @@ async fn add_extracts(
         .iter()
         .filter_map(|hit| hit.get("id")?.as_str().and_then(DocumentId::parse))
         .collect();
-    let texts = state.archive.catalog.document_texts(scope, &ids).await?;
+    let texts = state
+        .archive
+        .catalog
+        .document_texts(scope, &ids, EXTRACT_SOURCE_CHARS)
+        .await?;
     if texts.is_empty() {
         return Ok(());
     }

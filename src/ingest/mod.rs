@@ -5,15 +5,18 @@
 //! crash between the two leaves an unreferenced object (harmless, reused by the next upload of
 //! the same bytes), never a catalog row pointing at missing content.
 
+use time::{Duration, OffsetDateTime};
+
 use crate::access::{AccessError, Scope};
 use crate::archive::Archive;
 use crate::catalog::{CatalogError, Inserted, NewAttachment, NewDocument};
 use crate::content::{ContentError, PutOutcome, StagedContent};
+use crate::dates::{format_date, parse_date};
 use crate::documents::media_type::{self, MediaTypeError};
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
 use crate::email::{self, EmailAttachment, ParsedEmail};
-use crate::extraction::{InitialText, TextMethod};
+use crate::extraction::{InitialText, TextMethod, bounded};
 use crate::metrics::METRICS;
 use crate::validation::ValidationErrors;
 
@@ -82,17 +85,31 @@ impl Archive {
             }
         })?;
 
+        // A message past the split limit is kept whole with its headers read; its body and
+        // attachments stay inside the .eml (parsing holds the message and its decoded parts in
+        // memory at once).
         let email = if media_type == EMAIL {
-            let raw = staged.read_all().await.map_err(ContentError::from)?;
-            let parsed = tokio::task::spawn_blocking(move || email::parse(&raw))
+            let whole = staged.size <= MAX_SPLIT_EMAIL_BYTES;
+            let limit = if whole { staged.size } else { HEADERS_BYTES };
+            let raw = staged
+                .read_prefix(limit)
                 .await
-                .map_err(|e| ContentError::from(std::io::Error::other(e)))?;
-            Some(parsed)
+                .map_err(ContentError::from)?;
+            let parsed = tokio::task::spawn_blocking(move || {
+                if whole {
+                    email::parse(&raw)
+                } else {
+                    email::parse_headers(&raw)
+                }
+            })
+            .await
+            .map_err(|e| ContentError::from(std::io::Error::other(e)))?;
+            Some((parsed, whole))
         } else {
             None
         };
         let metadata = match &email {
-            Some(parsed) => parse_metadata(&with_email_defaults(metadata, parsed)),
+            Some((parsed, _)) => parse_metadata(&with_email_defaults(metadata, parsed)),
             None => parse_metadata(metadata),
         }
         .map_err(ArchiveError::Invalid)?;
@@ -118,12 +135,16 @@ impl Archive {
         let sha256 = staged.sha256.clone();
         let direction = metadata.direction;
         let mut new = NewDocument::new(metadata, content);
-        if let Some(parsed) = email {
+        if let Some((parsed, whole)) = email {
             new.text = match parsed.unreadable {
                 Some(reason) => InitialText::Failed(reason),
+                None if !whole => InitialText::Skipped(format!(
+                    "the email is larger than {} MiB: kept whole, its body and attachments not read",
+                    MAX_SPLIT_EMAIL_BYTES >> 20
+                )),
                 None => InitialText::Known {
                     method: TextMethod::Email,
-                    text: parsed.body.unwrap_or_default(),
+                    text: bounded(parsed.body.unwrap_or_default()),
                 },
             };
             new.email = Some(parsed.headers);
@@ -189,6 +210,12 @@ impl Archive {
 }
 
 const EMAIL: &str = "message/rfc822";
+/// Larger emails are archived whole without their attachments split out.
+const MAX_SPLIT_EMAIL_BYTES: u64 = 64 * 1024 * 1024;
+/// Where the headers of an email too large to split are looked for.
+const HEADERS_BYTES: u64 = 1024 * 1024;
+/// The schema's longest title.
+const MAX_TITLE_CHARS: usize = 500;
 const OPAQUE: &str = "application/octet-stream";
 
 /// The metadata with what the email says filled in where the sender said nothing.
@@ -203,9 +230,27 @@ fn with_email_defaults(metadata: &serde_json::Value, email: &ParsedEmail) -> ser
             }
         };
         default("channel", Some("email".into()));
-        default("title", email.headers.subject.clone());
-        default("document_date", email.written_date.clone());
-        default("sent_at", email.headers.date.clone());
+        // A subject longer than a title may be is cut, not a reason to refuse the message.
+        default(
+            "title",
+            email
+                .headers
+                .subject
+                .as_ref()
+                .map(|subject| subject.chars().take(MAX_TITLE_CHARS).collect()),
+        );
+        // Without a plausible Date header (none, or a sender's clock years off), the day the
+        // archive received the message.
+        let today = OffsetDateTime::now_utc().date();
+        let written = email
+            .written_date
+            .as_deref()
+            .and_then(|day| parse_date(day).ok())
+            .filter(|day| day.year() >= 1900 && *day <= today + Duration::days(31));
+        default("document_date", Some(format_date(written.unwrap_or(today))));
+        if written.is_some() {
+            default("sent_at", email.headers.date.clone());
+        }
     }
     metadata
 }

@@ -131,7 +131,9 @@ pub async fn document(
         let textual = document.media_type == "text/plain" && document.size <= MAX_SHOWN_TEXT;
         let text = match session.caller.require(Permission::ReadContent) {
             // An email shows its body as read when it was archived, not its MIME source.
-            Ok(reader) if document.email.is_some() => state.archive.read_text(&reader, id).await?,
+            Ok(reader) if document.media_type == "message/rfc822" => {
+                state.archive.read_text(&reader, id).await?
+            }
             Ok(reader) if textual => {
                 let mut stream = state
                     .archive
@@ -171,7 +173,7 @@ pub async fn document(
             @if let Some(state) = &document.text {
                 dt { "Texte" } dd {
                     (format::text_state(state))
-                    @if reads_content && state.status == TextStatus::Done && document.email.is_none() && document.media_type != "text/plain" {
+                    @if reads_content && state.status == TextStatus::Done && !matches!(document.media_type.as_str(), "message/rfc822" | "text/plain") {
                         " — " a href=(format!("/api/v1/documents/{}/text", document.id)) { "lire le texte extrait" }
                     }
                 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 use reqwest::multipart::Part;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, metadata, sha256_hex, spawn_app, spawn_app_on};
+use ged::access::{DEFAULT_TENANT, Role};
+
+use crate::helpers::{TestApp, catalog_pool, metadata, sha256_hex, spawn_app, spawn_app_on};
 
 const EMAIL: &[u8] = include_bytes!("../fixtures/contestation.eml");
 const TEXT_PDF: &[u8] = include_bytes!("../fixtures/letter-text.pdf");
@@ -241,15 +243,105 @@ Content-Transfer-Encoding: base64\r\n\r\n!!!not base64";
     let body = text_of(&app, id).await;
     assert!(body.contains("est froid"), "{body}");
 
-    // Without a Date header the document date must come from the sender.
-    let response = app
-        .archive(&email_metadata(), part(raw, "broken.eml", "message/rfc822"))
+    // Without a Date header, the day the archive received it; a subject longer than a title
+    // may be is cut, not a reason to refuse the message.
+    let long_subject = format!("Subject: {}\r\n\r\nCorps.\r\n", "é".repeat(700));
+    let document = app
+        .archive_ok(
+            &email_metadata(),
+            part(long_subject.as_bytes(), "long.eml", "message/rfc822"),
+        )
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(document["document_date"], today);
+    assert!(document["sent_at"].is_null());
+    assert_eq!(document["title"].as_str().unwrap().chars().count(), 500);
     assert_eq!(
-        body["error"]["details"][0]["field"], "document_date",
-        "{body}"
+        document["email"]["subject"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        700
+    );
+    // A sender's clock years ahead is not the letter's date either.
+    let future = b"Date: Mon, 1 Jan 2091 10:00:00 +0000\r\nSubject: x\r\n\r\nCorps.\r\n";
+    let document = app
+        .archive_ok(
+            &email_metadata(),
+            part(future, "future.eml", "message/rfc822"),
+        )
+        .await;
+    assert_eq!(document["document_date"], today);
+    assert_eq!(document["email"]["date"], "2091-01-01T10:00:00.000000Z");
+}
+
+#[tokio::test]
+async fn text_is_read_only_within_the_scope() {
+    let app = spawn_app().await;
+    let mut secret = email_metadata();
+    secret["sensitive"] = json!(true);
+    let sensitive = app
+        .archive_ok(&secret, part(EMAIL, "contestation.eml", "message/rfc822"))
+        .await;
+    let id = sensitive["id"].as_str().unwrap();
+    // Attachments of sensitive mail are sensitive too.
+    let attachment = sensitive["attachments"][0]["id"].as_str().unwrap();
+    let agent = app.issue_token(DEFAULT_TENANT, Role::Agent, None).await;
+    let stranger = app
+        .issue_token("autre-caisse", Role::AgentSensitive, None)
+        .await;
+    let auditor = app.issue_token(DEFAULT_TENANT, Role::Auditor, None).await;
+    for (token, expected) in [(&agent, 404), (&stranger, 404), (&auditor, 403)] {
+        for document in [id, attachment] {
+            let response = app
+                .get_as(token, &format!("/api/v1/documents/{document}/text"))
+                .await;
+            assert_eq!(response.status(), expected);
+        }
+    }
+    let seq = app.latest_seq().await;
+    for token in [&agent, &stranger] {
+        let results = app
+            .search_as(token, &format!("min_seq={seq}&q=conteste"))
+            .await;
+        assert_eq!(results["total"], 0, "{results}");
+    }
+    let results = app.search("q=conteste").await;
+    assert_eq!(hit_ids(&results), [id]);
+    assert!(results["hits"][0]["extract"].is_object());
+    let response = app.get(&format!("/api/v1/documents/{id}/text")).await;
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["content-security-policy"], "sandbox");
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_stopping_the_extractor_fails_instead_of_looping() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut app = spawn_app_on(&data_dir, |settings| settings.ocr = false).await;
+    let scan = app
+        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
+        .await;
+    let id = scan["id"].as_str().unwrap().to_string();
+    app.stop().await;
+    // As if five runs had taken the job and died in it (a file that crashes the parser).
+    let pool = catalog_pool(&data_dir).await;
+    sqlx::query("UPDATE text_extractions SET attempts = 5 WHERE document_id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    let document = extracted(&app, &id).await;
+    assert_eq!(document["text"]["status"], "failed", "{document}");
+    assert!(
+        document["text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cut short 5 times"),
+        "{document}"
     );
 }
 

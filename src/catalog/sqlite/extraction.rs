@@ -16,7 +16,8 @@ use crate::extraction::{
 const NO_TEXT_LAYER: &str = "the PDF has no text layer: waiting for OCR";
 /// How long a job waits after a failure around it (the store unreachable…).
 const RETRY_AFTER: time::Duration = time::Duration::minutes(1);
-/// After this many failed tries around a job (store unreachable…), it fails for good.
+/// After this many tries without an outcome (store unreachable, extractor killed), a job fails
+/// for good.
 const MAX_ATTEMPTS: u32 = 5;
 
 /// Records a new document's text state: a queued job, or the text already read.
@@ -112,6 +113,17 @@ pub(super) async fn claim(
         .execute(&mut *transaction)
         .await?;
     }
+    // A job taken this many times without an outcome stopped its worker each time (a file
+    // that crashes or hangs the parser): it fails, instead of stopping every restart.
+    sqlx::query(
+        "UPDATE text_extractions SET status = 'failed', claimed_until = NULL, finished_at = $1, \
+         reason = 'extraction was cut short ' || attempts || ' times (the file stops the extractor)' \
+         WHERE status = 'pending' AND attempts >= $2 AND (claimed_until IS NULL OR claimed_until < $1)",
+    )
+    .bind(now)
+    .bind(i64::from(MAX_ATTEMPTS))
+    .execute(&mut *transaction)
+    .await?;
     let rows: Vec<JobRow> = sqlx::query_as(
         "UPDATE text_extractions SET claimed_until = $3, attempts = attempts + 1 \
          WHERE document_id IN (SELECT document_id FROM text_extractions \
@@ -259,19 +271,22 @@ pub(super) async fn texts(
     readers: &SqlitePool,
     scope: &Scope,
     ids: &[DocumentId],
+    max_chars: u32,
 ) -> Result<Vec<(DocumentId, String)>, CatalogError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<String> = ids.iter().map(DocumentId::to_string).collect();
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT t.document_id, t.text FROM document_texts t JOIN documents d ON d.id = t.document_id \
+        "SELECT t.document_id, substr(t.text, 1, $4) FROM document_texts t JOIN documents d ON d.id = t.document_id \
          WHERE d.id IN (SELECT value FROM json_each($1)) AND d.tenant_id = $2 \
          AND (d.sensitive = FALSE OR $3)",
     )
     .bind(serde_json::to_string(&ids).expect("strings serialise"))
     .bind(scope.tenant().as_str())
     .bind(scope.sees_sensitive())
+    // SQLite's substr takes a 32-bit length: larger ones give an empty string.
+    .bind(i64::from(max_chars.min(i32::MAX as u32)))
     .fetch_all(readers)
     .await?;
     rows.into_iter()
