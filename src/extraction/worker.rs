@@ -151,9 +151,14 @@ impl Worker {
                     ExtractionOutcome::NeedsOcr => "needs_ocr",
                     ExtractionOutcome::Retry(_) => "retry",
                 };
+                // A file without readable text is the document's state, shown on it; a
+                // failure around the job is the operator's business.
                 match &outcome {
-                    ExtractionOutcome::Failed(reason) | ExtractionOutcome::Retry(reason) => {
-                        tracing::warn!(document_id = %job.document_id, outcome = label, %reason, "text extraction did not succeed");
+                    ExtractionOutcome::Failed(reason) => {
+                        tracing::info!(document_id = %job.document_id, %reason, "no text could be read");
+                    }
+                    ExtractionOutcome::Retry(reason) => {
+                        tracing::warn!(document_id = %job.document_id, %reason, "text extraction will be tried again");
                     }
                     _ => {
                         tracing::debug!(document_id = %job.document_id, outcome = label, "text extracted")

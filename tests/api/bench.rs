@@ -54,3 +54,17 @@ fn the_ingest_benchmark_runs_on_a_small_batch() {
         assert!(stdout.contains(line), "{line} missing: {stdout}");
     }
 }
+
+#[test]
+fn the_extraction_benchmark_reads_its_pages() {
+    let stdout = run_bench("extract", &["--pages", "20", "--ocr-pages", "1"]);
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("PDF text layer"))
+        .unwrap_or_else(|| panic!("text layer row missing: {stdout}"));
+    assert!(line.contains(" 20 "), "{line}");
+    if std::env::var_os("GED_REQUIRE_OCR").is_some() {
+        assert!(stdout.contains("OCR, French, one core"), "{stdout}");
+        assert!(stdout.contains("OCR found"), "{stdout}");
+    }
+}
