@@ -38,6 +38,10 @@ struct Cli {
     /// Run OCR when Tesseract is installed (`--ocr false` leaves scans to other servers).
     #[arg(long, global = true, env = "GED_OCR")]
     ocr: Option<bool>,
+    /// Content on an S3-compatible store, `s3://bucket/prefix` (AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY from the environment).
+    #[arg(long, global = true, env = "GED_STORE")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -322,6 +326,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(ocr) = cli.ocr {
         settings.ocr = ocr;
+    }
+    if let Some(store) = cli.store {
+        settings.store = Some(store);
     }
     // A benchmark's table is its output: only problems are logged beside it.
     let default_filter = match cli.command {

@@ -32,6 +32,10 @@ pub struct Settings {
     /// Run OCR on this server when Tesseract is installed; `false` leaves scans to other
     /// servers (or waiting: a document shows why its text is pending).
     pub ocr: bool,
+    /// Where content is stored: `s3://bucket/prefix` on an S3-compatible store (endpoint,
+    /// region and credentials from the AWS variables); unset, the `objects` folder of the
+    /// data folder.
+    pub store: Option<String>,
 }
 
 impl Default for Settings {
@@ -42,6 +46,7 @@ impl Default for Settings {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             log_format: LogFormat::Text,
             ocr: true,
+            store: None,
         }
     }
 }

@@ -31,8 +31,11 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
                 settings.catalog_path().display()
             )
         })?;
-    let content = ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir())
-        .context("cannot open the content store")?;
+    let content = match &settings.store {
+        Some(url) => ContentStore::open_s3(url, &settings.staging_dir()),
+        None => ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir()),
+    }
+    .context("cannot open the content store")?;
     let identifiers = IdentifierHasher::new(&catalog.archive_secret("identifier_hmac_key").await?);
     Ok(Archive {
         catalog: Arc::new(catalog),

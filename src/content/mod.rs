@@ -15,8 +15,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
+use object_store::aws::{AmazonS3Builder, Checksum};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -39,6 +41,8 @@ pub enum ContentError {
     Io(#[from] std::io::Error),
     #[error("object {0} is missing from the content store")]
     Missing(Sha256Hex),
+    #[error("content store configuration: {0}")]
+    Config(String),
     #[error("the staged upload of {0} changed before it was stored")]
     StagingChanged(Sha256Hex),
 }
@@ -110,6 +114,39 @@ impl ContentStore {
     }
 
     /// Any object store; `staging_directory` is a local folder for uploads too large for memory.
+    /// The content on an S3-compatible store, `s3://bucket/prefix`, configured by the usual
+    /// AWS variables (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` for a store on plain HTTP…).
+    pub fn open_s3(url: &str, staging_directory: &FsPath) -> Result<Self, ContentError> {
+        Self::open_s3_with(AmazonS3Builder::from_env(), url, staging_directory)
+    }
+
+    /// [`ContentStore::open_s3`] with the client configured by the caller.
+    pub fn open_s3_with(
+        builder: AmazonS3Builder,
+        url: &str,
+        staging_directory: &FsPath,
+    ) -> Result<Self, ContentError> {
+        let location = url
+            .strip_prefix("s3://")
+            .filter(|rest| !rest.is_empty() && !rest.starts_with('/'))
+            .ok_or_else(|| ContentError::Config(format!("{url} is not s3://bucket[/prefix]")))?;
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let s3 = builder
+            .with_bucket_name(bucket)
+            // Every upload carries its SHA-256: the store refuses bytes damaged on the way.
+            .with_checksum_algorithm(Checksum::SHA256)
+            .build()?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        std::fs::create_dir_all(staging_directory)?;
+        Ok(Self::new(store, staging_directory))
+    }
+
     pub fn new(store: Arc<dyn ObjectStore>, staging_directory: &FsPath) -> Self {
         Self {
             store,
@@ -174,12 +211,21 @@ impl ContentStore {
                 let payload = PutPayload::from(bytes);
                 match self
                     .store
-                    .put_opts(&location, payload.clone(), PutOptions::from(mode))
+                    .put_opts(&location, payload.clone(), PutOptions::from(mode.clone()))
                     .await
                 {
                     Ok(_) => Ok(PutOutcome::Created),
                     // Another upload of the same content won the race: a dedup hit if what it
                     // wrote is sound, otherwise ours replaces it.
+                    // A store without conditional writes: the same bytes under the same
+                    // name, so writing them again is harmless.
+                    Err(object_store::Error::NotImplemented { .. })
+                        if matches!(mode, PutMode::Create) =>
+                    {
+                        let options = PutOptions::from(PutMode::Overwrite);
+                        self.store.put_opts(&location, payload, options).await?;
+                        Ok(PutOutcome::Created)
+                    }
                     Err(object_store::Error::AlreadyExists { .. }) => {
                         if self.holds_intact(&location, staged.size).await {
                             self.make_durable(&location).await?;

@@ -17,6 +17,7 @@ mod operations;
 mod parties;
 mod search;
 mod search_durability;
+mod store;
 mod text;
 mod ui;
 mod validation;

@@ -1,0 +1,359 @@
+//! The content store's conformance suite: the same checks on the local filesystem and on a
+//! real S3-compatible server (`s3s-fs`, from crates.io: `cargo install s3s-fs --version 0.14.1
+//! --features binary`), and a `ged serve` process keeping its content on S3.
+//!
+//! Without `s3s-fs` on the PATH the S3 tests say they were skipped, unless `GED_REQUIRE_S3` is
+//! set, as `.ci/run` does: there they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use ged::content::{ContentError, ContentStore, ObjectCheck, PutOutcome, StagedContent};
+use ged::identifiers::Sha256Hex;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde_json::Value;
+
+use crate::helpers::{free_port, metadata, sha256_hex, wait_healthy};
+
+const ACCESS_KEY: &str = "ged-test";
+const SECRET_KEY: &str = "ged-test-secret";
+const BUCKET: &str = "archive";
+
+/// An `s3s-fs` process serving a fresh folder, with the bucket `archive`; stopped on drop.
+struct S3Server {
+    child: Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl S3Server {
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn builder(&self) -> AmazonS3Builder {
+        AmazonS3Builder::new()
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY)
+    }
+}
+
+async fn s3_server(test: &str) -> Option<S3Server> {
+    let installed = Command::new("s3s-fs")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !installed {
+        assert!(
+            std::env::var_os("GED_REQUIRE_S3").is_none(),
+            "GED_REQUIRE_S3 is set but s3s-fs is not installed"
+        );
+        eprintln!(
+            "SKIPPED {test}: needs an S3 server: cargo install s3s-fs --version 0.14.1 --features binary"
+        );
+        return None;
+    }
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+    let port = free_port();
+    let child = Command::new("s3s-fs")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+        .arg(root.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("s3s-fs starts");
+    let server = S3Server {
+        child,
+        port,
+        _root: root,
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(server);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("s3s-fs did not start on port {port}");
+}
+
+/// How the suite damages a stored object behind the store's back.
+enum Backend {
+    Local(PathBuf),
+    S3 { raw: Arc<AmazonS3>, prefix: String },
+}
+
+impl Backend {
+    async fn overwrite(&self, key: &StorePath, bytes: &[u8]) {
+        match self {
+            Self::Local(root) => std::fs::write(root.join(key.as_ref()), bytes).unwrap(),
+            Self::S3 { raw, prefix } => {
+                let key = StorePath::from(format!("{prefix}/{key}"));
+                raw.put(&key, PutPayload::from(bytes.to_vec()))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+async fn staged(store: &ContentStore, bytes: &[u8]) -> StagedContent {
+    let mut writer = store.staging_writer(u64::MAX);
+    for chunk in bytes.chunks(64 * 1024) {
+        writer.write(chunk).await.unwrap();
+    }
+    writer.finish().await.unwrap()
+}
+
+async fn read_all(store: &ContentStore, sha256: &Sha256Hex, size: u64) -> Vec<u8> {
+    let stream = store.read(sha256, size, 0..size).await.unwrap();
+    let chunks: Vec<_> = stream.try_collect().await.unwrap();
+    chunks.concat()
+}
+
+/// Every promise of the content store, on one backend.
+async fn conformance(store: ContentStore, backend: Backend) {
+    store.check_reachable().await.unwrap();
+
+    // Create-if-absent: stored once, the second put is a dedup hit.
+    let small = b"%PDF-1.4 une lettre".to_vec();
+    let sha = Sha256Hex::parse(&sha256_hex(&small)).unwrap();
+    assert_eq!(
+        store.put(staged(&store, &small).await).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        store.put(staged(&store, &small).await).await.unwrap(),
+        PutOutcome::AlreadyPresent
+    );
+    assert_eq!(
+        store.stored_size(&sha).await.unwrap(),
+        Some(small.len() as u64)
+    );
+    assert_eq!(
+        store
+            .first_bytes(&sha, small.len() as u64, 8)
+            .await
+            .unwrap(),
+        &small[..8]
+    );
+    assert_eq!(read_all(&store, &sha, small.len() as u64).await, small);
+    let range: Vec<_> = store
+        .read(&sha, small.len() as u64, 4..8)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(range.concat(), &small[4..8]);
+    let key = ContentStore::key(&sha);
+    assert_eq!(
+        store.check(&key).await,
+        ObjectCheck::Intact {
+            size: small.len() as u64
+        }
+    );
+
+    // A large upload goes through the staging file and a multipart upload.
+    let large: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let large_sha = Sha256Hex::parse(&sha256_hex(&large)).unwrap();
+    assert_eq!(
+        store.put(staged(&store, &large).await).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        read_all(&store, &large_sha, large.len() as u64).await,
+        large
+    );
+
+    // Listing finds both under the content prefix.
+    let listed: Vec<String> = store
+        .list()
+        .map(|meta| meta.unwrap().location.to_string())
+        .collect()
+        .await;
+    for expected in [&key, &ContentStore::key(&large_sha)] {
+        assert!(
+            listed.iter().any(|location| location == expected.as_ref()),
+            "{expected} not in {listed:?}"
+        );
+    }
+
+    // Missing content is an error that names it, never empty bytes.
+    let absent = Sha256Hex::parse(&sha256_hex(b"absent")).unwrap();
+    assert_eq!(store.stored_size(&absent).await.unwrap(), None);
+    assert!(matches!(
+        store.read(&absent, 6, 0..6).await,
+        Err(ContentError::Missing(_))
+    ));
+
+    // Damaged behind the store's back: found by the check, refused while read, repaired by
+    // the next upload of the right bytes.
+    let mut damaged = small.clone();
+    damaged[0] ^= 0xff;
+    backend.overwrite(&key, &damaged).await;
+    assert!(matches!(
+        store.check(&key).await,
+        ObjectCheck::Corrupted { .. }
+    ));
+    let read: Result<Vec<_>, _> = store
+        .read(&sha, small.len() as u64, 0..small.len() as u64)
+        .await
+        .unwrap()
+        .try_collect()
+        .await;
+    assert!(read.is_err(), "damaged bytes were served");
+    assert_eq!(
+        store.put(staged(&store, &small).await).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(read_all(&store, &sha, small.len() as u64).await, small);
+}
+
+#[tokio::test]
+async fn the_local_store_conforms() {
+    let folder = tempfile::tempdir().unwrap();
+    let root = folder.path().join("objects");
+    let store = ContentStore::open_local(&root, &folder.path().join("staging")).unwrap();
+    conformance(store, Backend::Local(root)).await;
+}
+
+#[tokio::test]
+async fn an_s3_store_conforms() {
+    let Some(server) = s3_server("an_s3_store_conforms").await else {
+        return;
+    };
+    let staging = tempfile::tempdir().unwrap();
+    let store = ContentStore::open_s3_with(
+        server.builder(),
+        &format!("s3://{BUCKET}/ged/content"),
+        staging.path(),
+    )
+    .unwrap();
+    let raw = Arc::new(server.builder().with_bucket_name(BUCKET).build().unwrap());
+    conformance(
+        store,
+        Backend::S3 {
+            raw,
+            prefix: "ged/content".into(),
+        },
+    )
+    .await;
+}
+
+/// `ged serve` with `--store s3://…`, its credentials from the AWS variables.
+fn serve_on_s3(server: &S3Server, data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ged"))
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--store", &format!("s3://{BUCKET}/prod")])
+        .env_remove("GED_CONFIG")
+        .env("AWS_ENDPOINT", server.endpoint())
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ged serve starts")
+}
+
+#[tokio::test]
+async fn a_server_keeps_its_content_on_s3() {
+    let Some(server) = s3_server("a_server_keeps_its_content_on_s3").await else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let token = crate::helpers::ged_scanner_token(data);
+    let reader = String::from_utf8(
+        crate::helpers::ged_async(&[
+            "token",
+            "create",
+            "--data-dir",
+            data,
+            "--tenant",
+            "default",
+            "--role",
+            "agent",
+        ])
+        .await
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let port = free_port();
+    let mut child = serve_on_s3(&server, &data_dir, port);
+    wait_healthy(port).await;
+    let client = reqwest::Client::new();
+    let pdf = include_bytes!("../fixtures/letter-text.pdf");
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", metadata().to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf.to_vec())
+                .file_name("courrier.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/documents"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let document: Value = response.json().await.unwrap();
+    let id = document["id"].as_str().unwrap();
+    // Nothing in the local content folder (the token commands made it): the bytes are in
+    // the bucket.
+    let objects = data_dir.join("objects");
+    assert!(!objects.exists() || crate::helpers::files_under(&objects).is_empty());
+    let raw = server.builder().with_bucket_name(BUCKET).build().unwrap();
+    let key = format!(
+        "prod/{}",
+        ContentStore::key(&Sha256Hex::parse(&sha256_hex(pdf)).unwrap())
+    );
+    let stored = raw.get(&StorePath::from(key)).await.unwrap().bytes().await;
+    assert_eq!(stored.unwrap().as_ref(), pdf);
+    let content = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/documents/{id}/content"
+        ))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.bytes().await.unwrap().as_ref(), pdf);
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
