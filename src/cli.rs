@@ -59,6 +59,9 @@ enum Command {
     Openapi,
     /// Rebuild the search index from the catalog (stop `ged serve` first).
     Reindex,
+    /// Queue again the text extractions that failed (after installing OCR or a fix); the
+    /// running server takes them within seconds.
+    RetryText,
     /// Search the archive through a running server, with the same criteria as the API.
     Search(Box<SearchArgs>),
     /// Send a batch folder (files and manifest.json or manifest.csv) to a server: checks
@@ -354,6 +357,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Token { command } => token(settings, command).await,
             Command::Reindex => reindex(settings).await,
+            Command::RetryText => retry_text(settings).await,
             Command::Bench {
                 command:
                     BenchCommand::Search {
@@ -535,6 +539,16 @@ async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
                 bytes as f64 / 1_048_576.0
             )),
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry_text(settings: Settings) -> anyhow::Result<ExitCode> {
+    if !settings.catalog_path().exists() {
+        anyhow::bail!("no archive in {}", settings.data_dir.display());
+    }
+    let archive = crate::startup::open_archive(&settings).await?;
+    let queued = archive.catalog.retry_failed_extractions().await?;
+    println!("{queued} failed text extractions queued again");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -434,6 +434,9 @@ pub trait Catalog: Send + Sync + 'static {
         outcome: ExtractionOutcome,
     ) -> Result<(), CatalogError>;
 
+    /// Puts every failed extraction back in the queue, its tries counted afresh; how many.
+    async fn retry_failed_extractions(&self) -> Result<u64, CatalogError>;
+
     /// Releases every lease: at the start of the only server of a single-file catalog.
     async fn release_extraction_claims(&self) -> Result<(), CatalogError>;
 

@@ -802,6 +802,10 @@ impl Catalog for SqliteCatalog {
         extraction::finish(&self.writer, job, outcome).await
     }
 
+    async fn retry_failed_extractions(&self) -> Result<u64, CatalogError> {
+        extraction::retry_failed(&self.writer).await
+    }
+
     async fn release_extraction_claims(&self) -> Result<(), CatalogError> {
         extraction::release_claims(&self.writer).await
     }

@@ -343,6 +343,21 @@ async fn a_job_that_keeps_stopping_the_extractor_fails_instead_of_looping() {
             .contains("cut short 5 times"),
         "{document}"
     );
+
+    // Once the cause is fixed, the operator queues failed extractions again.
+    let output =
+        crate::helpers::ged_async(&["retry-text", "--data-dir", data_dir.to_str().unwrap()]).await;
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "1 failed text extractions queued again"
+    );
+    if ocr_installed("a_job_that_keeps_stopping_the_extractor_fails_instead_of_looping (retry)")
+        .await
+    {
+        let document = extracted(&app, &id).await;
+        assert_eq!(document["text"]["status"], "done", "{document}");
+    }
 }
 
 #[tokio::test]

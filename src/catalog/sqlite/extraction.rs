@@ -245,6 +245,16 @@ async fn finish_without_text(
     Ok(())
 }
 
+pub(super) async fn retry_failed(writer: &SqlitePool) -> Result<u64, CatalogError> {
+    let done = sqlx::query(
+        "UPDATE text_extractions SET status = 'pending', attempts = 0, claimed_until = NULL, \
+         reason = NULL, finished_at = NULL WHERE status = 'failed'",
+    )
+    .execute(writer)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub(super) async fn release_claims(writer: &SqlitePool) -> Result<(), CatalogError> {
     sqlx::query(
         "UPDATE text_extractions SET claimed_until = NULL \
