@@ -451,8 +451,8 @@ async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<Exit
             settings.data_dir.display()
         );
     }
-    let archive = crate::startup::open_archive(&settings).await?;
-    let catalog = archive.catalog.as_ref();
+    let catalog = crate::startup::open_catalog(&settings).await?;
+    let catalog = catalog.as_ref();
     match command {
         TokenCommand::Create {
             tenant,
@@ -522,10 +522,9 @@ async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
     if !settings.catalog_path().exists() {
         anyhow::bail!("no archive in {}", settings.data_dir.display());
     }
-    let archive = crate::startup::open_archive(&settings).await?;
+    let catalog = crate::startup::open_catalog(&settings).await?;
     let report =
-        crate::index::rebuild::rebuild(archive.catalog.as_ref(), &settings.index_dir(), true)
-            .await?;
+        crate::index::rebuild::rebuild(catalog.as_ref(), &settings.index_dir(), true).await?;
     println!(
         "reindexed {} documents in {:.1} s ({:.0} documents/s); index {:.1} MiB; peak memory {}",
         report.documents,
@@ -546,8 +545,8 @@ async fn retry_text(settings: Settings) -> anyhow::Result<ExitCode> {
     if !settings.catalog_path().exists() {
         anyhow::bail!("no archive in {}", settings.data_dir.display());
     }
-    let archive = crate::startup::open_archive(&settings).await?;
-    let queued = archive.catalog.retry_failed_extractions().await?;
+    let catalog = crate::startup::open_catalog(&settings).await?;
+    let queued = catalog.retry_failed_extractions().await?;
     println!("{queued} failed text extractions queued again");
     Ok(ExitCode::SUCCESS)
 }

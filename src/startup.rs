@@ -17,6 +17,40 @@ use crate::http::{self, AppState};
 
 /// Opens the catalog (applying migrations) and the content store.
 pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
+    let catalog = open_catalog(settings).await?;
+    // The content stays where the archive put it first: a server started without its
+    // `--store` (a lost variable) must not come up reporting every document missing.
+    let location = settings.store.as_deref().unwrap_or(LOCAL_STORE);
+    let bound = catalog.bind_setting("content_store", location).await?;
+    if bound != location {
+        let how = if bound == LOCAL_STORE {
+            "without --store".to_string()
+        } else {
+            format!("with --store {bound}")
+        };
+        anyhow::bail!(
+            "the archive in {} keeps its content in {bound}, not {location}: start it {how}",
+            settings.data_dir.display()
+        );
+    }
+    let content = match &settings.store {
+        Some(url) => ContentStore::open_s3(url, &settings.staging_dir()),
+        None => ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir()),
+    }
+    .context("cannot open the content store")?;
+    let identifiers = IdentifierHasher::new(&catalog.archive_secret("identifier_hmac_key").await?);
+    Ok(Archive {
+        catalog,
+        content,
+        identifiers,
+    })
+}
+
+/// The content store of an archive started without `--store`: its data folder.
+const LOCAL_STORE: &str = "local";
+
+/// The catalog alone, for the commands that never touch content (tokens, reindex).
+pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog>> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
@@ -31,17 +65,7 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
                 settings.catalog_path().display()
             )
         })?;
-    let content = match &settings.store {
-        Some(url) => ContentStore::open_s3(url, &settings.staging_dir()),
-        None => ContentStore::open_local(&settings.objects_dir(), &settings.staging_dir()),
-    }
-    .context("cannot open the content store")?;
-    let identifiers = IdentifierHasher::new(&catalog.archive_secret("identifier_hmac_key").await?);
-    Ok(Archive {
-        catalog: Arc::new(catalog),
-        content,
-        identifiers,
-    })
+    Ok(Arc::new(catalog))
 }
 
 /// On an archive without any token, issues an admin token for the default tenant and prints

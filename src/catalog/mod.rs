@@ -190,6 +190,9 @@ pub trait Catalog: Send + Sync + 'static {
     /// key that hashes identifiers in the audit log, the catalog's identity.
     async fn archive_secret(&self, name: &str) -> Result<Vec<u8>, CatalogError>;
 
+    /// The archive's setting `name`, recorded as `value` when it has none yet.
+    async fn bind_setting(&self, name: &str, value: &str) -> Result<String, CatalogError>;
+
     /// Creates the tenant unless it exists.
     async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError>;
 

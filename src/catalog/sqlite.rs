@@ -346,6 +346,18 @@ impl Catalog for SqliteCatalog {
         Ok(secret)
     }
 
+    async fn bind_setting(&self, name: &str, value: &str) -> Result<String, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO archive_settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING; \
+             SELECT value FROM archive_settings WHERE name = $1",
+        )
+        .bind(name)
+        .bind(value)
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
     async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError> {
         let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let created = sqlx::query(

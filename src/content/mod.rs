@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
-use object_store::aws::{AmazonS3Builder, Checksum};
+use object_store::ClientConfigKey;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
@@ -32,6 +33,30 @@ use crate::identifiers::Sha256Hex;
 const CONTENT_PREFIX: &str = "sha256";
 /// Part size when a large staged file is copied into the store.
 const PART_SIZE: usize = 8 * 1024 * 1024;
+/// The longest an S3 response may take: 256 MiB read at 12 KB/s.
+const S3_RESPONSE_TIMEOUT: &str = "6h";
+
+/// `s3://bucket[/prefix]` as bucket and prefix (without surrounding slashes). Bucket names
+/// are checked here, so that a mistyped URL (or one carrying credentials) fails at start with
+/// its reason, not at the first upload.
+fn parse_s3_url(url: &str) -> Result<(&str, &str), ContentError> {
+    let invalid =
+        |why: &str| ContentError::Config(format!("--store must be s3://bucket[/prefix]: {why}"));
+    let location = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| invalid("it does not start with s3://"))?;
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    if !valid_bucket {
+        return Err(invalid(
+            "a bucket name is 3 to 63 lower-case letters, digits, dots and hyphens",
+        ));
+    }
+    Ok((bucket, prefix.trim_matches('/')))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContentError {
@@ -116,9 +141,16 @@ impl ContentStore {
     /// Any object store; `staging_directory` is a local folder for uploads too large for memory.
     /// The content on an S3-compatible store, `s3://bucket/prefix`, configured by the usual
     /// AWS variables (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` for a store on plain HTTP…).
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` for a store on plain HTTP,
+    /// `AWS_CONDITIONAL_PUT=disabled` for one that refuses `If-None-Match`…).
     pub fn open_s3(url: &str, staging_directory: &FsPath) -> Result<Self, ContentError> {
-        Self::open_s3_with(AmazonS3Builder::from_env(), url, staging_directory)
+        let mut builder = AmazonS3Builder::from_env();
+        // Every upload carries its SHA-256, so the store refuses bytes damaged on the way;
+        // `AWS_CHECKSUM_ALGORITHM` may choose otherwise for a store that refuses it.
+        if std::env::var_os("AWS_CHECKSUM_ALGORITHM").is_none() {
+            builder = builder.with_checksum_algorithm(Checksum::SHA256);
+        }
+        Self::open_s3_with(builder, url, staging_directory)
     }
 
     /// [`ContentStore::open_s3`] with the client configured by the caller.
@@ -127,17 +159,16 @@ impl ContentStore {
         url: &str,
         staging_directory: &FsPath,
     ) -> Result<Self, ContentError> {
-        let location = url
-            .strip_prefix("s3://")
-            .filter(|rest| !rest.is_empty() && !rest.starts_with('/'))
-            .ok_or_else(|| ContentError::Config(format!("{url} is not s3://bucket[/prefix]")))?;
-        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let (bucket, prefix) = parse_s3_url(url)?;
         let s3 = builder
             .with_bucket_name(bucket)
-            // Every upload carries its SHA-256: the store refuses bytes damaged on the way.
-            .with_checksum_algorithm(Checksum::SHA256)
+            // A download runs at the reader's pace: the client's 30 s deadline on a whole
+            // response would cut a large document sent to a slow reader.
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                S3_RESPONSE_TIMEOUT,
+            )
             .build()?;
-        let prefix = prefix.trim_matches('/');
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             Arc::new(s3)
         } else {
@@ -147,6 +178,7 @@ impl ContentStore {
         Ok(Self::new(store, staging_directory))
     }
 
+    /// Any object store (tests, other backends).
     pub fn new(store: Arc<dyn ObjectStore>, staging_directory: &FsPath) -> Self {
         Self {
             store,
@@ -215,10 +247,9 @@ impl ContentStore {
                     .await
                 {
                     Ok(_) => Ok(PutOutcome::Created),
-                    // Another upload of the same content won the race: a dedup hit if what it
-                    // wrote is sound, otherwise ours replaces it.
-                    // A store without conditional writes: the same bytes under the same
-                    // name, so writing them again is harmless.
+                    // Conditional writes turned off (AWS_CONDITIONAL_PUT=disabled, for a store
+                    // that refuses them): the same bytes under the same name, so writing them
+                    // again is harmless.
                     Err(object_store::Error::NotImplemented { .. })
                         if matches!(mode, PutMode::Create) =>
                     {
@@ -226,6 +257,8 @@ impl ContentStore {
                         self.store.put_opts(&location, payload, options).await?;
                         Ok(PutOutcome::Created)
                     }
+                    // Another upload of the same content won the race: a dedup hit if what it
+                    // wrote is sound, otherwise ours replaces it.
                     Err(object_store::Error::AlreadyExists { .. }) => {
                         if self.holds_intact(&location, staged.size).await {
                             self.make_durable(&location).await?;
@@ -398,6 +431,30 @@ impl ContentStore {
             ObjectCheck::Intact { size }
         } else {
             ObjectCheck::Corrupted { actual, size }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_s3_url;
+
+    #[test]
+    fn s3_urls_name_a_bucket_and_a_prefix() {
+        assert_eq!(parse_s3_url("s3://archive").unwrap(), ("archive", ""));
+        assert_eq!(parse_s3_url("s3://archive/").unwrap(), ("archive", ""));
+        assert_eq!(
+            parse_s3_url("s3://archive/ged/prod/").unwrap(),
+            ("archive", "ged/prod")
+        );
+        for bad in [
+            "archive",
+            "s3://",
+            "s3://Archive",
+            "s3://key:secret@archive",
+            "s3://ab",
+        ] {
+            assert!(parse_s3_url(bad).is_err(), "{bad}");
         }
     }
 }

@@ -20,7 +20,7 @@ async fn archived_documents_survive_a_restart() {
 
     let app = spawn_app_on(&data_dir, |_| {}).await;
     let id = created["id"].as_str().unwrap().to_string();
-    let mut fetched: Value = app
+    let fetched: Value = app
         .get(&format!("/api/v1/documents/{id}"))
         .await
         .json()
@@ -28,15 +28,12 @@ async fn archived_documents_survive_a_restart() {
         .unwrap();
     // The text extraction moves on by itself in the background (this PDF has no readable
     // text layer: its job ends failed); everything else is as acknowledged.
-    let mut created = created;
     assert_eq!(created["text"]["status"], "pending");
     assert!(
         ["pending", "failed"].contains(&fetched["text"]["status"].as_str().unwrap()),
         "{fetched}"
     );
-    created.as_object_mut().unwrap().remove("text");
-    fetched.as_object_mut().unwrap().remove("text");
-    assert_eq!(fetched, created);
+    assert_eq!(without_text(&fetched), without_text(&created));
     let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
     assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
 

@@ -352,6 +352,14 @@ pub fn error_fields(body: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// A document's JSON without its text state, which moves on by itself in the background
+/// (pending → done or failed): for comparing two reads of the same document.
+pub fn without_text(document: &Value) -> Value {
+    let mut document = document.clone();
+    document.as_object_mut().expect("a document").remove("text");
+    document
+}
+
 /// Metadata that passes validation.
 pub fn metadata() -> Value {
     json!({

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use ged::content::{ContentError, ContentStore, ObjectCheck, PutOutcome, StagedContent};
 use ged::identifiers::Sha256Hex;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
@@ -49,6 +49,7 @@ impl S3Server {
             .with_region("us-east-1")
             .with_access_key_id(ACCESS_KEY)
             .with_secret_access_key(SECRET_KEY)
+            .with_checksum_algorithm(Checksum::SHA256)
     }
 }
 
@@ -78,12 +79,15 @@ async fn s3_server(test: &str) -> Option<S3Server> {
         .stderr(Stdio::null())
         .spawn()
         .expect("s3s-fs starts");
-    let server = S3Server {
+    let mut server = S3Server {
         child,
         port,
         _root: root,
     };
     for _ in 0..100 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("s3s-fs exited at start ({status}): port {port} taken?");
+        }
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
@@ -170,6 +174,22 @@ async fn conformance(store: ContentStore, backend: Backend) {
         ObjectCheck::Intact {
             size: small.len() as u64
         }
+    );
+
+    // Uploads of the same new content at once: each succeeds, one object results.
+    let raced = b"%PDF-1.4 envoyee deux fois en meme temps".to_vec();
+    let raced_sha = Sha256Hex::parse(&sha256_hex(&raced)).unwrap();
+    let mut uploads = Vec::new();
+    for _ in 0..4 {
+        uploads.push(staged(&store, &raced).await);
+    }
+    let outcomes = futures::future::join_all(uploads.into_iter().map(|s| store.put(s))).await;
+    for outcome in outcomes {
+        outcome.unwrap();
+    }
+    assert_eq!(
+        read_all(&store, &raced_sha, raced.len() as u64).await,
+        raced
     );
 
     // A large upload goes through the staging file and a multipart upload.
@@ -261,21 +281,33 @@ async fn an_s3_store_conforms() {
 
 /// `ged serve` with `--store s3://…`, its credentials from the AWS variables.
 fn serve_on_s3(server: &S3Server, data_dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ged"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ged"));
+    command
         .args(["serve", "--data-dir"])
         .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    with_s3_env(&mut command, server)
         .args(["--store", &format!("s3://{BUCKET}/prod")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ged serve starts")
+}
+
+/// The test server's settings, and none of the caller's own AWS settings.
+fn with_s3_env<'a>(command: &'a mut Command, server: &S3Server) -> &'a mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
         .env_remove("GED_CONFIG")
         .env("AWS_ENDPOINT", server.endpoint())
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ged serve starts")
 }
 
 #[tokio::test]
@@ -328,10 +360,8 @@ async fn a_server_keeps_its_content_on_s3() {
     assert_eq!(response.status(), 201);
     let document: Value = response.json().await.unwrap();
     let id = document["id"].as_str().unwrap();
-    // Nothing in the local content folder (the token commands made it): the bytes are in
-    // the bucket.
-    let objects = data_dir.join("objects");
-    assert!(!objects.exists() || crate::helpers::files_under(&objects).is_empty());
+    // Nothing in a local content folder: the bytes are in the bucket.
+    assert!(!data_dir.join("objects").exists());
     let raw = server.builder().with_bucket_name(BUCKET).build().unwrap();
     let key = format!(
         "prod/{}",
@@ -356,4 +386,24 @@ async fn a_server_keeps_its_content_on_s3() {
     assert_eq!(ready.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
+
+    // The archive is bound to its store: without `--store` it refuses, saying which.
+    let forgot = crate::helpers::ged_async(&["verify", "--data-dir", data]).await;
+    assert!(!forgot.status.success());
+    let said = String::from_utf8_lossy(&forgot.stderr);
+    assert!(
+        said.contains(&format!("--store s3://{BUCKET}/prod")),
+        "{said}"
+    );
+    // With it, `ged verify` re-hashes the objects in the bucket.
+    let mut verify = Command::new(env!("CARGO_BIN_EXE_ged"));
+    verify.args(["verify", "--data-dir", data]);
+    let verified = with_s3_env(&mut verify, &server)
+        .args(["--store", &format!("s3://{BUCKET}/prod")])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{report}");
+    assert!(report.contains("objects:   1 re-hashed"), "{report}");
+    assert!(report.contains("the archive is intact"), "{report}");
 }
