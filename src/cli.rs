@@ -388,6 +388,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     size: usize::try_from(size)?,
                     concurrency,
                     bench_dir,
+                    // `--store s3://…`: the server keeps content there, compared with plain PUTs.
+                    store: settings.store.clone(),
                 })
                 .await?;
                 Ok(ExitCode::SUCCESS)

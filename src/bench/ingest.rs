@@ -24,6 +24,9 @@ pub struct Options {
     pub concurrency: usize,
     /// Where to work (a fresh temporary folder by default; must not exist or be empty).
     pub bench_dir: Option<PathBuf>,
+    /// The server's content on this S3-compatible store (`s3://bucket/prefix`, AWS variables
+    /// from the environment); the raw limit is then the same files PUT to it one by one.
+    pub store: Option<String>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -58,10 +61,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut server = std::process::Command::new(std::env::current_exe()?)
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
         .args(["serve", "--data-dir"])
         .arg(&data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(store) = &options.store {
+        command.args(["--store", store]);
+    }
+    let mut server = command
         .env("GED_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
@@ -106,7 +114,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let _ = server.wait();
     let (ged_elapsed, server_peak) = measured?;
 
-    let raw_elapsed = raw_limit(&root.join("raw"), &files)?;
+    let (raw_elapsed, raw_label) = match &options.store {
+        None => (
+            raw_limit(&root.join("raw"), &files)?,
+            "raw limit: write + fsync + rename, one stream",
+        ),
+        Some(store) => (
+            raw_s3_limit(store, &root.join("batch"), &files).await?,
+            "raw limit: PUT to the same S3 store, one stream",
+        ),
+    };
     let total_bytes = (options.documents * options.size) as f64;
     let rate = |elapsed: Duration| {
         (
@@ -126,7 +143,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ged_megabytes
     );
     println!(
-        "| raw limit: write + fsync + rename, one stream | {:.2} | {:.0} | {:.1} |",
+        "| {raw_label} | {:.2} | {:.0} | {:.1} |",
         raw_elapsed.as_secs_f64(),
         raw_documents,
         raw_megabytes
@@ -189,7 +206,7 @@ async fn scanner_token(data_dir: &Path) -> anyhow::Result<String> {
         data_dir: data_dir.to_path_buf(),
         ..Default::default()
     };
-    let archive = crate::startup::open_archive(&settings).await?;
+    let catalog = crate::startup::open_catalog(&settings).await?;
     let tenant = TenantId::parse(DEFAULT_TENANT).expect("the default tenant id is valid");
     let request = TokenRequest {
         role: Role::Scanner,
@@ -198,7 +215,7 @@ async fn scanner_token(data_dir: &Path) -> anyhow::Result<String> {
         expires_in: None,
     };
     Ok(
-        tokens::issue(archive.catalog.as_ref(), &Scope::operator(tenant), request)
+        tokens::issue(catalog.as_ref(), &Scope::operator(tenant), request)
             .await?
             .token,
     )
@@ -218,6 +235,31 @@ async fn wait_until_healthy(port: u16) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("ged serve did not answer /healthz within 30 s")
+}
+
+/// The S3 store's limit for these files one by one: a plain PUT of each, under a prefix of
+/// its own beside the archive's, with the same client settings the server uses.
+async fn raw_s3_limit(
+    store: &str,
+    source: &Path,
+    files: &[GeneratedFile],
+) -> anyhow::Result<Duration> {
+    use object_store::ObjectStoreExt;
+
+    let raw_url = format!("{}/bench-raw", store.trim_end_matches('/'));
+    let scratch = tempfile::tempdir()?;
+    let raw = crate::content::ContentStore::open_s3(&raw_url, scratch.path())?;
+    let started = Instant::now();
+    for file in files {
+        let bytes = tokio::fs::read(source.join(&file.name)).await?;
+        raw.object_store()
+            .put(
+                &object_store::path::Path::from(file.sha256.as_str()),
+                object_store::PutPayload::from(bytes),
+            )
+            .await?;
+    }
+    Ok(started.elapsed())
 }
 
 /// The disk's limit for storing these files durably one by one: read, write to a temporary

@@ -188,6 +188,11 @@ impl ContentStore {
     }
 
     /// Removes staged uploads left behind by a process that was killed mid-upload.
+    /// The object store underneath, for benchmarks that measure it bare.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     pub fn clean_staging(&self) -> std::io::Result<usize> {
         let mut removed = 0;
         for entry in std::fs::read_dir(&self.staging_directory)? {
