@@ -146,7 +146,7 @@ pub fn text_state(state: &TextState) -> String {
     let reason = state
         .reason
         .as_deref()
-        .map(|reason| format!(" : {reason}"))
+        .map(|reason| format!(" : {}", text_reason(reason)))
         .unwrap_or_default();
     match state.status {
         TextStatus::Done => format!("Texte extrait ({method}{pages})"),
@@ -154,6 +154,46 @@ pub fn text_state(state: &TextState) -> String {
         TextStatus::Failed => format!("Extraction du texte impossible{reason}"),
         TextStatus::Skipped => format!("Pas de texte à extraire{reason}"),
     }
+}
+
+/// The reasons the extraction gives (in English, for the API and the logs) as agents read
+/// them; a reason not known here is shown as it is, with its detail.
+fn text_reason(reason: &str) -> String {
+    const KNOWN: &[(&str, &str)] = &[
+        ("waiting for OCR", "en attente d'un serveur équipé de l'OCR"),
+        (
+            "the PDF has no text layer",
+            "le PDF n'a pas de couche texte, en attente de l'OCR",
+        ),
+        ("the PDF cannot be read", "le PDF est illisible"),
+        (
+            "reading the PDF took longer",
+            "la lecture du PDF a été trop longue",
+        ),
+        (
+            "no text is read from",
+            "ce format ne contient pas de texte lisible",
+        ),
+        ("the file (", "fichier trop volumineux pour l'extraction"),
+        (
+            "extraction was cut short",
+            "l'extraction a échoué à plusieurs reprises",
+        ),
+        ("will be tried again", "nouvel essai dans une minute"),
+        ("gave up after", "abandon après plusieurs essais"),
+        (
+            "the email is larger than",
+            "courriel trop volumineux : conservé entier, corps et pièces jointes non extraits",
+        ),
+        (
+            "no RFC 5322 header",
+            "ce fichier n'est pas un courriel lisible",
+        ),
+    ];
+    KNOWN
+        .iter()
+        .find(|(prefix, _)| reason.starts_with(prefix))
+        .map_or_else(|| reason.to_string(), |(_, french)| (*french).to_string())
 }
 
 /// A size in octets, as French users read it ("12,5 Ko").
@@ -175,6 +215,44 @@ pub fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_states_read_in_french() {
+        let state = |status, reason: &str| TextState {
+            status,
+            method: None,
+            pages: None,
+            reason: Some(reason.into()),
+            finished_at: None,
+        };
+        assert_eq!(
+            text_state(&state(
+                TextStatus::Pending,
+                "waiting for OCR: Tesseract is not installed (…)"
+            )),
+            "Extraction du texte en attente : en attente d'un serveur équipé de l'OCR"
+        );
+        assert_eq!(
+            text_state(&state(
+                TextStatus::Failed,
+                "tesseract failed (exit 1): bad image"
+            )),
+            "Extraction du texte impossible : tesseract failed (exit 1): bad image"
+        );
+        let done = TextState {
+            status: TextStatus::Done,
+            method: Some(TextMethod::Ocr),
+            pages: Some(2),
+            reason: None,
+            finished_at: None,
+        };
+        assert_eq!(
+            text_state(&done),
+            "Texte extrait (reconnaissance de caractères, 2 pages)"
+        );
+        assert_eq!(size(130), "130 octets");
+        assert_eq!(size(11_413), "11,1 Ko");
+    }
 
     #[test]
     fn identifiers_and_dates_read_the_french_way() {
