@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{Document, DocumentId};
+use super::model::{Document, DocumentId, clean_file_name};
 use crate::access::{Caller, Permission};
 use crate::http::error::ErrorBody;
 use crate::http::representation::{
@@ -146,14 +146,6 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
             error.body_text()
         ))
     }
-}
-
-/// Keeps the last path component of a client-supplied name, without control characters.
-fn clean_file_name(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
-    let cleaned = cleaned.trim();
-    (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_string())
 }
 
 /// A document's metadata; the read is recorded in the audit trail.

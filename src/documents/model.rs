@@ -192,3 +192,12 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached_to: Option<DocumentId>,
 }
+
+/// Keeps the last path component of a sender-supplied file name (an upload's, an email
+/// attachment's), without control characters; `None` when nothing usable is left.
+pub fn clean_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_string())
+}

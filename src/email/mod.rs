@@ -10,7 +10,7 @@ use mail_parser::{Address, MessageParser, MimeHeaders};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::documents::model::DocumentId;
+use crate::documents::model::{DocumentId, clean_file_name};
 
 /// The headers of an archived email.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,10 +122,7 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
     let attachments = message
         .attachments()
         .map(|part| EmailAttachment {
-            file_name: part
-                .attachment_name()
-                .map(clean_name)
-                .filter(|name| !name.is_empty()),
+            file_name: part.attachment_name().and_then(clean_file_name),
             declared_media_type: part.content_type().map(|content_type| {
                 match &content_type.c_subtype {
                     Some(subtype) => format!("{}/{}", content_type.c_type, subtype),
@@ -157,17 +154,6 @@ fn addresses(address: &Address<'_>) -> Vec<String> {
             (None, None) => None,
         })
         .collect()
-}
-
-/// The last path component of a sender-chosen name, without control characters.
-fn clean_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    base.chars()
-        .filter(|c| !c.is_control())
-        .take(255)
-        .collect::<String>()
-        .trim()
-        .to_string()
 }
 
 #[cfg(test)]

@@ -135,9 +135,7 @@ impl Ocr {
             .env("OMP_THREAD_LIMIT", "1");
         command
     }
-}
 
-impl Ocr {
     /// A command for `program`, niced when `nice` is there: OCR takes seconds of CPU per
     /// page and must not slow down archiving and searches on the same machine.
     fn command(&self, program: &str) -> Command {

@@ -57,15 +57,19 @@ fn email_metadata() -> Value {
     metadata
 }
 
+/// The document as the reader sees it.
+async fn document(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/api/v1/documents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The document once its text extraction is no longer pending (at most 60 s).
 async fn extracted(app: &TestApp, id: &str) -> Value {
     for _ in 0..600 {
-        let document: Value = app
-            .get(&format!("/api/v1/documents/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let document = document(app, id).await;
         if document["text"]["status"] != "pending" {
             return document;
         }
@@ -78,6 +82,16 @@ async fn text_of(app: &TestApp, id: &str) -> String {
     let response = app.get(&format!("/api/v1/documents/{id}/text")).await;
     assert_eq!(response.status(), 200);
     response.text().await.unwrap()
+}
+
+/// A server without OCR on `data_dir`, and a scan archived on it (its text pending).
+async fn scan_without_ocr(data_dir: &std::path::Path) -> (TestApp, String) {
+    let app = spawn_app_on(data_dir, |settings| settings.ocr = false).await;
+    let scan = app
+        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
+        .await;
+    let id = scan["id"].as_str().unwrap().to_string();
+    (app, id)
 }
 
 fn hit_ids(results: &Value) -> Vec<&str> {
@@ -149,12 +163,7 @@ async fn an_email_is_archived_with_its_headers_body_and_attachments() {
         ]
     );
     let pdf_id = attachments[0]["id"].as_str().unwrap();
-    let pdf: Value = app
-        .get(&format!("/api/v1/documents/{pdf_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let pdf = document(&app, pdf_id).await;
     assert_eq!(pdf["attached_to"], id);
     assert_eq!(pdf["title"], "courrier.pdf");
     assert_eq!(pdf["sha256"], sha256_hex(TEXT_PDF));
@@ -162,12 +171,7 @@ async fn an_email_is_archived_with_its_headers_body_and_attachments() {
     assert_eq!(pdf["individuals"], email["individuals"]);
     assert_eq!(pdf["document_date"], "2024-03-05");
     let ods_id = attachments[2]["id"].as_str().unwrap();
-    let ods: Value = app
-        .get(&format!("/api/v1/documents/{ods_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ods = document(&app, ods_id).await;
     assert_eq!(ods["text"]["status"], "skipped");
     // Archived whole: one audit entry per document, the attachments naming their email.
     assert_eq!(app.count_audit("document.archived").await, 4);
@@ -319,11 +323,7 @@ async fn text_is_read_only_within_the_scope() {
 async fn a_job_that_keeps_stopping_the_extractor_fails_instead_of_looping() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
-    let mut app = spawn_app_on(&data_dir, |settings| settings.ocr = false).await;
-    let scan = app
-        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
-        .await;
-    let id = scan["id"].as_str().unwrap().to_string();
+    let (mut app, id) = scan_without_ocr(&data_dir).await;
     app.stop().await;
     // As if five runs had taken the job and died in it (a file that crashes the parser).
     let pool = catalog_pool(&data_dir).await;
@@ -442,11 +442,7 @@ async fn scans_are_read_by_ocr() {
 async fn without_ocr_scans_wait_and_a_restart_loses_no_job() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
-    let mut app = spawn_app_on(&data_dir, |settings| settings.ocr = false).await;
-    let scan = app
-        .archive_ok(&metadata(), part(SCAN_PNG, "scan.png", "image/png"))
-        .await;
-    let id = scan["id"].as_str().unwrap().to_string();
+    let (mut app, id) = scan_without_ocr(&data_dir).await;
     let unlayered = app
         .archive_ok(&metadata(), part(SCAN_PDF, "scan.pdf", "application/pdf"))
         .await;
@@ -454,18 +450,8 @@ async fn without_ocr_scans_wait_and_a_restart_loses_no_job() {
     // The scan waits and says why; the PDF was opened, found without text, and waits too.
     let mut waiting = Value::Null;
     for _ in 0..100 {
-        waiting = app
-            .get(&format!("/api/v1/documents/{unlayered_id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let scan: Value = app
-            .get(&format!("/api/v1/documents/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        waiting = document(&app, &unlayered_id).await;
+        let scan = document(&app, &id).await;
         if waiting["text"]["reason"].is_string() && scan["text"]["reason"].is_string() {
             assert_eq!(scan["text"]["status"], "pending");
             assert!(
