@@ -42,6 +42,10 @@ struct Cli {
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY from the environment).
     #[arg(long, global = true, env = "GED_STORE")]
     store: Option<String>,
+    /// Catalog on PostgreSQL, `postgres://user:password@host/database`; unset, the SQLite
+    /// file of the data folder.
+    #[arg(long, global = true, env = "GED_CATALOG_URL")]
+    catalog: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -333,6 +337,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(store) = cli.store {
         settings.store = Some(store);
     }
+    if let Some(catalog) = cli.catalog {
+        settings.catalog = Some(catalog);
+    }
     // A benchmark's table is its output: only problems are logged beside it.
     let default_filter = match cli.command {
         Command::Bench { .. } => "warn,sqlx=error",
@@ -390,6 +397,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     bench_dir,
                     // `--store s3://…`: the server keeps content there, compared with plain PUTs.
                     store: settings.store.clone(),
+                    // `--catalog postgres://…`: the server's catalog on PostgreSQL.
+                    catalog: settings.catalog.clone(),
                 })
                 .await?;
                 Ok(ExitCode::SUCCESS)
@@ -430,7 +439,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
-    if !settings.catalog_path().exists() {
+    if settings.archive_missing() {
         anyhow::bail!("no archive in {}", settings.data_dir.display());
     }
     let archive = crate::startup::open_archive(&settings).await?;
@@ -445,7 +454,7 @@ async fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
-    if !settings.catalog_path().exists() {
+    if settings.archive_missing() {
         // Not an error (tokens may be issued before the first start), but never silent: a
         // token issued in the wrong folder would be refused by the server.
         eprintln!(
@@ -521,7 +530,7 @@ async fn token(settings: Settings, command: TokenCommand) -> anyhow::Result<Exit
 }
 
 async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
-    if !settings.catalog_path().exists() {
+    if settings.archive_missing() {
         anyhow::bail!("no archive in {}", settings.data_dir.display());
     }
     let catalog = crate::startup::open_catalog(&settings).await?;
@@ -544,7 +553,7 @@ async fn reindex(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn retry_text(settings: Settings) -> anyhow::Result<ExitCode> {
-    if !settings.catalog_path().exists() {
+    if settings.archive_missing() {
         anyhow::bail!("no archive in {}", settings.data_dir.display());
     }
     let catalog = crate::startup::open_catalog(&settings).await?;

@@ -36,6 +36,9 @@ pub struct Settings {
     /// region and credentials from the AWS variables); unset, the `objects` folder of the
     /// data folder.
     pub store: Option<String>,
+    /// The catalog: `postgres://user:password@host/database` on PostgreSQL (several servers
+    /// may share it); unset, the SQLite file `catalog.sqlite` of the data folder.
+    pub catalog: Option<String>,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             ocr: true,
             store: None,
+            catalog: None,
         }
     }
 }
@@ -83,6 +87,21 @@ impl Settings {
         self.data_dir.join("catalog.sqlite")
     }
 
+    /// Whether the configured archive does not exist yet: an embedded archive whose catalog
+    /// file is missing (a PostgreSQL catalog is created by whoever runs the database).
+    pub fn archive_missing(&self) -> bool {
+        self.catalog.is_none() && !self.catalog_path().exists()
+    }
+
+    /// The catalog's location as it may be shown (logs, errors, `ged config`): a PostgreSQL
+    /// URL without its password, the SQLite file's path otherwise.
+    pub fn catalog_display(&self) -> String {
+        match &self.catalog {
+            Some(url) => redact_password(url),
+            None => self.catalog_path().display().to_string(),
+        }
+    }
+
     /// Root of the local content store.
     pub fn objects_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
@@ -98,14 +117,45 @@ impl Settings {
         self.data_dir.join("index")
     }
 
+    /// The settings as a TOML file would give them, without the catalog's password.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("settings serialise")
+        let mut shown = self.clone();
+        shown.catalog = self.catalog.as_deref().map(redact_password);
+        toml::to_string(&shown).expect("settings serialise")
+    }
+}
+
+/// `url` with its password replaced by `***`; a value that is not a URL with a host is hidden
+/// whole (it may hold a password).
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        _ => "(not a URL)".to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_passwords_are_never_shown() {
+        let settings = Settings {
+            catalog: Some("postgres://ged:s3cret@db.example:5432/ged".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.catalog_display(),
+            "postgres://ged:***@db.example:5432/ged"
+        );
+        assert!(!settings.to_toml().contains("s3cret"));
+        assert_eq!(redact_password("ged:s3cret@db"), "(not a URL)");
+    }
 
     #[test]
     fn file_values_overlay_defaults_and_unknown_keys_are_refused() {

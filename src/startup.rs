@@ -10,7 +10,7 @@ use crate::access::tokens::{self, TokenRequest};
 use crate::access::{DEFAULT_TENANT, Role, Scope, TenantId};
 use crate::archive::Archive;
 use crate::audit::IdentifierHasher;
-use crate::catalog::{Catalog, SqliteCatalog};
+use crate::catalog::{Catalog, PostgresCatalog, SqliteCatalog};
 use crate::config::Settings;
 use crate::content::ContentStore;
 use crate::http::{self, AppState};
@@ -29,8 +29,9 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
             format!("with --store {bound}")
         };
         anyhow::bail!(
-            "the archive in {} keeps its content in {bound}, not {location}: start it {how}",
-            settings.data_dir.display()
+            "the archive of the catalog {} keeps its content in {bound}, not {location}: \
+             start it {how}",
+            settings.catalog_display()
         );
     }
     let content = match &settings.store {
@@ -57,15 +58,27 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
             settings.data_dir.display()
         )
     })?;
-    let catalog = SqliteCatalog::open(&settings.catalog_path())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the catalog {}",
-                settings.catalog_path().display()
-            )
-        })?;
-    Ok(Arc::new(catalog))
+    let catalog: Arc<dyn Catalog> = match &settings.catalog {
+        Some(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!(
+                    "catalog: {} is not a postgres:// URL (leave it unset for the SQLite file)",
+                    settings.catalog_display()
+                );
+            }
+            Arc::new(PostgresCatalog::open(url).await.with_context(|| {
+                format!("cannot open the catalog {}", settings.catalog_display())
+            })?)
+        }
+        None => Arc::new(
+            SqliteCatalog::open(&settings.catalog_path())
+                .await
+                .with_context(|| {
+                    format!("cannot open the catalog {}", settings.catalog_display())
+                })?,
+        ),
+    };
+    Ok(catalog)
 }
 
 /// On an archive without any token, issues an admin token for the default tenant and prints

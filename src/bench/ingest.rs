@@ -27,6 +27,9 @@ pub struct Options {
     /// The server's content on this S3-compatible store (`s3://bucket/prefix`, AWS variables
     /// from the environment); the raw limit is then the same files PUT to it one by one.
     pub store: Option<String>,
+    /// The server's catalog on PostgreSQL (`postgres://…`, an empty database); the SQLite file
+    /// of the bench folder otherwise.
+    pub catalog: Option<String>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -57,7 +60,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
 
     let data_dir = root.join("data");
-    let token = scanner_token(&data_dir).await?;
+    let settings = crate::config::Settings {
+        data_dir: data_dir.clone(),
+        catalog: options.catalog.clone(),
+        ..Default::default()
+    };
+    println!("catalog: {}", settings.catalog_display());
+    let token = scanner_token(&settings).await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -69,6 +78,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     if let Some(store) = &options.store {
         command.args(["--store", store]);
     }
+    // In the environment, not the arguments: the URL may carry a password.
+    match &options.catalog {
+        Some(catalog) => command.env("GED_CATALOG_URL", catalog),
+        None => command.env_remove("GED_CATALOG_URL"),
+    };
     let mut server = command
         .env("GED_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -201,12 +215,8 @@ fn write_batch(folder: &Path, count: usize, size: usize) -> anyhow::Result<Vec<G
 }
 
 /// Issues a scanner token for the source `BENCH` on a fresh archive.
-async fn scanner_token(data_dir: &Path) -> anyhow::Result<String> {
-    let settings = crate::config::Settings {
-        data_dir: data_dir.to_path_buf(),
-        ..Default::default()
-    };
-    let catalog = crate::startup::open_catalog(&settings).await?;
+async fn scanner_token(settings: &crate::config::Settings) -> anyhow::Result<String> {
+    let catalog = crate::startup::open_catalog(settings).await?;
     let tenant = TenantId::parse(DEFAULT_TENANT).expect("the default tenant id is valid");
     let request = TokenRequest {
         role: Role::Scanner,

@@ -4,11 +4,20 @@
 //! Every method that touches documents takes the caller's [`Scope`]: tenant isolation is
 //! applied here, never left to handlers.
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
+
+/// The SQL dialect a catalog backend speaks, where the shared statements differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 use crate::access::tokens::TokenRecord;
 use crate::access::{Scope, TenantId};
@@ -41,6 +50,30 @@ pub enum CatalogError {
     /// A stored row the code cannot read back: a bug or a hand-edited database.
     #[error("catalog holds an unreadable value: {0}")]
     Corrupt(String),
+}
+
+impl CatalogError {
+    /// Places a party conflict at the entry of the input that caused it.
+    pub(crate) fn at_field(self, entry: &str) -> Self {
+        let place = |field: String| {
+            if field.is_empty() {
+                entry.to_string()
+            } else {
+                format!("{entry}.{field}")
+            }
+        };
+        match self {
+            Self::Conflict { field, message } => Self::Conflict {
+                field: place(field),
+                message,
+            },
+            Self::Invalid { field, message } => Self::Invalid {
+                field: place(field),
+                message,
+            },
+            other => other,
+        }
+    }
 }
 
 /// A document about to be archived; its content is already stored durably.

@@ -246,21 +246,31 @@ async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Readine
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    if let Ok(catalog_seq) = state.archive.catalog.latest_seq().await {
-        let indexed_seq = state.index.indexed_seq();
-        METRICS.catalog_seq.set(catalog_seq);
-        METRICS.indexed_seq.set(indexed_seq);
-        METRICS.index_lag.set((catalog_seq - indexed_seq).max(0));
-    }
-    if let Ok(queue) = state.archive.catalog.extraction_queue().await {
-        METRICS.extraction_queue.set(queue.pending as i64);
-        METRICS.extraction_queue_ocr.set(queue.pending_ocr as i64);
-    }
-    (
-        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        METRICS.render(),
-    )
-        .into_response()
+    // The gauges are process-wide; the lock makes each answer show the values this server
+    // just read, even when several servers share the process (the test suite).
+    static RENDERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let catalog_seq = state.archive.catalog.latest_seq().await.ok();
+    let queue = state.archive.catalog.extraction_queue().await.ok();
+    let body = {
+        let _rendering = RENDERING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(catalog_seq) = catalog_seq {
+            let indexed_seq = state.index.indexed_seq();
+            METRICS.catalog_seq.set(catalog_seq);
+            METRICS.indexed_seq.set(indexed_seq);
+            METRICS.index_lag.set((catalog_seq - indexed_seq).max(0));
+        }
+        if let Some(queue) = queue {
+            METRICS.extraction_queue.set(queue.pending as i64);
+            METRICS.extraction_queue_ocr.set(queue.pending_ocr as i64);
+        }
+        METRICS
+            .ocr_enabled
+            .set(i64::from(state.extraction.ocr_off.is_none()));
+        METRICS.render()
+    };
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Serves until `shutdown` resolves, then waits at most [`SHUTDOWN_GRACE`] for requests in flight.

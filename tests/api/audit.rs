@@ -144,10 +144,7 @@ async fn verify_catches_an_audit_log_cut_at_its_end() {
     app.archive_ok(&metadata(), pdf_part("first")).await;
     app.archive_ok(&metadata(), pdf_part("last")).await;
     let pool = catalog_pool(&app.data_dir).await;
-    sqlx::query("DROP TRIGGER audit_log_no_delete")
-        .execute(&pool)
-        .await
-        .unwrap();
+    drop_audit_trigger(&pool, "audit_log_no_delete").await;
     sqlx::query("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
         .execute(&pool)
         .await

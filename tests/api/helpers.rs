@@ -1,7 +1,14 @@
 //! Starting the real app for a test, and the fixtures tests send to it.
+//!
+//! The same tests run on both catalogs: this binary (`tests/api`) on the SQLite file, the
+//! `tests/postgres` binary on PostgreSQL, each test on a database of its own, created here
+//! (`GED_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`, is where). Without
+//! a PostgreSQL server the PostgreSQL binary says it was skipped and stops, unless
+//! `GED_REQUIRE_POSTGRES` is set, as `.ci/run` does: there it fails.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 use ged::access::tokens::{self, IssuedToken, TokenRequest};
 use ged::access::{DEFAULT_TENANT, Role, Scope, TenantId};
@@ -23,6 +30,147 @@ pub const SIRET: &str = "73282932000074";
 pub const SIRET_OTHER_COMPANY: &str = "55203253400018";
 
 static LOGGING: Once = Once::new();
+
+/// The catalog backend a test binary runs its tests on (each binary names one of them).
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL database of each data folder, for the servers and commands started on it.
+static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+static DATABASE_NUMBER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static STALE_DATABASES_DROPPED: Once = Once::new();
+
+fn postgres_server() -> String {
+    std::env::var("GED_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Runs `statements` on the PostgreSQL server's maintenance database, on a thread of its own
+/// (callers may be inside or outside a runtime).
+fn on_postgres_server(statements: Vec<String>) -> Result<Vec<String>, String> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use sqlx::Connection;
+            let mut connection = sqlx::PgConnection::connect(&postgres_server())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut names = Vec::new();
+            for statement in statements {
+                let rows: Vec<String> = sqlx::query_scalar(&statement)
+                    .fetch_all(&mut connection)
+                    .await
+                    .map_err(|e| format!("{statement}: {e}"))?;
+                names.extend(rows);
+            }
+            let _ = connection.close().await;
+            Ok(names)
+        })
+    })
+    .join()
+    .expect("PostgreSQL thread")
+}
+
+/// A new, empty PostgreSQL database; the first call of a run drops those left by runs that
+/// ended (a database lives as long as its data folder, which the test harness cannot see end).
+fn create_postgres_database() -> String {
+    STALE_DATABASES_DROPPED.call_once(|| {
+        let found = on_postgres_server(vec![
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'ged\\_test\\_%'".into(),
+        ]);
+        let names = match found {
+            Ok(names) => names,
+            Err(reason) => {
+                assert!(
+                    std::env::var_os("GED_REQUIRE_POSTGRES").is_none(),
+                    "GED_REQUIRE_POSTGRES is set but PostgreSQL at {} cannot be reached: {reason}",
+                    postgres_server()
+                );
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nSKIPPED: the PostgreSQL catalog suite needs a PostgreSQL server at {} \
+                     (GED_TEST_POSTGRES): {reason}\n",
+                    postgres_server()
+                );
+                std::process::exit(0);
+            }
+        };
+        let stale = names
+            .into_iter()
+            .filter(|name| {
+                let pid = name.split('_').nth(2).unwrap_or("");
+                !Path::new(&format!("/proc/{pid}")).exists()
+            })
+            .map(|name| format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .collect();
+        on_postgres_server(stale).expect("drop stale test databases");
+    });
+    let name = format!(
+        "ged_test_{}_{}",
+        std::process::id(),
+        DATABASE_NUMBER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    on_postgres_server(vec![format!("CREATE DATABASE {name}")]).expect("create test database");
+    let mut url = url::Url::parse(&postgres_server()).expect("GED_TEST_POSTGRES is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The catalog URL of the data folder on this binary's backend: `None` on SQLite (the file in
+/// the folder), a database of its own on PostgreSQL, created the first time.
+pub fn catalog_url(data_dir: &Path) -> Option<String> {
+    if crate::BACKEND == Backend::Sqlite {
+        return None;
+    }
+    let mut databases = DATABASES.lock().unwrap();
+    let databases = databases.get_or_insert_with(HashMap::new);
+    Some(
+        databases
+            .entry(data_dir.to_path_buf())
+            .or_insert_with(create_postgres_database)
+            .clone(),
+    )
+}
+
+/// Makes the data folder `data_dir` use the catalog of `shared` (several servers, one archive:
+/// the PostgreSQL suite's nodes).
+#[allow(dead_code)]
+pub fn share_catalog(data_dir: &Path, shared: &Path) {
+    if let Some(url) = catalog_url(shared) {
+        DATABASES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(data_dir.to_path_buf(), url);
+    }
+}
+
+/// Drops the data folder's PostgreSQL database, once nothing uses it any more.
+fn drop_postgres_database(data_dir: &Path) {
+    let url = DATABASES
+        .lock()
+        .unwrap()
+        .as_mut()
+        .and_then(|databases| databases.remove(data_dir));
+    if let Some(url) = url {
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        let _ = on_postgres_server(vec![format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]);
+    }
+}
+
+/// The catalog URL for the `ged` command line, when `args` name a data folder.
+fn catalog_of_args(args: &[&str]) -> Option<String> {
+    let position = args.iter().position(|arg| *arg == "--data-dir")?;
+    catalog_url(Path::new(args.get(position + 1)?))
+}
 
 /// Logs stay quiet unless `TEST_LOG=1`.
 fn init_logging() {
@@ -65,6 +213,7 @@ pub async fn spawn_app_on(data_dir: &Path, configure: impl FnOnce(&mut Settings)
     init_logging();
     let mut settings = Settings {
         data_dir: data_dir.to_path_buf(),
+        catalog: catalog_url(data_dir),
         ..Settings::default()
     };
     configure(&mut settings);
@@ -264,13 +413,9 @@ impl TestApp {
             .await
     }
 
-    /// Rows in a catalog table (optionally followed by a WHERE clause), read from the file.
+    /// Rows in a catalog table (optionally followed by a WHERE clause).
     pub async fn count_rows(&self, table: &str) -> i64 {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.data_dir.join("catalog.sqlite").display()
-        );
-        let pool = sqlx::SqlitePool::connect(&url).await.expect("open catalog");
+        let pool = catalog_pool(&self.data_dir).await;
         let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
             .await
@@ -289,6 +434,10 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        // The app owns its folder: nothing starts on it again.
+        if self._folder.is_some() {
+            drop_postgres_database(&self.data_dir);
         }
     }
 }
@@ -423,7 +572,7 @@ pub fn spawn_ged_serve(
     port: u16,
     stdout: std::process::Stdio,
 ) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+    ged_command(&["--data-dir", data_dir])
         .args([
             "serve",
             "--data-dir",
@@ -431,7 +580,6 @@ pub fn spawn_ged_serve(
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .env_remove("GED_CONFIG")
         .stdout(stdout)
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -463,26 +611,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A read-write pool on the catalog file, for tests that inspect it or tamper with it.
-pub async fn catalog_pool(data_dir: &Path) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", data_dir.join("catalog.sqlite").display());
-    sqlx::SqlitePool::connect(&url).await.expect("open catalog")
+/// A read-write pool on the data folder's catalog, for tests that inspect it or tamper with
+/// it (SQL both backends read: `$1` parameters).
+pub async fn catalog_pool(data_dir: &Path) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = catalog_url(data_dir)
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("catalog.sqlite").display()));
+    sqlx::AnyPool::connect(&url).await.expect("open catalog")
+}
+
+/// Removes one of the triggers that keep the audit log append-only, as someone with access to
+/// the database could.
+pub async fn drop_audit_trigger(pool: &sqlx::AnyPool, name: &str) {
+    let statement = match crate::BACKEND {
+        Backend::Sqlite => format!("DROP TRIGGER {name}"),
+        Backend::Postgres => format!("DROP TRIGGER {name} ON audit_log"),
+    };
+    sqlx::query(&statement).execute(pool).await.unwrap();
+}
+
+/// The `ged` binary built for these tests, on the catalog of the data folder `args` name.
+pub fn ged_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ged"));
+    command
+        .env_remove("GED_CONFIG")
+        .env_remove("GED_CATALOG_URL");
+    if let Some(url) = catalog_of_args(args) {
+        command.env("GED_CATALOG_URL", url);
+    }
+    command
 }
 
 /// Runs the `ged` binary built for these tests.
 pub fn ged(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ged"))
-        .args(args)
-        .env_remove("GED_CONFIG")
-        .output()
-        .expect("ged runs")
+    ged_command(args).args(args).output().expect("ged runs")
 }
 
 /// Runs the `ged` binary without blocking the runtime (for tests whose server runs in-process).
 pub async fn ged_async(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_ged"))
+    tokio::process::Command::from(ged_command(args))
         .args(args)
-        .env_remove("GED_CONFIG")
         .output()
         .await
         .expect("ged runs")

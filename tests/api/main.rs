@@ -2,6 +2,9 @@
 
 mod helpers;
 
+/// This binary's catalog: the SQLite file of each test's data folder.
+const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+
 mod access;
 mod archive;
 mod audit;
@@ -15,6 +18,7 @@ mod durability;
 mod openapi;
 mod operations;
 mod parties;
+mod s3;
 mod search;
 mod search_durability;
 mod store;

@@ -5,99 +5,20 @@
 //! Without `s3s-fs` on the PATH the S3 tests say they were skipped, unless `GED_REQUIRE_S3` is
 //! set, as `.ci/run` does: there they fail.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use ged::content::{ContentError, ContentStore, ObjectCheck, PutOutcome, StagedContent};
 use ged::identifiers::Sha256Hex;
-use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
 
 use crate::helpers::{free_port, metadata, sha256_hex, wait_healthy};
-
-const ACCESS_KEY: &str = "ged-test";
-const SECRET_KEY: &str = "ged-test-secret";
-const BUCKET: &str = "archive";
-
-/// An `s3s-fs` process serving a fresh folder, with the bucket `archive`; stopped on drop.
-struct S3Server {
-    child: Child,
-    port: u16,
-    _root: tempfile::TempDir,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl S3Server {
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn builder(&self) -> AmazonS3Builder {
-        AmazonS3Builder::new()
-            .with_endpoint(self.endpoint())
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .with_checksum_algorithm(Checksum::SHA256)
-    }
-}
-
-async fn s3_server(test: &str) -> Option<S3Server> {
-    let installed = Command::new("s3s-fs")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !installed {
-        assert!(
-            std::env::var_os("GED_REQUIRE_S3").is_none(),
-            "GED_REQUIRE_S3 is set but s3s-fs is not installed"
-        );
-        eprintln!(
-            "SKIPPED {test}: needs an S3 server: cargo install s3s-fs --version 0.14.1 --features binary"
-        );
-        return None;
-    }
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-    let port = free_port();
-    let child = Command::new("s3s-fs")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-        .arg(root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("s3s-fs starts");
-    let mut server = S3Server {
-        child,
-        port,
-        _root: root,
-    };
-    for _ in 0..100 {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("s3s-fs exited at start ({status}): port {port} taken?");
-        }
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(server);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("s3s-fs did not start on port {port}");
-}
+use crate::s3::{BUCKET, s3_server, serve_on_s3, with_s3_env};
 
 /// How the suite damages a stored object behind the store's back.
 enum Backend {
@@ -277,37 +198,6 @@ async fn an_s3_store_conforms() {
         },
     )
     .await;
-}
-
-/// `ged serve` with `--store s3://…`, its credentials from the AWS variables.
-fn serve_on_s3(server: &S3Server, data_dir: &Path, port: u16) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ged"));
-    command
-        .args(["serve", "--data-dir"])
-        .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")]);
-    with_s3_env(&mut command, server)
-        .args(["--store", &format!("s3://{BUCKET}/prod")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ged serve starts")
-}
-
-/// The test server's settings, and none of the caller's own AWS settings.
-fn with_s3_env<'a>(command: &'a mut Command, server: &S3Server) -> &'a mut Command {
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env_remove("GED_CONFIG")
-        .env("AWS_ENDPOINT", server.endpoint())
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
-//! Batches in the SQLite catalog: the manifest recorded whole, then documents archived in
+//! Batches in the catalog: the manifest recorded whole, then documents archived in
 //! chunks, each document's rows and its outcome in the chunk's one transaction.
 
 use std::collections::HashSet;
 
-use sqlx::{SqliteConnection, SqlitePool};
-
-use super::{Archived, RowsInserted, append_audit, insert_document_rows};
+use super::{
+    Archived, Connection, Db, Pool, RowsInserted, append_audit, begin_write, insert_document_rows,
+    json_rows,
+};
 use crate::access::Scope;
 use crate::batches::{
     BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, BatchTotals,
@@ -61,14 +62,14 @@ impl From<SummaryRow> for BatchSummary {
 /// systems (`$1` tenant, `$2` bound source), with their totals.
 const SUMMARY: &str = "SELECT b.id, b.batch_ref, b.source, b.scanned_at, b.status, b.received_at, \
      b.completed_at, b.manifest_sha256, b.document_count, \
-     COALESCE(SUM(x.outcome = 'archived'), 0) AS archived, \
-     COALESCE(SUM(x.outcome = 'already_archived'), 0) AS already_archived, \
-     COALESCE(SUM(x.outcome = 'rejected'), 0) AS rejected \
+     COUNT(*) FILTER (WHERE x.outcome = 'archived') AS archived, \
+     COUNT(*) FILTER (WHERE x.outcome = 'already_archived') AS already_archived, \
+     COUNT(*) FILTER (WHERE x.outcome = 'rejected') AS rejected \
      FROM batches b LEFT JOIN batch_documents x ON x.batch_id = b.id \
      WHERE b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2)";
 
 pub(super) async fn record_blob_upload(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     sha256: &str,
 ) -> Result<(), CatalogError> {
@@ -85,7 +86,7 @@ pub(super) async fn record_blob_upload(
 }
 
 pub(super) async fn tenant_holds_blob(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     sha256: &str,
 ) -> Result<bool, CatalogError> {
@@ -100,13 +101,13 @@ pub(super) async fn tenant_holds_blob(
 }
 
 pub(super) async fn create(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     batch: &NewBatch,
 ) -> Result<(BatchSummary, bool), CatalogError> {
     let tenant = scope.tenant().as_str();
     let header = &batch.header;
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let inserted = sqlx::query(
         "INSERT INTO batches (id, tenant_id, source, batch_ref, scanned_at, manifest_sha256, status, \
          document_count, received_at, actor) VALUES ($1, $2, $3, $4, $5, $6, 'archiving', $7, $8, $9) \
@@ -126,7 +127,7 @@ pub(super) async fn create(
     .rows_affected()
         == 1;
     if inserted {
-        // Many rows per call: each call is a round trip to SQLite's worker thread, and a batch
+        // Many rows per call: each call is a round trip to the database, and a batch
         // can hold 100,000 documents.
         for rows in batch.documents.chunks(INSERT_ROWS_PER_CALL) {
             let rows: Vec<serde_json::Value> = rows
@@ -153,12 +154,14 @@ pub(super) async fn create(
                     ])
                 })
                 .collect();
-            sqlx::query(
+            sqlx::query(&format!(
                 "INSERT INTO batch_documents (batch_id, position, line, file, sha256, size, media_type, \
                  metadata, outcome, errors) \
-                 SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-                 value ->> 6, value ->> 7, value ->> 8 FROM json_each($2)",
-            )
+                 SELECT $1, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2, \
+                 value ->> 3, CAST(value ->> 4 AS BIGINT), value ->> 5, value ->> 6, value ->> 7, \
+                 value ->> 8 FROM {}",
+                json_rows(2)
+            ))
             .bind(&batch.id)
             .bind(serde_json::Value::Array(rows).to_string())
             .execute(&mut *transaction)
@@ -194,7 +197,7 @@ pub(super) async fn create(
 }
 
 async fn summary_where<'c>(
-    executor: impl sqlx::SqliteExecutor<'c>,
+    executor: impl sqlx::Executor<'c, Database = Db>,
     scope: &Scope,
     condition: &str,
     first: &str,
@@ -212,7 +215,7 @@ async fn summary_where<'c>(
 }
 
 pub(super) async fn by_id(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     id: &str,
 ) -> Result<Option<BatchSummary>, CatalogError> {
@@ -220,7 +223,7 @@ pub(super) async fn by_id(
 }
 
 pub(super) async fn by_ref(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     source: &str,
     batch_ref: &str,
@@ -236,7 +239,7 @@ pub(super) async fn by_ref(
 }
 
 pub(super) async fn list(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     filter: &BatchFilter,
 ) -> Result<Vec<BatchSummary>, CatalogError> {
@@ -269,7 +272,7 @@ struct ReportRow {
 
 /// Every document of a batch the scope can see, in manifest order.
 pub(super) async fn documents(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     batch_id: &str,
 ) -> Result<Vec<BatchDocumentReport>, CatalogError> {
@@ -306,7 +309,7 @@ pub(super) async fn documents(
 }
 
 pub(super) async fn pending(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     batch_id: &str,
     limit: u32,
@@ -326,12 +329,12 @@ pub(super) async fn pending(
 }
 
 /// Archives a chunk of a batch's documents in one transaction: one fsync for the chunk, and
-/// no savepoint per document (each costs two more round trips to SQLite). A document the
+/// no savepoint per document (each costs two more round trips to the database). A document the
 /// catalog refuses (a party conflict, found only while writing) rolls the chunk back; its
 /// rejection is recorded on its own and the chunk is written again without it. Documents no
 /// longer pending (another request archiving the same batch got there first) are skipped.
 pub(super) async fn archive(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     batch: BatchOfDocument<'_>,
     documents: Vec<BatchArchive>,
@@ -340,7 +343,7 @@ pub(super) async fn archive(
         match archive_chunk(writer, scope, batch, &documents).await? {
             Ok(archived) => return Ok(archived),
             Err((position, errors)) => {
-                let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+                let mut transaction = begin_write(writer).await?;
                 settle(
                     &mut transaction,
                     batch.id,
@@ -357,7 +360,7 @@ pub(super) async fn archive(
 /// Writes the chunk and tells what it archived, or stops at the first document the catalog
 /// refuses and returns it (everything written is then rolled back).
 async fn archive_chunk(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     batch: BatchOfDocument<'_>,
     documents: &[BatchArchive],
@@ -366,7 +369,7 @@ async fn archive_chunk(
     let (Some(first), Some(last)) = (documents.first(), documents.last()) else {
         return Ok(Ok(archived));
     };
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let pending: HashSet<i64> = sqlx::query_scalar(
         "SELECT x.position FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
          WHERE x.batch_id = $1 AND b.tenant_id = $2 AND ($3 IS NULL OR b.source = $3) \
@@ -435,7 +438,7 @@ async fn archive_chunk(
 }
 
 async fn settle(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     batch_id: &str,
     position: i64,
     settled: Settled,
@@ -476,11 +479,11 @@ impl Settled {
 
 /// Marks the batch completed once no document is pending; returns it as it then stands.
 pub(super) async fn complete(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     batch_id: &str,
 ) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let now = now_timestamp();
     let completed = sqlx::query(
         "UPDATE batches SET status = 'completed', completed_at = $2 \

@@ -1,13 +1,12 @@
-//! Dossiers in the embedded catalog: creation, status changes, document links, the lists of
+//! Dossiers in the catalog: creation, status changes, document links, the lists of
 //! a dossier's documents, and the client view of a party.
 
 use std::collections::HashMap;
 
-use sqlx::{SqliteConnection, SqlitePool};
-
 use super::{
-    CatalogError, DocumentPartyRow, ReferenceRow, append_audit, load_documents, parties_from_rows,
-    references_by_party, resolve_company, resolve_individual,
+    CatalogError, Connection, DocumentPartyRow, Pool, ReferenceRow, append_audit, begin_write,
+    json_rows, json_values, load_documents, parties_from_rows, record_change, references_by_party,
+    resolve_company, resolve_individual,
 };
 use crate::access::Scope;
 use crate::dates::{format_timestamp, now_timestamp};
@@ -56,10 +55,7 @@ struct StatusChangeRow {
     reason: Option<String>,
 }
 
-pub(super) async fn categories(
-    pool: &SqlitePool,
-    scope: &Scope,
-) -> Result<Vec<String>, CatalogError> {
+pub(super) async fn categories(pool: &Pool, scope: &Scope) -> Result<Vec<String>, CatalogError> {
     Ok(sqlx::query_scalar(
         "SELECT name FROM dossier_categories WHERE tenant_id = $1 ORDER BY position",
     )
@@ -69,11 +65,11 @@ pub(super) async fn categories(
 }
 
 pub(super) async fn set_categories(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     categories: &[String],
 ) -> Result<(), CatalogError> {
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     replace_categories(&mut transaction, scope.tenant().as_str(), categories).await?;
     let details = serde_json::json!({ "categories": categories });
     append_audit(
@@ -90,25 +86,34 @@ pub(super) async fn set_categories(
 }
 
 pub(super) async fn replace_categories(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     tenant: &str,
     categories: &[String],
 ) -> Result<(), CatalogError> {
-    sqlx::query(
-        "DELETE FROM dossier_categories WHERE tenant_id = $1; \
-         INSERT INTO dossier_categories (tenant_id, name, position) \
-         SELECT $1, value, CAST(key AS INTEGER) + 1 FROM json_each($2)",
-    )
+    sqlx::query("DELETE FROM dossier_categories WHERE tenant_id = $1")
+        .bind(tenant)
+        .execute(&mut *connection)
+        .await?;
+    let rows: Vec<serde_json::Value> = categories
+        .iter()
+        .enumerate()
+        .map(|(index, name)| serde_json::json!([index + 1, name]))
+        .collect();
+    sqlx::query(&format!(
+        "INSERT INTO dossier_categories (tenant_id, name, position) \
+         SELECT $1, value ->> 1, CAST(value ->> 0 AS BIGINT) FROM {}",
+        json_rows(2)
+    ))
     .bind(tenant)
-    .bind(serde_json::to_string(categories).expect("strings serialise"))
-    .execute(connection)
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(&mut *connection)
     .await?;
     Ok(())
 }
 
 /// The category as the tenant's list spells it, matched without regard to case.
 async fn listed_category(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     tenant: &str,
     category: &str,
 ) -> Result<String, CatalogError> {
@@ -133,7 +138,7 @@ async fn listed_category(
 }
 
 async fn dossier_id(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     tenant: &str,
     reference: &str,
 ) -> Result<Option<(i64, DossierStatus)>, CatalogError> {
@@ -166,7 +171,7 @@ struct DossierFields<'a> {
 /// Writes an open dossier, its parties, its first status and its audit entry in the caller's
 /// write transaction; the reference must be free.
 async fn insert_dossier(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     scope: &Scope,
     fields: DossierFields<'_>,
     parties: &[PartyLink],
@@ -174,23 +179,10 @@ async fn insert_dossier(
 ) -> Result<i64, CatalogError> {
     let tenant = scope.tenant().as_str();
     let category = listed_category(connection, tenant, fields.category).await?;
-    let parties = serde_json::Value::Array(
-        parties
-            .iter()
-            .map(|(party, role, siret)| serde_json::json!([party, role, siret]))
-            .collect(),
-    );
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO dossiers (tenant_id, reference, kind, category, status, title, agent, \
          follows_id, opened_at, status_changed_at, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $9, $10); \
-         INSERT INTO dossier_parties (dossier_id, position, party_id, role, siret) \
-         SELECT (SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2), \
-         CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
-         json_extract(value, '$[2]') FROM json_each($11); \
-         INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor) \
-         SELECT id, 1, 'open', $9, $10 FROM dossiers WHERE tenant_id = $1 AND reference = $2; \
-         SELECT id FROM dossiers WHERE tenant_id = $1 AND reference = $2",
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $9, $10) RETURNING id",
     )
     .bind(tenant)
     .bind(fields.reference)
@@ -202,8 +194,35 @@ async fn insert_dossier(
     .bind(fields.opened_at)
     .bind(now)
     .bind(scope.actor())
-    .bind(parties.to_string())
     .fetch_one(&mut *connection)
+    .await?;
+    let parties = serde_json::Value::Array(
+        parties
+            .iter()
+            .enumerate()
+            .map(|(position, (party, role, siret))| {
+                serde_json::json!([position, party, role, siret])
+            })
+            .collect(),
+    );
+    sqlx::query(&format!(
+        "INSERT INTO dossier_parties (dossier_id, position, party_id, role, siret) \
+         SELECT $1, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2, \
+         value ->> 3 FROM {}",
+        json_rows(2)
+    ))
+    .bind(id)
+    .bind(parties.to_string())
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor) \
+         VALUES ($1, 1, 'open', $2, $3)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(scope.actor())
+    .execute(&mut *connection)
     .await?;
     let details = serde_json::json!({
         "reference": fields.reference,
@@ -223,13 +242,13 @@ async fn insert_dossier(
 }
 
 pub(super) async fn create(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     new: &NewDossier,
 ) -> Result<Dossier, CatalogError> {
     let tenant = scope.tenant().as_str();
     let now = now_timestamp();
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     if dossier_id(&mut transaction, tenant, &new.reference)
         .await?
         .is_some()
@@ -288,7 +307,7 @@ pub(super) async fn create(
 /// The dossier a document being archived names: found, or created when the caller asked,
 /// with the document's parties and agent. Errors name the entry's own fields.
 pub(super) async fn resolve_for_document(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     scope: &Scope,
     link: &DossierLink,
     parties: &[PartyLink],
@@ -328,7 +347,7 @@ pub(super) async fn resolve_for_document(
 }
 
 pub(super) async fn by_reference(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     reference: &str,
 ) -> Result<Option<Dossier>, CatalogError> {
@@ -343,14 +362,14 @@ pub(super) async fn by_reference(
 }
 
 pub(super) async fn statuses(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     references: &[String],
 ) -> Result<Vec<(String, DossierStatus)>, CatalogError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT reference, status FROM dossiers WHERE tenant_id = $1 \
-         AND reference IN (SELECT value FROM json_each($2))",
-    )
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT reference, status FROM dossiers WHERE tenant_id = $1 AND reference IN ({})",
+        json_values(2, "TEXT")
+    ))
     .bind(scope.tenant().as_str())
     .bind(serde_json::to_string(references).expect("strings serialise"))
     .fetch_all(pool)
@@ -361,7 +380,7 @@ pub(super) async fn statuses(
 }
 
 pub(super) async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     filter: &DossierFilter,
 ) -> Result<DossierPage, CatalogError> {
@@ -385,9 +404,9 @@ pub(super) async fn list(
     let (after_opened, after_id) = filter.after.clone().unzip();
     let rows: Vec<DossierRow> = sqlx::query_as(&format!(
         "SELECT {DOSSIER_COLUMNS} FROM dossiers x WHERE x.tenant_id = $1 \
-         AND ($2 = '[]' OR x.status IN (SELECT value FROM json_each($2))) \
-         AND ($3 = '[]' OR x.kind IN (SELECT value FROM json_each($3))) \
-         AND ($4 = '[]' OR x.category IN (SELECT value FROM json_each($4))) \
+         AND ($2 = '[]' OR x.status IN ({})) \
+         AND ($3 = '[]' OR x.kind IN ({})) \
+         AND ($4 = '[]' OR x.category IN ({})) \
          AND ($5 IS NULL OR x.agent = $5) \
          AND ($6 IS NULL OR x.opened_at >= $6) \
          AND ($7 IS NULL OR x.opened_at < $7) \
@@ -395,7 +414,10 @@ pub(super) async fn list(
               JOIN party_references r ON r.party_id = dp.party_id \
               WHERE r.tenant_id = $1 AND r.kind = $8 AND r.value = $9)) \
          AND ($10 IS NULL OR x.opened_at < $10 OR (x.opened_at = $10 AND x.id < $11)) \
-         ORDER BY x.opened_at DESC, x.id DESC LIMIT $12"
+         ORDER BY x.opened_at DESC, x.id DESC LIMIT $12",
+        json_values(2, "TEXT"),
+        json_values(3, "TEXT"),
+        json_values(4, "TEXT"),
     ))
     .bind(scope.tenant().as_str())
     .bind(statuses)
@@ -426,7 +448,7 @@ pub(super) async fn list(
 /// Dossiers from their rows, with parties, status history and visible document counts, in
 /// the rows' order. Four queries whatever the number of dossiers.
 async fn complete(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     rows: Vec<DossierRow>,
 ) -> Result<Vec<Dossier>, CatalogError> {
@@ -435,35 +457,36 @@ async fn complete(
     }
     let ids = serde_json::to_string(&rows.iter().map(|r| r.id).collect::<Vec<_>>())
         .expect("numbers serialise");
-    let parties: Vec<DossierPartyRow> = sqlx::query_as(
+    let ids_list = json_values(1, "BIGINT");
+    let parties: Vec<DossierPartyRow> = sqlx::query_as(&format!(
         "SELECT dp.dossier_id, dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, \
          p.birth_date, p.name FROM dossier_parties dp JOIN parties p ON p.id = dp.party_id \
-         WHERE dp.dossier_id IN (SELECT value FROM json_each($1)) ORDER BY dp.dossier_id, dp.position",
-    )
+         WHERE dp.dossier_id IN ({ids_list}) ORDER BY dp.dossier_id, dp.position",
+    ))
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let references: Vec<ReferenceRow> = sqlx::query_as(
+    let references: Vec<ReferenceRow> = sqlx::query_as(&format!(
         "SELECT DISTINCT r.party_id, r.kind, r.value FROM party_references r \
          JOIN dossier_parties dp ON dp.party_id = r.party_id \
-         WHERE dp.dossier_id IN (SELECT value FROM json_each($1)) ORDER BY r.kind, r.value",
-    )
+         WHERE dp.dossier_id IN ({ids_list}) ORDER BY r.kind, r.value",
+    ))
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let history: Vec<StatusChangeRow> = sqlx::query_as(
+    let history: Vec<StatusChangeRow> = sqlx::query_as(&format!(
         "SELECT dossier_id, status, at, actor, reason FROM dossier_status_changes \
-         WHERE dossier_id IN (SELECT value FROM json_each($1)) ORDER BY dossier_id, position",
-    )
+         WHERE dossier_id IN ({ids_list}) ORDER BY dossier_id, position",
+    ))
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let counts: Vec<(i64, i64)> = sqlx::query_as(
+    let counts: Vec<(i64, i64)> = sqlx::query_as(&format!(
         "SELECT dd.dossier_id, COUNT(*) FROM document_dossiers dd \
          JOIN documents d ON d.id = dd.document_id \
-         WHERE dd.dossier_id IN (SELECT value FROM json_each($1)) AND (d.sensitive = FALSE OR $2) \
+         WHERE dd.dossier_id IN ({ids_list}) AND (d.sensitive = FALSE OR $2) \
          GROUP BY dd.dossier_id",
-    )
+    ))
     .bind(&ids)
     .bind(scope.sees_sensitive())
     .fetch_all(pool)
@@ -519,7 +542,7 @@ async fn complete(
 /// the call when there is none): what the caller waits for with `min_seq`, and nothing about
 /// the documents it does not see.
 async fn touch_documents(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     scope: &Scope,
     dossier: i64,
     kind: &str,
@@ -531,14 +554,18 @@ async fn touch_documents(
         .await?;
     sqlx::query(
         "INSERT INTO changes (tenant_id, document_id, kind, at) \
-         SELECT $1, document_id, $2, $3 FROM document_dossiers WHERE dossier_id = $4; \
-         UPDATE documents SET seq = c.seq FROM changes c \
-         WHERE c.seq > $5 AND c.document_id = documents.id",
+         SELECT $1, document_id, $2, $3 FROM document_dossiers WHERE dossier_id = $4",
     )
     .bind(tenant)
     .bind(kind)
     .bind(now)
     .bind(dossier)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE documents SET seq = c.seq FROM changes c \
+         WHERE c.seq > $1 AND c.document_id = documents.id",
+    )
     .bind(before)
     .execute(&mut *connection)
     .await?;
@@ -553,7 +580,7 @@ async fn touch_documents(
 }
 
 pub(super) async fn change_status(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     reference: &str,
     status: DossierStatus,
@@ -561,7 +588,7 @@ pub(super) async fn change_status(
 ) -> Result<Option<(Dossier, i64)>, CatalogError> {
     let tenant = scope.tenant().as_str();
     let now = now_timestamp();
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let Some((id, current)) = dossier_id(&mut transaction, tenant, reference).await? else {
         return Ok(None);
     };
@@ -581,9 +608,14 @@ pub(super) async fn change_status(
             ),
         });
     }
+    sqlx::query("UPDATE dossiers SET status = $2, status_changed_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?;
     sqlx::query(
-        "UPDATE dossiers SET status = $2, status_changed_at = $3 WHERE id = $1; \
-         INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor, reason) \
+        "INSERT INTO dossier_status_changes (dossier_id, position, status, at, actor, reason) \
          SELECT $1, COALESCE(MAX(position), 0) + 1, $2, $3, $4, $5 \
          FROM dossier_status_changes WHERE dossier_id = $1",
     )
@@ -619,7 +651,7 @@ pub(super) async fn change_status(
 
 /// The dossier and the document a link names, both in the scope, in the caller's transaction.
 async fn link_ends(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     scope: &Scope,
     reference: &str,
     document: DocumentId,
@@ -630,7 +662,7 @@ async fn link_ends(
     };
     let document = document.to_string();
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT d.seq, (SELECT 1 FROM document_dossiers dd WHERE dd.document_id = d.id \
+        "SELECT d.seq, (SELECT CAST(1 AS BIGINT) FROM document_dossiers dd WHERE dd.document_id = d.id \
          AND dd.dossier_id = $4) FROM documents d \
          WHERE d.tenant_id = $1 AND d.id = $2 AND (d.sensitive = FALSE OR $3)",
     )
@@ -643,36 +675,14 @@ async fn link_ends(
     Ok(row.map(|(seq, linked)| (dossier, status, document, linked.map(|_| seq))))
 }
 
-/// Records one change of the document (kind `kind`) and makes it the document's latest.
-async fn touch_document(
-    connection: &mut SqliteConnection,
-    tenant: &str,
-    document: &str,
-    kind: &str,
-    now: &str,
-) -> Result<i64, CatalogError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($1, $2, $3, $4); \
-         UPDATE documents SET seq = last_insert_rowid() WHERE id = $2; \
-         SELECT seq FROM documents WHERE id = $2",
-    )
-    .bind(tenant)
-    .bind(document)
-    .bind(kind)
-    .bind(now)
-    .fetch_one(&mut *connection)
-    .await?)
-}
-
 pub(super) async fn link(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     reference: &str,
     document: DocumentId,
 ) -> Result<Option<Linked>, CatalogError> {
-    let tenant = scope.tenant().as_str();
     let now = now_timestamp();
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let Some((dossier, status, document, linked_seq)) =
         link_ends(&mut transaction, scope, reference, document).await?
     else {
@@ -697,7 +707,7 @@ pub(super) async fn link(
     .bind(scope.actor())
     .execute(&mut *transaction)
     .await?;
-    let seq = touch_document(&mut transaction, tenant, &document, "dossier_linked", &now).await?;
+    let seq = record_change(&mut transaction, &document, "dossier_linked", &now).await?;
     let details = serde_json::json!({ "reference": reference, "seq": seq });
     append_audit(
         &mut transaction,
@@ -713,14 +723,13 @@ pub(super) async fn link(
 }
 
 pub(super) async fn unlink(
-    writer: &SqlitePool,
+    writer: &Pool,
     scope: &Scope,
     reference: &str,
     document: DocumentId,
 ) -> Result<Option<i64>, CatalogError> {
-    let tenant = scope.tenant().as_str();
     let now = now_timestamp();
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     let Some((dossier, _, document, Some(_))) =
         link_ends(&mut transaction, scope, reference, document).await?
     else {
@@ -731,14 +740,7 @@ pub(super) async fn unlink(
         .bind(dossier)
         .execute(&mut *transaction)
         .await?;
-    let seq = touch_document(
-        &mut transaction,
-        tenant,
-        &document,
-        "dossier_unlinked",
-        &now,
-    )
-    .await?;
+    let seq = record_change(&mut transaction, &document, "dossier_unlinked", &now).await?;
     let details = serde_json::json!({ "reference": reference, "seq": seq });
     append_audit(
         &mut transaction,
@@ -754,7 +756,7 @@ pub(super) async fn unlink(
 }
 
 pub(super) async fn documents(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     reference: &str,
 ) -> Result<Option<Vec<Document>>, CatalogError> {
@@ -798,7 +800,7 @@ const PARTY_VISIBLE: &str = "(EXISTS (SELECT 1 FROM document_parties dp \
      OR EXISTS (SELECT 1 FROM dossier_parties xp WHERE xp.party_id = p.id))";
 
 pub(super) async fn party(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     kind: ReferenceKind,
     value: &str,
@@ -859,7 +861,7 @@ pub(super) async fn party(
 }
 
 pub(super) async fn of_party(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     party_id: i64,
 ) -> Result<Vec<Dossier>, CatalogError> {
@@ -881,13 +883,14 @@ pub(super) async fn of_party(
 }
 
 pub(super) async fn party_documents(
-    pool: &SqlitePool,
+    pool: &Pool,
     scope: &Scope,
     party_id: i64,
     limit: Option<u32>,
 ) -> Result<(Vec<Document>, u64), CatalogError> {
-    const OF_PARTY: &str = "FROM document_parties dp JOIN documents d2 ON d2.id = dp.document_id \
-         WHERE dp.party_id = $1 AND (d2.sensitive = FALSE OR $2 = 1)";
+    const OF_PARTY: &str = "FROM documents d2 WHERE d2.id IN \
+         (SELECT dp.document_id FROM document_parties dp WHERE dp.party_id = $1) \
+         AND (d2.sensitive = FALSE OR $2 = 1)";
     let sees = i64::from(scope.sees_sensitive());
     // Party ids are global: one of another tenant has no documents here.
     let in_tenant: Option<i64> =
@@ -899,18 +902,17 @@ pub(super) async fn party_documents(
     if in_tenant.is_none() {
         return Ok((Vec::new(), 0));
     }
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(DISTINCT d2.id) {OF_PARTY}"))
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OF_PARTY}"))
         .bind(party_id)
         .bind(sees)
         .fetch_one(pool)
         .await?;
-    // SQLite reads a negative LIMIT as none.
-    let limit = limit.map_or(-1, i64::from);
+    let limit = limit.map_or(String::new(), |limit| format!("LIMIT {limit}"));
     let mut sources = load_documents(
         pool,
         &format!(
-            "d.id IN (SELECT DISTINCT d2.id {OF_PARTY} \
-             ORDER BY d2.document_date DESC, d2.archived_seq DESC LIMIT {limit})"
+            "d.id IN (SELECT d2.id {OF_PARTY} \
+             ORDER BY d2.document_date DESC, d2.archived_seq DESC {limit})"
         ),
         party_id,
         sees,

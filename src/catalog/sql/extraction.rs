@@ -1,6 +1,7 @@
-//! Document text and email headers in the SQLite catalog, and the extraction job queue.
+//! Document text and email headers in the catalog, and the extraction job queue.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Connection, DIALECT, Pool, begin_write, json_values, record_change};
+use crate::catalog::Dialect;
 use time::OffsetDateTime;
 
 use crate::access::Scope;
@@ -22,7 +23,7 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Records a new document's text state: a queued job, or the text already read.
 pub(super) async fn queue_text(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     document_id: &str,
     content: &ContentDescription,
     text: &InitialText,
@@ -67,7 +68,7 @@ pub(super) async fn queue_text(
 }
 
 pub(super) async fn insert_email(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     document_id: &str,
     email: &EmailHeaders,
 ) -> Result<(), CatalogError> {
@@ -97,13 +98,13 @@ struct JobRow {
 }
 
 pub(super) async fn claim(
-    writer: &SqlitePool,
+    writer: &Pool,
     ocr_off: Option<&str>,
     limit: u32,
     now: &str,
     lease_until: &str,
 ) -> Result<Vec<ExtractionJob>, CatalogError> {
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     if let Some(reason) = ocr_off {
         sqlx::query(
             "UPDATE text_extractions SET reason = $1 \
@@ -155,12 +156,12 @@ pub(super) async fn claim(
 }
 
 pub(super) async fn finish(
-    writer: &SqlitePool,
+    writer: &Pool,
     job: &ExtractionJob,
     outcome: ExtractionOutcome,
 ) -> Result<(), CatalogError> {
     let now = now_timestamp();
-    let mut transaction = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = begin_write(writer).await?;
     match outcome {
         ExtractionOutcome::Done {
             method,
@@ -180,16 +181,13 @@ pub(super) async fn finish(
             // The change makes the index read the document again, now with its words.
             sqlx::query(
                 "INSERT INTO document_texts (document_id, text) VALUES ($1, $2) \
-                 ON CONFLICT (document_id) DO UPDATE SET text = excluded.text; \
-                 INSERT INTO changes (tenant_id, document_id, kind, at) \
-                 SELECT tenant_id, id, 'text_extracted', $3 FROM documents WHERE id = $1; \
-                 UPDATE documents SET seq = last_insert_rowid() WHERE id = $1",
+                 ON CONFLICT (document_id) DO UPDATE SET text = excluded.text",
             )
             .bind(&job.document_id)
             .bind(text)
-            .bind(&now)
             .execute(&mut *transaction)
             .await?;
+            record_change(&mut transaction, &job.document_id, "text_extracted", &now).await?;
         }
         ExtractionOutcome::Failed(reason) => {
             finish_without_text(&mut transaction, job, "failed", &reason, &now).await?;
@@ -226,7 +224,7 @@ pub(super) async fn finish(
 }
 
 async fn finish_without_text(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     job: &ExtractionJob,
     status: &str,
     reason: &str,
@@ -245,7 +243,7 @@ async fn finish_without_text(
     Ok(())
 }
 
-pub(super) async fn retry_failed(writer: &SqlitePool) -> Result<u64, CatalogError> {
+pub(super) async fn retry_failed(writer: &Pool) -> Result<u64, CatalogError> {
     let done = sqlx::query(
         "UPDATE text_extractions SET status = 'pending', attempts = 0, claimed_until = NULL, \
          reason = NULL, finished_at = NULL WHERE status = 'failed'",
@@ -255,7 +253,11 @@ pub(super) async fn retry_failed(writer: &SqlitePool) -> Result<u64, CatalogErro
     Ok(done.rows_affected())
 }
 
-pub(super) async fn release_claims(writer: &SqlitePool) -> Result<(), CatalogError> {
+pub(super) async fn release_claims(writer: &Pool) -> Result<(), CatalogError> {
+    if DIALECT == Dialect::Postgres {
+        // Other nodes share this catalog: their claims are theirs, and lapse by themselves.
+        return Ok(());
+    }
     sqlx::query(
         "UPDATE text_extractions SET claimed_until = NULL \
          WHERE status = 'pending' AND claimed_until IS NOT NULL",
@@ -265,20 +267,21 @@ pub(super) async fn release_claims(writer: &SqlitePool) -> Result<(), CatalogErr
     Ok(())
 }
 
-pub(super) async fn queue_length(readers: &SqlitePool) -> Result<QueueLength, CatalogError> {
-    let (pending, pending_ocr): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), SUM(needs_ocr) FROM text_extractions WHERE status = 'pending'",
+pub(super) async fn queue_length(readers: &Pool) -> Result<QueueLength, CatalogError> {
+    let (pending, pending_ocr): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE needs_ocr) FROM text_extractions \
+         WHERE status = 'pending'",
     )
     .fetch_one(readers)
     .await?;
     Ok(QueueLength {
         pending: pending as u64,
-        pending_ocr: pending_ocr.unwrap_or(0) as u64,
+        pending_ocr: pending_ocr as u64,
     })
 }
 
 pub(super) async fn texts(
-    readers: &SqlitePool,
+    readers: &Pool,
     scope: &Scope,
     ids: &[DocumentId],
     max_chars: u32,
@@ -287,15 +290,16 @@ pub(super) async fn texts(
         return Ok(Vec::new());
     }
     let ids: Vec<String> = ids.iter().map(DocumentId::to_string).collect();
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT t.document_id, substr(t.text, 1, $4) FROM document_texts t JOIN documents d ON d.id = t.document_id \
-         WHERE d.id IN (SELECT value FROM json_each($1)) AND d.tenant_id = $2 \
-         AND (d.sensitive = FALSE OR $3)",
-    )
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT t.document_id, substr(t.text, 1, CAST($4 AS INTEGER)) FROM document_texts t \
+         JOIN documents d ON d.id = t.document_id \
+         WHERE d.id IN ({}) AND d.tenant_id = $2 AND (d.sensitive = FALSE OR $3)",
+        json_values(1, "TEXT")
+    ))
     .bind(serde_json::to_string(&ids).expect("strings serialise"))
     .bind(scope.tenant().as_str())
     .bind(scope.sees_sensitive())
-    // SQLite's substr takes a 32-bit length: larger ones give an empty string.
+    // substr takes a 32-bit length (SQLite gives an empty string beyond).
     .bind(i64::from(max_chars.min(i32::MAX as u32)))
     .fetch_all(readers)
     .await?;

@@ -1,0 +1,1691 @@
+//! The catalog's SQL, written once for both backends: this module is compiled inside
+//! `catalog::sqlite` and inside `catalog::postgres`, each of which supplies `Db` (the sqlx
+//! database), `Backend` (its catalog type, with `readers` and `writer` pools), `DIALECT` and
+//! `begin_write`. Where the two SQL dialects differ, [`pick`] chooses the statement.
+//!
+//! Every write runs in a transaction opened by `begin_write`, which admits one writer at a
+//! time across all processes (SQLite's write lock, a PostgreSQL advisory lock): the change
+//! sequence is then committed in order, and the audit chain is appended without forks.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+
+mod batches;
+mod dossiers;
+mod extraction;
+
+use super::Db;
+use super::{Backend, DIALECT, begin_write};
+use crate::access::tokens::TokenRecord;
+use crate::access::{Role, Scope, TenantId};
+use crate::audit::{AuditEntry, AuditFilter, GENESIS_HASH, entry_hash};
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, NewBatch,
+    PendingBatchDocument,
+};
+use crate::catalog::{
+    Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, Dialect, IndexSource,
+    Inserted, NewDocument,
+};
+use crate::dates::{format_date, format_timestamp, now_timestamp};
+use crate::documents::model::{Channel, Direction, Document, DocumentId};
+use crate::dossiers::{
+    Dossier, DossierFilter, DossierOnDocument, DossierPage, DossierStatus, Linked, NewDossier,
+};
+use crate::extraction::{ExtractionJob, ExtractionOutcome, QueueLength};
+use crate::parties::{
+    CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference, Party,
+    PartyKind, ReferenceKind,
+};
+
+type Connection = <Db as sqlx::Database>::Connection;
+type Pool = sqlx::Pool<Db>;
+
+/// The statement written for this backend's dialect.
+const fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str {
+    match DIALECT {
+        Dialect::Sqlite => sqlite,
+        Dialect::Postgres => postgres,
+    }
+}
+
+/// A FROM item over the JSON array bound at `$n`: one row per element, named `value`, whose
+/// items `value ->> 0`, `value ->> 1`… both dialects read (as text in PostgreSQL: cast them).
+fn json_rows(n: u8) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("json_each(${n})"),
+        Dialect::Postgres => format!("jsonb_array_elements(${n}::jsonb) AS j(value)"),
+    }
+}
+
+/// A subquery listing the JSON array of strings (`sql_type` TEXT) or integers (BIGINT) bound
+/// at `$n`, for `x IN (…)`.
+fn json_values(n: u8, sql_type: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Dialect::Postgres => {
+            format!(
+                "SELECT CAST(v AS {sql_type}) FROM jsonb_array_elements_text(${n}::jsonb) AS j(v)"
+            )
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    id: String,
+    sha256: String,
+    size: i64,
+    media_type: String,
+    file_name: Option<String>,
+    direction: String,
+    channel: String,
+    source: String,
+    document_type: String,
+    document_date: String,
+    received_at: Option<String>,
+    sent_at: Option<String>,
+    title: Option<String>,
+    agent: Option<String>,
+    recipient: Option<String>,
+    sensitive: bool,
+    external_id: Option<String>,
+    archived_at: String,
+    seq: i64,
+    batch_id: Option<String>,
+    batch_ref: Option<String>,
+    attached_to: Option<String>,
+    text_state: Option<String>,
+    email: Option<String>,
+    attachments: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentPartyRow {
+    party_id: i64,
+    kind: String,
+    role: Option<String>,
+    siret: Option<String>,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReferenceRow {
+    party_id: i64,
+    kind: String,
+    value: String,
+}
+
+/// The columns of [`DocumentRow`], of `documents d`: the text state, email headers and
+/// attachments come as JSON from correlated subqueries, one row per document.
+const DOCUMENT_COLUMNS: &str = pick(
+    "d.id, d.sha256, d.size, d.media_type, d.file_name, d.direction, \
+     d.channel, d.source, d.document_type, d.document_date, d.received_at, d.sent_at, d.title, \
+     d.agent, d.recipient, d.sensitive, d.external_id, d.archived_at, d.seq, d.batch_id, \
+     d.batch_ref, d.attached_to, \
+     (SELECT json_object('status', e.status, 'method', e.method, 'pages', e.pages, \
+      'reason', e.reason, 'finished_at', e.finished_at) \
+      FROM text_extractions e WHERE e.document_id = d.id) AS text_state, \
+     (SELECT json_object('message_id', m.message_id, 'from', m.sender, 'to', json(m.recipients), \
+      'cc', json(m.cc), 'subject', m.subject, 'date', m.sent_date) \
+      FROM document_emails m WHERE m.document_id = d.id) AS email, \
+     (SELECT json_group_array(json_object('id', a.id, 'file_name', a.file_name, \
+      'media_type', a.media_type, 'size', a.size) ORDER BY a.attachment_position) \
+      FROM documents a WHERE a.attached_to = d.id) AS attachments",
+    "d.id, d.sha256, d.size, d.media_type, d.file_name, d.direction, \
+     d.channel, d.source, d.document_type, d.document_date, d.received_at, d.sent_at, d.title, \
+     d.agent, d.recipient, d.sensitive, d.external_id, d.archived_at, d.seq, d.batch_id, \
+     d.batch_ref, d.attached_to, \
+     (SELECT json_build_object('status', e.status, 'method', e.method, 'pages', e.pages, \
+      'reason', e.reason, 'finished_at', e.finished_at)::text \
+      FROM text_extractions e WHERE e.document_id = d.id) AS text_state, \
+     (SELECT json_build_object('message_id', m.message_id, 'from', m.sender, \
+      'to', m.recipients::json, 'cc', m.cc::json, 'subject', m.subject, 'date', m.sent_date)::text \
+      FROM document_emails m WHERE m.document_id = d.id) AS email, \
+     COALESCE((SELECT json_agg(json_build_object('id', a.id, 'file_name', a.file_name, \
+      'media_type', a.media_type, 'size', a.size) ORDER BY a.attachment_position)::text \
+      FROM documents a WHERE a.attached_to = d.id), '[]') AS attachments",
+);
+
+#[async_trait]
+impl Catalog for Backend {
+    async fn ping(&self) -> Result<(), CatalogError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn insert_document(
+        &self,
+        scope: &Scope,
+        new: NewDocument,
+    ) -> Result<Inserted, CatalogError> {
+        let tenant = scope.tenant().as_str();
+        let mut transaction = begin_write(&self.writer).await?;
+        let id = match insert_document_rows(&mut transaction, scope, &new, None).await? {
+            RowsInserted::Created => {
+                transaction.commit().await?;
+                new.id.to_string()
+            }
+            RowsInserted::Existing(existing) => {
+                transaction.rollback().await?;
+                let document = load_document(
+                    &self.writer,
+                    tenant,
+                    &existing.id,
+                    Visibility::IncludingSensitive,
+                )
+                .await?
+                .ok_or_else(|| {
+                    CatalogError::Corrupt(format!("document {} vanished", existing.id))
+                })?;
+                return Ok(Inserted::Existing(document));
+            }
+        };
+        let document = load_document(&self.writer, tenant, &id, Visibility::IncludingSensitive)
+            .await?
+            .ok_or_else(|| CatalogError::Corrupt(format!("document {id} vanished after commit")))?;
+        Ok(Inserted::Created(document))
+    }
+
+    async fn document(
+        &self,
+        scope: &Scope,
+        id: DocumentId,
+    ) -> Result<Option<Document>, CatalogError> {
+        load_document(
+            &self.readers,
+            scope.tenant().as_str(),
+            &id.to_string(),
+            Visibility::Of(scope.sees_sensitive()),
+        )
+        .await
+    }
+
+    async fn document_by_external_id(
+        &self,
+        scope: &Scope,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<Document>, CatalogError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM documents WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        )
+        .bind(scope.tenant().as_str())
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        match id {
+            Some(id) => {
+                load_document(
+                    &self.readers,
+                    scope.tenant().as_str(),
+                    &id,
+                    Visibility::IncludingSensitive,
+                )
+                .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn content_references(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ContentReference>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT id, sha256, size FROM documents WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash \
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn documents_disagreeing_with_audit(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<String>, CatalogError> {
+        Ok(sqlx::query_scalar(pick(
+            "SELECT d.id FROM documents d WHERE NOT EXISTS \
+             (SELECT 1 FROM audit_log a WHERE a.document_id = d.id AND a.action = 'document.archived' \
+              AND json_extract(a.details, '$.sha256') = d.sha256 \
+              AND json_extract(a.details, '$.size') = d.size \
+              AND json_extract(a.details, '$.seq') = d.archived_seq) \
+             ORDER BY d.id LIMIT $1",
+            "SELECT d.id FROM documents d WHERE NOT EXISTS \
+             (SELECT 1 FROM audit_log a WHERE a.document_id = d.id AND a.action = 'document.archived' \
+              AND a.details::jsonb ->> 'sha256' = d.sha256 \
+              AND (a.details::jsonb ->> 'size')::bigint = d.size \
+              AND (a.details::jsonb ->> 'seq')::bigint = d.archived_seq) \
+             ORDER BY d.id LIMIT $1",
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn record_access(
+        &self,
+        scope: &Scope,
+        action: &str,
+        document: Option<&DocumentId>,
+        details: &serde_json::Value,
+    ) -> Result<(), CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        let document = document.map(DocumentId::to_string);
+        append_audit(
+            &mut transaction,
+            scope,
+            action,
+            document.as_deref(),
+            &details.to_string(),
+            &now_timestamp(),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_trail(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, CatalogError> {
+        const CONTAINS_NIR_HASH: &str = pick("instr(details, $9) > 0", "strpos(details, $9) > 0");
+        Ok(sqlx::query_as(&format!(
+            "SELECT seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash FROM audit_log \
+             WHERE tenant_id = $1 AND seq > $2 \
+             AND ($3 IS NULL OR document_id = $3) \
+             AND ($4 IS NULL OR actor = $4) \
+             AND ($5 IS NULL OR action = $5) \
+             AND ($6 IS NULL OR at >= $6) \
+             AND ($7 IS NULL OR at < $7) \
+             AND ($8 IS NULL \
+                  OR document_id IN (SELECT dp.document_id FROM document_parties dp \
+                                     JOIN party_references r ON r.party_id = dp.party_id \
+                                     WHERE r.tenant_id = $1 AND r.kind = 'nir' AND r.value = $8) \
+                  OR {CONTAINS_NIR_HASH}) \
+             ORDER BY seq LIMIT $10",
+        ))
+        .bind(scope.tenant().as_str())
+        .bind(filter.after_seq)
+        .bind(filter.document.map(|id| id.to_string()))
+        .bind(&filter.actor)
+        .bind(&filter.action)
+        .bind(&filter.from)
+        .bind(&filter.to)
+        .bind(filter.nir.as_ref().map(|nir| nir.as_str().to_string()))
+        .bind(&filter.nir_hash)
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn archive_secret(&self, name: &str) -> Result<Vec<u8>, CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        let existing: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM archive_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        let secret = match existing {
+            Some(secret) => secret,
+            None => {
+                let mut secret = vec![0u8; 32];
+                getrandom::fill(&mut secret).expect("the operating system provides randomness");
+                sqlx::query("INSERT INTO archive_secrets (name, value) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(&secret)
+                    .execute(&mut *transaction)
+                    .await?;
+                secret
+            }
+        };
+        transaction.commit().await?;
+        Ok(secret)
+    }
+
+    async fn bind_setting(&self, name: &str, value: &str) -> Result<String, CatalogError> {
+        sqlx::query(
+            "INSERT INTO archive_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM archive_settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.writer)
+                .await?,
+        )
+    }
+
+    async fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        let created = sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(now_timestamp())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if created {
+            let categories: Vec<String> = crate::dossiers::DEFAULT_CATEGORIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            dossiers::replace_categories(&mut transaction, tenant.as_str(), &categories).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_token(
+        &self,
+        scope: &Scope,
+        token: &TokenRecord,
+        secret_sha256: &str,
+    ) -> Result<(), CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, role, name, source, secret_sha256, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(token.tenant.as_str())
+        .bind(token.role.as_str())
+        .bind(&token.name)
+        .bind(&token.source)
+        .bind(secret_sha256)
+        .bind(&token.created_at)
+        .bind(&token.expires_at)
+        .execute(&mut *transaction)
+        .await?;
+        let details = serde_json::json!({
+            "token_id": token.id,
+            "role": token.role.as_str(),
+            "source": token.source,
+            "expires_at": token.expires_at,
+        });
+        append_audit(
+            &mut transaction,
+            scope,
+            "token.created",
+            None,
+            &details.to_string(),
+            &token.created_at,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn token_by_secret_hash(
+        &self,
+        secret_sha256: &str,
+    ) -> Result<Option<TokenRecord>, CatalogError> {
+        let row: Option<TokenRow> = sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_sha256 = $1"
+        ))
+        .bind(secret_sha256)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(TokenRow::into_record).transpose()
+    }
+
+    async fn open_session(
+        &self,
+        token_id: &str,
+        session_sha256: &str,
+        csrf: &str,
+        expires_at: &str,
+    ) -> Result<(), CatalogError> {
+        let now = now_timestamp();
+        sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1")
+            .bind(&now)
+            .execute(&self.writer)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ui_sessions (id_sha256, token_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $5, $4)",
+        )
+        .bind(session_sha256)
+        .bind(token_id)
+        .bind(csrf)
+        .bind(expires_at)
+        .bind(&now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        session_sha256: &str,
+        now: &str,
+    ) -> Result<Option<(TokenRecord, String)>, CatalogError> {
+        #[derive(sqlx::FromRow)]
+        struct SessionRow {
+            csrf: String,
+            #[sqlx(flatten)]
+            token: TokenRow,
+        }
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT s.csrf, {} FROM ui_sessions s JOIN tokens t ON t.id = s.token_id \
+             WHERE s.id_sha256 = $1 AND s.expires_at > $2",
+            TOKEN_COLUMNS
+                .split(", ")
+                .map(|column| format!("t.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(session_sha256)
+        .bind(now)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(|row| Ok((row.token.into_record()?, row.csrf)))
+            .transpose()
+    }
+
+    async fn close_session(&self, session_sha256: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM ui_sessions WHERE id_sha256 = $1")
+            .bind(session_sha256)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, CatalogError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY tenant_id, created_at"
+        ))
+        .bind(tenant.map(TenantId::as_str))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter().map(TokenRow::into_record).collect()
+    }
+
+    async fn latest_seq(&self) -> Result<i64, CatalogError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+                .fetch_one(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn changed_documents(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<ChangedDocuments, CatalogError> {
+        let (upto_seq, changes): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2) AS run",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_one(&self.readers)
+        .await?;
+        let Some(upto_seq) = upto_seq else {
+            return Ok(ChangedDocuments {
+                upto_seq: after_seq,
+                ..Default::default()
+            });
+        };
+        const CHANGED: &str = "SELECT document_id FROM changes WHERE seq > $1 AND seq <= $2";
+        let documents = load_documents(
+            &self.readers,
+            &format!("d.id IN ({CHANGED})"),
+            after_seq,
+            upto_seq,
+        )
+        .await?;
+        let changed: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT document_id FROM ({CHANGED}) AS run"
+        ))
+        .bind(after_seq)
+        .bind(upto_seq)
+        .fetch_all(&self.readers)
+        .await?;
+        let present: std::collections::HashSet<String> = documents
+            .iter()
+            .map(|source| source.document.id.to_string())
+            .collect();
+        let removed = changed
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+        Ok(ChangedDocuments {
+            upto_seq,
+            changes: changes as usize,
+            documents,
+            removed,
+        })
+    }
+
+    async fn documents_in_archive_order(
+        &self,
+        after_archived_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<IndexSource>, CatalogError> {
+        let upto: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(archived_seq) FROM \
+             (SELECT archived_seq FROM documents WHERE archived_seq > $1 ORDER BY archived_seq LIMIT $2) AS run",
+        )
+        .bind(after_archived_seq)
+        .bind(i64::from(limit))
+        .fetch_one(&self.readers)
+        .await?;
+        let Some(upto) = upto else {
+            return Ok(Vec::new());
+        };
+        let mut documents = load_documents(
+            &self.readers,
+            "d.archived_seq > $1 AND d.archived_seq <= $2",
+            after_archived_seq,
+            upto,
+        )
+        .await?;
+        documents.sort_by_key(|source| source.archived_seq);
+        Ok(documents)
+    }
+
+    async fn document_count(&self) -> Result<i64, CatalogError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+            .fetch_one(&self.readers)
+            .await?)
+    }
+
+    async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        let now = now_timestamp();
+        let revoked = sqlx::query(
+            "UPDATE tokens SET revoked_at = $3 WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(scope.tenant().as_str())
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if revoked {
+            let details = serde_json::json!({ "token_id": id });
+            append_audit(
+                &mut transaction,
+                scope,
+                "token.revoked",
+                None,
+                &details.to_string(),
+                &now,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(revoked)
+    }
+    async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError> {
+        batches::record_blob_upload(&self.writer, scope, sha256).await
+    }
+
+    async fn tenant_holds_blob(&self, scope: &Scope, sha256: &str) -> Result<bool, CatalogError> {
+        batches::tenant_holds_blob(&self.readers, scope, sha256).await
+    }
+
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        batch: &NewBatch,
+    ) -> Result<(BatchSummary, bool), CatalogError> {
+        batches::create(&self.writer, scope, batch).await
+    }
+
+    async fn batch(&self, scope: &Scope, id: &str) -> Result<Option<BatchSummary>, CatalogError> {
+        batches::by_id(&self.readers, scope, id).await
+    }
+
+    async fn batch_by_ref(
+        &self,
+        scope: &Scope,
+        source: &str,
+        batch_ref: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError> {
+        batches::by_ref(&self.readers, scope, source, batch_ref).await
+    }
+
+    async fn batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Vec<BatchDocumentReport>, CatalogError> {
+        batches::documents(&self.readers, scope, batch_id).await
+    }
+
+    async fn pending_batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PendingBatchDocument>, CatalogError> {
+        batches::pending(&self.readers, scope, batch_id, limit).await
+    }
+
+    async fn archive_batch_documents(
+        &self,
+        scope: &Scope,
+        batch: BatchOfDocument<'_>,
+        documents: Vec<BatchArchive>,
+    ) -> Result<Archived, CatalogError> {
+        batches::archive(&self.writer, scope, batch, documents).await
+    }
+
+    async fn complete_batch(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
+        batches::complete(&self.writer, scope, batch_id).await
+    }
+
+    async fn batches(
+        &self,
+        scope: &Scope,
+        filter: &BatchFilter,
+    ) -> Result<Vec<BatchSummary>, CatalogError> {
+        batches::list(&self.readers, scope, filter).await
+    }
+
+    async fn dossier_categories(&self, scope: &Scope) -> Result<Vec<String>, CatalogError> {
+        dossiers::categories(&self.readers, scope).await
+    }
+
+    async fn set_dossier_categories(
+        &self,
+        scope: &Scope,
+        categories: &[String],
+    ) -> Result<(), CatalogError> {
+        dossiers::set_categories(&self.writer, scope, categories).await
+    }
+
+    async fn create_dossier(
+        &self,
+        scope: &Scope,
+        new: &NewDossier,
+    ) -> Result<Dossier, CatalogError> {
+        dossiers::create(&self.writer, scope, new).await
+    }
+
+    async fn dossier(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Dossier>, CatalogError> {
+        dossiers::by_reference(&self.readers, scope, reference).await
+    }
+
+    async fn dossier_statuses(
+        &self,
+        scope: &Scope,
+        references: &[String],
+    ) -> Result<Vec<(String, DossierStatus)>, CatalogError> {
+        dossiers::statuses(&self.readers, scope, references).await
+    }
+
+    async fn dossiers(
+        &self,
+        scope: &Scope,
+        filter: &DossierFilter,
+    ) -> Result<DossierPage, CatalogError> {
+        dossiers::list(&self.readers, scope, filter).await
+    }
+
+    async fn change_dossier_status(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        status: DossierStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<(Dossier, i64)>, CatalogError> {
+        dossiers::change_status(&self.writer, scope, reference, status, reason).await
+    }
+
+    async fn link_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<Linked>, CatalogError> {
+        dossiers::link(&self.writer, scope, reference, document).await
+    }
+
+    async fn unlink_document(
+        &self,
+        scope: &Scope,
+        reference: &str,
+        document: DocumentId,
+    ) -> Result<Option<i64>, CatalogError> {
+        dossiers::unlink(&self.writer, scope, reference, document).await
+    }
+
+    async fn dossier_documents(
+        &self,
+        scope: &Scope,
+        reference: &str,
+    ) -> Result<Option<Vec<Document>>, CatalogError> {
+        dossiers::documents(&self.readers, scope, reference).await
+    }
+
+    async fn party(
+        &self,
+        scope: &Scope,
+        kind: ReferenceKind,
+        value: &str,
+    ) -> Result<Option<Party>, CatalogError> {
+        dossiers::party(&self.readers, scope, kind, value).await
+    }
+
+    async fn party_dossiers(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+    ) -> Result<Vec<Dossier>, CatalogError> {
+        dossiers::of_party(&self.readers, scope, party_id).await
+    }
+
+    async fn party_documents(
+        &self,
+        scope: &Scope,
+        party_id: i64,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Document>, u64), CatalogError> {
+        dossiers::party_documents(&self.readers, scope, party_id, limit).await
+    }
+
+    async fn claim_extractions(
+        &self,
+        ocr_off: Option<&str>,
+        limit: u32,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<Vec<ExtractionJob>, CatalogError> {
+        extraction::claim(&self.writer, ocr_off, limit, now, lease_until).await
+    }
+
+    async fn finish_extraction(
+        &self,
+        job: &ExtractionJob,
+        outcome: ExtractionOutcome,
+    ) -> Result<(), CatalogError> {
+        extraction::finish(&self.writer, job, outcome).await
+    }
+
+    async fn retry_failed_extractions(&self) -> Result<u64, CatalogError> {
+        extraction::retry_failed(&self.writer).await
+    }
+
+    async fn release_extraction_claims(&self) -> Result<(), CatalogError> {
+        extraction::release_claims(&self.writer).await
+    }
+
+    async fn extraction_queue(&self) -> Result<QueueLength, CatalogError> {
+        extraction::queue_length(&self.readers).await
+    }
+
+    async fn document_texts(
+        &self,
+        scope: &Scope,
+        ids: &[DocumentId],
+        max_chars: u32,
+    ) -> Result<Vec<(DocumentId, String)>, CatalogError> {
+        extraction::texts(&self.readers, scope, ids, max_chars).await
+    }
+}
+
+const TOKEN_COLUMNS: &str = "id, tenant_id, role, name, source, created_at, expires_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    tenant_id: String,
+    role: String,
+    name: Option<String>,
+    source: Option<String>,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl TokenRow {
+    fn into_record(self) -> Result<TokenRecord, CatalogError> {
+        Ok(TokenRecord {
+            tenant: TenantId::parse(&self.tenant_id).map_err(CatalogError::Corrupt)?,
+            role: Role::parse(&self.role)
+                .ok_or_else(|| CatalogError::Corrupt(format!("token role {}", self.role)))?,
+            id: self.id,
+            name: self.name,
+            source: self.source,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+/// What [`insert_document_rows`] did.
+enum RowsInserted {
+    Created,
+    /// The source already archived a document under this external id; nothing was written.
+    Existing(ExistingDocument),
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingDocument {
+    id: String,
+    sha256: String,
+    direction: String,
+}
+
+/// Writes a document's rows (content reference, parties, change, document, links, audit
+/// entry) inside the caller's write transaction, unless its external id is taken.
+async fn insert_document_rows(
+    connection: &mut Connection,
+    scope: &Scope,
+    new: &NewDocument,
+    batch: Option<BatchOfDocument<'_>>,
+) -> Result<RowsInserted, CatalogError> {
+    insert_document_tree(connection, scope, new, batch, None).await
+}
+
+/// [`insert_document_rows`] for a document and, after it, its attachments, which point back at
+/// it (`attached`: the email's id and the attachment's position in it).
+async fn insert_document_tree(
+    connection: &mut Connection,
+    scope: &Scope,
+    new: &NewDocument,
+    batch: Option<BatchOfDocument<'_>>,
+    attached: Option<(&str, i64)>,
+) -> Result<RowsInserted, CatalogError> {
+    let tenant = scope.tenant().as_str();
+    let metadata = &new.metadata;
+    if let Some(external_id) = &metadata.external_id {
+        let existing: Option<ExistingDocument> = sqlx::query_as(
+            "SELECT id, sha256, direction FROM documents \
+             WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        )
+        .bind(tenant)
+        .bind(&metadata.source)
+        .bind(external_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if let Some(existing) = existing {
+            return Ok(RowsInserted::Existing(existing));
+        }
+    }
+
+    let now = now_timestamp();
+    let id = new.id.to_string();
+
+    let mut links = Vec::new();
+    for (index, individual) in metadata.individuals.iter().enumerate() {
+        let party = resolve_individual(connection, tenant, individual, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
+        links.push((party, individual.role.clone(), None));
+    }
+    for (index, company) in metadata.companies.iter().enumerate() {
+        let party = resolve_company(connection, tenant, company, &now)
+            .await
+            .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
+        links.push((
+            party,
+            company.role.clone(),
+            company.siret.as_ref().map(|s| s.as_str().to_string()),
+        ));
+    }
+
+    let mut dossier_ids = Vec::with_capacity(metadata.dossiers.len());
+    for (index, link) in metadata.dossiers.iter().enumerate() {
+        let dossier = dossiers::resolve_for_document(
+            connection,
+            scope,
+            link,
+            &links,
+            metadata.agent.as_deref(),
+            metadata.sensitive,
+            &now,
+        )
+        .await
+        .map_err(|e| e.at_field(&format!("dossiers[{index}]")))?;
+        dossier_ids.push(dossier);
+    }
+
+    let links = serde_json::Value::Array(
+        links
+            .iter()
+            .map(|(party_id, role, siret)| serde_json::json!([party_id, role, siret]))
+            .collect(),
+    );
+    // One call for the content reference, the change, the document and its links: each call
+    // is a round trip (to SQLite's worker thread, or to the PostgreSQL server), which dominates
+    // the cost of archiving. The change's number becomes the document's; the last part reads it
+    // back with the audit chain's head.
+    let (seq, audit_seq, audit_hash): (i64, Option<i64>, Option<String>) = sqlx::query_as(pick(
+        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($3, $4, $5, $19) \
+         ON CONFLICT (sha256) DO NOTHING; \
+         INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($2, $1, 'document_archived', $19); \
+         INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
+         channel, source, document_type, document_date, received_at, sent_at, title, agent, \
+         recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref, \
+         attached_to, attachment_position) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         last_insert_rowid(), last_insert_rowid(), $20, $21, $25, $26); \
+         INSERT INTO document_parties (document_id, position, party_id, role, siret) \
+         SELECT $1, CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+         json_extract(value, '$[2]') FROM json_each($22); \
+         INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
+         SELECT $1, value, $19, $24 FROM json_each($23); \
+         SELECT d.archived_seq, \
+         (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
+         (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
+         FROM documents d WHERE d.id = $1",
+        "WITH blob AS (INSERT INTO blobs (sha256, size, media_type, created_at) \
+         VALUES ($3, $4, $5, $19) ON CONFLICT (sha256) DO NOTHING), \
+         change AS (INSERT INTO changes (tenant_id, document_id, kind, at) \
+         VALUES ($2, $1, 'document_archived', $19) RETURNING seq), \
+         document AS (INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, \
+         direction, channel, source, document_type, document_date, received_at, sent_at, title, \
+         agent, recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, \
+         batch_ref, attached_to, attachment_position) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, change.seq, change.seq, $20, $21, $25, $26 FROM change RETURNING id, archived_seq), \
+         parties AS (INSERT INTO document_parties (document_id, position, party_id, role, siret) \
+         SELECT document.id, j.position - 1, (j.value ->> 0)::bigint, j.value ->> 1, j.value ->> 2 \
+         FROM document, jsonb_array_elements($22::jsonb) WITH ORDINALITY AS j(value, position)), \
+         dossiers AS (INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
+         SELECT document.id, j.value::bigint, $19, $24 \
+         FROM document, jsonb_array_elements_text($23::jsonb) AS j(value)) \
+         SELECT document.archived_seq, \
+         (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
+         (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
+         FROM document",
+    ))
+    .bind(&id)
+    .bind(tenant)
+    .bind(new.content.sha256.as_str())
+    .bind(new.content.size as i64)
+    .bind(&new.content.media_type)
+    .bind(&new.content.file_name)
+    .bind(metadata.direction.as_str())
+    .bind(metadata.channel.as_str())
+    .bind(&metadata.source)
+    .bind(&metadata.document_type)
+    .bind(format_date(metadata.document_date))
+    .bind(metadata.received_at.map(format_timestamp))
+    .bind(metadata.sent_at.map(format_timestamp))
+    .bind(&metadata.title)
+    .bind(&metadata.agent)
+    .bind(&metadata.recipient)
+    .bind(metadata.sensitive)
+    .bind(&metadata.external_id)
+    .bind(&now)
+    .bind(batch.map(|b| b.id))
+    .bind(batch.map(|b| b.batch_ref))
+    .bind(links.to_string())
+    .bind(serde_json::Value::from(dossier_ids).to_string())
+    .bind(scope.actor())
+    .bind(attached.map(|(email, _)| email))
+    .bind(attached.map(|(_, position)| position))
+    .fetch_one(&mut *connection)
+    .await?;
+    let audit_head = audit_seq.zip(audit_hash);
+
+    let mut details = serde_json::json!({
+        "sha256": new.content.sha256.as_str(),
+        "size": new.content.size,
+        "source": metadata.source,
+        "document_type": metadata.document_type,
+        "seq": seq,
+    });
+    if let Some(batch) = batch {
+        details["batch_id"] = batch.id.into();
+    }
+    if !metadata.dossiers.is_empty() {
+        details["dossiers"] = metadata
+            .dossiers
+            .iter()
+            .map(|link| link.reference.as_str())
+            .collect();
+    }
+    if let Some((email, _)) = attached {
+        details["attached_to"] = email.into();
+    }
+    insert_audit_after(
+        connection,
+        audit_head,
+        scope,
+        "document.archived",
+        Some(&id),
+        &details.to_string(),
+        &now,
+    )
+    .await?;
+    extraction::queue_text(connection, &id, &new.content, &new.text, &now).await?;
+    if let Some(email) = &new.email {
+        extraction::insert_email(connection, &id, email).await?;
+    }
+    for (position, attachment) in new.attachments.iter().enumerate() {
+        let mut metadata = metadata.clone();
+        metadata.title = attachment.content.file_name.clone().or(metadata.title);
+        metadata.external_id = None;
+        let child = NewDocument {
+            id: attachment.id,
+            metadata,
+            content: attachment.content.clone(),
+            text: attachment.text.clone(),
+            email: None,
+            attachments: Vec::new(),
+        };
+        Box::pin(insert_document_tree(
+            connection,
+            scope,
+            &child,
+            batch,
+            Some((&id, position as i64)),
+        ))
+        .await?;
+    }
+    Ok(RowsInserted::Created)
+}
+
+/// Records one change of a document (kind `kind`) and makes it the document's latest; returns
+/// its sequence number.
+async fn record_change(
+    connection: &mut Connection,
+    document_id: &str,
+    kind: &str,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO changes (tenant_id, document_id, kind, at) \
+         SELECT tenant_id, id, $2, $3 FROM documents WHERE id = $1 RETURNING seq",
+    )
+    .bind(document_id)
+    .bind(kind)
+    .bind(now)
+    .fetch_one(&mut *connection)
+    .await?;
+    sqlx::query("UPDATE documents SET seq = $2 WHERE id = $1")
+        .bind(document_id)
+        .bind(seq)
+        .execute(&mut *connection)
+        .await?;
+    Ok(seq)
+}
+
+/// Appends one entry to the audit chain; the caller's write transaction serialises appends.
+async fn append_audit(
+    connection: &mut Connection,
+    scope: &Scope,
+    action: &str,
+    document_id: Option<&str>,
+    details: &str,
+    at: &str,
+) -> Result<(), CatalogError> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *connection)
+            .await?;
+    insert_audit_after(connection, last, scope, action, document_id, details, at).await
+}
+
+/// Appends the entry that follows `last` (the chain's head, read in the same write
+/// transaction), or the first entry.
+async fn insert_audit_after(
+    connection: &mut Connection,
+    last: Option<(i64, String)>,
+    scope: &Scope,
+    action: &str,
+    document_id: Option<&str>,
+    details: &str,
+    at: &str,
+) -> Result<(), CatalogError> {
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = entry_hash(
+        seq,
+        at,
+        scope.tenant().as_str(),
+        scope.actor(),
+        action,
+        document_id,
+        details,
+        &prev_hash,
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(scope.tenant().as_str())
+    .bind(scope.actor())
+    .bind(action)
+    .bind(document_id)
+    .bind(details)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+struct PartyNames<'a> {
+    last_name: Option<&'a str>,
+    first_name: Option<&'a str>,
+    birth_date: Option<String>,
+    name: Option<&'a str>,
+}
+
+async fn resolve_individual(
+    connection: &mut Connection,
+    tenant: &str,
+    individual: &IndividualReference,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let names = PartyNames {
+        last_name: individual.last_name.as_deref(),
+        first_name: individual.first_name.as_deref(),
+        birth_date: individual.birth_date.map(format_date),
+        name: None,
+    };
+    resolve_party(
+        connection,
+        tenant,
+        PartyKind::Individual,
+        &individual.references(),
+        names,
+        now,
+    )
+    .await
+}
+
+async fn resolve_company(
+    connection: &mut Connection,
+    tenant: &str,
+    company: &CompanyReference,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let names = PartyNames {
+        last_name: None,
+        first_name: None,
+        birth_date: None,
+        name: company.name.as_deref(),
+    };
+    resolve_party(
+        connection,
+        tenant,
+        PartyKind::Company,
+        &company.references(),
+        names,
+        now,
+    )
+    .await
+}
+
+/// Finds the party the references designate, or creates it; adds the references it lacked and
+/// the names it did not have yet (names already recorded are kept: the first writer wins).
+async fn resolve_party(
+    connection: &mut Connection,
+    tenant: &str,
+    kind: PartyKind,
+    references: &[(ReferenceKind, String)],
+    names: PartyNames<'_>,
+    now: &str,
+) -> Result<i64, CatalogError> {
+    let mut found = BTreeSet::new();
+    for (reference_kind, value) in references {
+        let party: Option<i64> = sqlx::query_scalar(
+            "SELECT party_id FROM party_references WHERE tenant_id = $1 AND kind = $2 AND value = $3",
+        )
+        .bind(tenant)
+        .bind(reference_kind.as_str())
+        .bind(value)
+        .fetch_optional(&mut *connection)
+        .await?;
+        found.extend(party);
+    }
+    let mut party_changed = false;
+    let party_id = match found.len() {
+        0 => {
+            sqlx::query_scalar(
+                "INSERT INTO parties (tenant_id, kind, last_name, first_name, birth_date, name, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            )
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(names.last_name)
+            .bind(names.first_name)
+            .bind(&names.birth_date)
+            .bind(names.name)
+            .bind(now)
+            .fetch_one(&mut *connection)
+            .await?
+        }
+        1 => {
+            let party_id = *found.first().expect("one party");
+            for (reference_kind, value) in references.iter().filter(|(k, _)| k.is_single_valued()) {
+                let held: Option<String> = sqlx::query_scalar(
+                    "SELECT value FROM party_references WHERE party_id = $1 AND kind = $2",
+                )
+                .bind(party_id)
+                .bind(reference_kind.as_str())
+                .fetch_optional(&mut *connection)
+                .await?;
+                if held.as_ref().is_some_and(|held| held != value) {
+                    return Err(CatalogError::Conflict {
+                        field: reference_kind.as_str().to_string(),
+                        message: format!(
+                            "the other references of this entry designate a party archived with a different {}",
+                            reference_kind.as_str()
+                        ),
+                    });
+                }
+            }
+            let named = sqlx::query(
+                "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
+                 birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 \
+                 WHERE id = $1 AND ((last_name IS NULL AND $2 IS NOT NULL) OR (first_name IS NULL AND $3 IS NOT NULL) \
+                 OR (birth_date IS NULL AND $4 IS NOT NULL) OR (name IS NULL AND $5 IS NOT NULL))",
+            )
+            .bind(party_id)
+            .bind(names.last_name)
+            .bind(names.first_name)
+            .bind(&names.birth_date)
+            .bind(names.name)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            party_changed = named > 0;
+            party_id
+        }
+        _ => {
+            return Err(CatalogError::Conflict {
+                field: String::new(),
+                message: "these references designate different parties already archived".into(),
+            });
+        }
+    };
+    for (reference_kind, value) in references {
+        let added = sqlx::query(
+            "INSERT INTO party_references (tenant_id, kind, value, party_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(reference_kind.as_str())
+        .bind(value)
+        .bind(party_id)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        // Other documents show the party's references, except SIRETs: each document shows
+        // the establishment it was filed under, so a new SIRET changes no other document.
+        party_changed |= added > 0 && found.len() == 1 && *reference_kind != ReferenceKind::Siret;
+    }
+    if party_changed {
+        // The documents already filed under this party are found by its references and names:
+        // each gets a change, so that the index re-projects them with what was just learned.
+        sqlx::query(
+            "INSERT INTO changes (tenant_id, document_id, kind, at) \
+             SELECT DISTINCT $1, document_id, 'party_updated', $2 FROM document_parties WHERE party_id = $3",
+        )
+        .bind(tenant)
+        .bind(now)
+        .bind(party_id)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(party_id)
+}
+
+#[derive(sqlx::FromRow)]
+struct IndexRow {
+    tenant_id: String,
+    archived_seq: i64,
+    text: Option<String>,
+    /// `[[party_id, role, siret], …]` in the document's order.
+    links: String,
+    /// The document's dossiers, as [`DOSSIERS_OF_DOCUMENT`] lists them.
+    dossiers: String,
+    #[sqlx(flatten)]
+    document: DocumentRow,
+}
+
+/// The dossiers of document `d` as a JSON list of [`DossierOnDocument`], in link order.
+const DOSSIERS_OF_DOCUMENT: &str = pick(
+    "(SELECT json_group_array(json_object('reference', x.reference, \
+     'kind', x.kind, 'category', x.category, 'status', x.status, 'linked_at', dd.linked_at, \
+     'linked_by', dd.linked_by) ORDER BY dd.linked_at, dd.dossier_id) \
+     FROM document_dossiers dd JOIN dossiers x ON x.id = dd.dossier_id WHERE dd.document_id = d.id)",
+    "COALESCE((SELECT json_agg(json_build_object('reference', x.reference, \
+     'kind', x.kind, 'category', x.category, 'status', x.status, 'linked_at', dd.linked_at, \
+     'linked_by', dd.linked_by) ORDER BY dd.linked_at, dd.dossier_id)::text \
+     FROM document_dossiers dd JOIN dossiers x ON x.id = dd.dossier_id WHERE dd.document_id = d.id), '[]')",
+);
+
+/// The parties of document `d` as `[[party_id, role, siret], …]`, in the document's order.
+const LINKS_OF_DOCUMENT: &str = pick(
+    "(SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret)) \
+     FROM document_parties dp WHERE dp.document_id = d.id)",
+    "COALESCE((SELECT json_agg(json_build_array(dp.party_id, dp.role, dp.siret) \
+     ORDER BY dp.position)::text FROM document_parties dp WHERE dp.document_id = d.id), '[]')",
+);
+
+/// The references of party `p` as `[[kind, value], …]`, sorted.
+const REFERENCES_OF_PARTY: &str = pick(
+    "(SELECT json_group_array(json_array(r.kind, r.value)) FROM \
+     (SELECT kind, value FROM party_references WHERE party_id = p.id ORDER BY kind, value) r)",
+    "COALESCE((SELECT json_agg(json_build_array(r.kind, r.value) ORDER BY r.kind, r.value)::text \
+     FROM party_references r WHERE r.party_id = p.id), '[]')",
+);
+
+fn dossiers_from_json(document: &str, json: &str) -> Result<Vec<DossierOnDocument>, CatalogError> {
+    serde_json::from_str(json)
+        .map_err(|e| CatalogError::Corrupt(format!("dossiers of document {document}: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct IndexPartyRow {
+    id: i64,
+    kind: String,
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    name: Option<String>,
+    /// `[[kind, value], …]`.
+    references: String,
+}
+
+/// Loads whole documents in bulk for the documents matching `filter`, an SQL condition on `d`
+/// (documents) using `$1` and `$2`, in no particular order. Two queries, one row per document and one per distinct
+/// party: the driver's cost is per row, and a party shared by many documents of the page
+/// (a large company) is read once.
+async fn load_documents(
+    pool: &Pool,
+    filter: &str,
+    low: i64,
+    high: i64,
+) -> Result<Vec<IndexSource>, CatalogError> {
+    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
+        "SELECT d.tenant_id, d.archived_seq, t.text, {LINKS_OF_DOCUMENT} AS links, \
+         {DOSSIERS_OF_DOCUMENT} AS dossiers, {DOCUMENT_COLUMNS} \
+         FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
+        "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, \
+         {REFERENCES_OF_PARTY} AS \"references\" \
+         FROM parties p WHERE p.id IN \
+         (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let mut references = HashMap::with_capacity(parties.len());
+    let mut party_rows = HashMap::with_capacity(parties.len());
+    for party in parties {
+        let pairs: Vec<(String, String)> = serde_json::from_str(&party.references)
+            .map_err(|e| CatalogError::Corrupt(format!("references of party {}: {e}", party.id)))?;
+        let mut kinds = Vec::with_capacity(pairs.len());
+        for (kind, value) in pairs {
+            let kind = ReferenceKind::parse(&kind)
+                .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {kind}")))?;
+            kinds.push((kind, value));
+        }
+        references.insert(party.id, kinds);
+        party_rows.insert(party.id, party);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let links: Vec<(i64, Option<String>, Option<String>)> =
+                serde_json::from_str(&row.links).map_err(|e| {
+                    CatalogError::Corrupt(format!("parties of document {}: {e}", row.document.id))
+                })?;
+            let parties = links
+                .into_iter()
+                .map(|(party_id, role, siret)| {
+                    let party = party_rows.get(&party_id).ok_or_else(|| {
+                        CatalogError::Corrupt(format!("party {party_id} missing"))
+                    })?;
+                    Ok(DocumentPartyRow {
+                        party_id,
+                        kind: party.kind.clone(),
+                        role,
+                        siret,
+                        last_name: party.last_name.clone(),
+                        first_name: party.first_name.clone(),
+                        birth_date: party.birth_date.clone(),
+                        name: party.name.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, CatalogError>>()?;
+            let dossiers = dossiers_from_json(&row.document.id, &row.dossiers)?;
+            Ok(IndexSource {
+                tenant: row.tenant_id,
+                archived_seq: row.archived_seq,
+                text: row.text,
+                document: document_from_rows(row.document, parties, &references, dossiers)?,
+            })
+        })
+        .collect()
+}
+
+fn references_by_party(
+    references: Vec<ReferenceRow>,
+) -> Result<HashMap<i64, Vec<(ReferenceKind, String)>>, CatalogError> {
+    let mut by_party: HashMap<i64, Vec<(ReferenceKind, String)>> = HashMap::new();
+    for reference in references {
+        let kind = ReferenceKind::parse(&reference.kind)
+            .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {}", reference.kind)))?;
+        by_party
+            .entry(reference.party_id)
+            .or_default()
+            .push((kind, reference.value));
+    }
+    Ok(by_party)
+}
+
+/// Whether a read may see documents marked sensitive.
+#[derive(Clone, Copy)]
+enum Visibility {
+    IncludingSensitive,
+    Of(bool),
+}
+
+async fn load_document(
+    pool: &Pool,
+    tenant: &str,
+    id: &str,
+    visibility: Visibility,
+) -> Result<Option<Document>, CatalogError> {
+    let sees_sensitive = match visibility {
+        Visibility::IncludingSensitive => true,
+        Visibility::Of(sees) => sees,
+    };
+    let row: Option<DocumentRow> = sqlx::query_as(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM documents d \
+         WHERE d.tenant_id = $1 AND d.id = $2 AND (d.sensitive = FALSE OR $3)"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .bind(sees_sensitive)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let parties: Vec<DocumentPartyRow> = sqlx::query_as(
+        "SELECT dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, p.birth_date, p.name \
+         FROM document_parties dp JOIN parties p ON p.id = dp.party_id \
+         WHERE dp.document_id = $1 ORDER BY dp.position",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let references: Vec<ReferenceRow> = sqlx::query_as(
+        "SELECT DISTINCT r.party_id, r.kind, r.value FROM party_references r \
+         JOIN document_parties dp ON dp.party_id = r.party_id \
+         WHERE dp.document_id = $1 ORDER BY r.kind, r.value",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let by_party = references_by_party(references)?;
+    let dossiers: String = sqlx::query_scalar(&format!(
+        "SELECT {DOSSIERS_OF_DOCUMENT} FROM documents d WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let dossiers = dossiers_from_json(id, &dossiers)?;
+    document_from_rows(row, parties, &by_party, dossiers).map(Some)
+}
+
+fn document_from_rows(
+    row: DocumentRow,
+    parties: Vec<DocumentPartyRow>,
+    references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
+    dossiers: Vec<DossierOnDocument>,
+) -> Result<Document, CatalogError> {
+    let (individuals, companies) = parties_from_rows(parties, references)?;
+    let direction = Direction::parse(&row.direction)
+        .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
+    let channel = Channel::parse(&row.channel)
+        .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
+    let json = |what: &str, text: &str| {
+        CatalogError::Corrupt(format!("{what} of document {}: {text}", row.id))
+    };
+    let text = row
+        .text_state
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| json("text state", &e.to_string()))?;
+    let email = row
+        .email
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| json("email headers", &e.to_string()))?;
+    let attachments =
+        serde_json::from_str(&row.attachments).map_err(|e| json("attachments", &e.to_string()))?;
+    let attached_to = row
+        .attached_to
+        .as_deref()
+        .map(|id| DocumentId::parse(id).ok_or_else(|| json("attached_to", id)))
+        .transpose()?;
+    Ok(Document {
+        id: DocumentId::parse(&row.id)
+            .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
+        sha256: row.sha256,
+        size: u64::try_from(row.size)
+            .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
+        media_type: row.media_type,
+        file_name: row.file_name,
+        direction,
+        channel,
+        source: row.source,
+        document_type: row.document_type,
+        document_date: row.document_date,
+        received_at: row.received_at,
+        sent_at: row.sent_at,
+        title: row.title,
+        agent: row.agent,
+        recipient: row.recipient,
+        sensitive: row.sensitive,
+        external_id: row.external_id,
+        archived_at: row.archived_at,
+        seq: row.seq,
+        batch_id: row.batch_id,
+        batch_ref: row.batch_ref,
+        individuals,
+        companies,
+        dossiers,
+        text,
+        email,
+        attachments,
+        attached_to,
+    })
+}
+
+/// The persons and companies of a document or dossier, from their link rows and references.
+fn parties_from_rows(
+    parties: Vec<DocumentPartyRow>,
+    references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
+) -> Result<(Vec<IndividualOnDocument>, Vec<CompanyOnDocument>), CatalogError> {
+    let values_of = |party_id: i64, wanted: ReferenceKind| -> Vec<String> {
+        references
+            .get(&party_id)
+            .into_iter()
+            .flatten()
+            .filter(|(kind, _)| *kind == wanted)
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    let mut individuals = Vec::new();
+    let mut companies = Vec::new();
+    for party in parties {
+        match party.kind.as_str() {
+            "individual" => individuals.push(IndividualOnDocument {
+                party_id: party.party_id,
+                role: party.role,
+                nir: values_of(party.party_id, ReferenceKind::Nir)
+                    .into_iter()
+                    .next(),
+                client_numbers: values_of(party.party_id, ReferenceKind::ClientNumber),
+                last_name: party.last_name,
+                first_name: party.first_name,
+                birth_date: party.birth_date,
+            }),
+            "company" => companies.push(CompanyOnDocument {
+                party_id: party.party_id,
+                role: party.role,
+                siren: values_of(party.party_id, ReferenceKind::Siren)
+                    .into_iter()
+                    .next(),
+                siret: party.siret,
+                company_numbers: values_of(party.party_id, ReferenceKind::CompanyNumber),
+                name: party.name,
+            }),
+            other => return Err(CatalogError::Corrupt(format!("party kind {other}"))),
+        }
+    }
+    Ok((individuals, companies))
+}

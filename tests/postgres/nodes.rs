@@ -1,0 +1,165 @@
+//! Several nodes on one archive: two `ged serve` processes on one PostgreSQL catalog and one
+//! S3 store, each with its own index folder following the catalog's change sequence.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+use crate::helpers::{
+    NIR, NIR_2, free_port, ged_async, ged_scanner_token, metadata, pdf_bytes, share_catalog,
+    wait_healthy,
+};
+use crate::s3::{s3_server, serve_on_s3};
+
+/// How long a node may take to find what another node archived (the promise).
+const FOUND_WITHIN: Duration = Duration::from_secs(2);
+
+/// Stops the node processes however the test ends.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for node in &mut self.0 {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}
+
+async fn archive(client: &reqwest::Client, port: u16, token: &str, nir: &str, text: &str) -> Value {
+    let mut metadata = metadata();
+    metadata["individuals"][0]["nir"] = nir.into();
+    metadata["individuals"][0]["client_number"] = format!("C-{nir}").into();
+    let form = Form::new().text("metadata", metadata.to_string()).part(
+        "file",
+        Part::bytes(pdf_bytes(text))
+            .file_name("courrier.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/documents"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+/// Searches the node by NIR (without waiting for a sequence number) until it finds `id`;
+/// returns how long that took.
+async fn found_after(
+    client: &reqwest::Client,
+    port: u16,
+    token: &str,
+    nir: &str,
+    id: &str,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let hits: Value = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/search?nir={nir}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if hits["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|hit| hit["id"] == id)
+        {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < FOUND_WITHIN * 5,
+            "node on port {port} never found {id}: {hits}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_document_archived_through_one_node_is_found_and_read_through_the_other() {
+    let Some(s3) = s3_server("a_document_archived_through_one_node_is_found_…").await else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let (one, two) = (folder.path().join("node-1"), folder.path().join("node-2"));
+    share_catalog(&two, &one);
+    let scanner = ged_scanner_token(one.to_str().unwrap());
+    let reader = ged_async(&[
+        "token",
+        "create",
+        "--data-dir",
+        two.to_str().unwrap(),
+        "--tenant",
+        "default",
+        "--role",
+        "agent_sensitive",
+    ])
+    .await;
+    assert!(reader.status.success());
+    let reader = String::from_utf8(reader.stdout).unwrap().trim().to_string();
+
+    let (port_one, port_two) = (free_port(), free_port());
+    let _nodes = Nodes(vec![
+        serve_on_s3(&s3, &one, port_one),
+        serve_on_s3(&s3, &two, port_two),
+    ]);
+    wait_healthy(port_one).await;
+    wait_healthy(port_two).await;
+    let client = reqwest::Client::new();
+
+    // Each node finds, within the promised time, what the other archived; both ways, several
+    // times, so that neither node's index merely happened to be polling at the right moment.
+    let mut slowest = Duration::ZERO;
+    for round in 0..5 {
+        for (through, other, nir) in [(port_one, port_two, NIR), (port_two, port_one, NIR_2)] {
+            let text = format!("courrier {round} reçu par le nœud {through}");
+            let document = archive(&client, through, &scanner, nir, &text).await;
+            let id = document["id"].as_str().unwrap();
+            let took = found_after(&client, other, &reader, nir, id).await;
+            slowest = slowest.max(took);
+
+            // Its content is in the shared store: the other node serves it, byte for byte.
+            let content = client
+                .get(format!(
+                    "http://127.0.0.1:{other}/api/v1/documents/{id}/content"
+                ))
+                .bearer_auth(&reader)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(content.status(), 200);
+            assert_eq!(content.bytes().await.unwrap().as_ref(), pdf_bytes(&text));
+        }
+    }
+    assert!(
+        slowest < FOUND_WITHIN,
+        "a document took {slowest:?} to be found through the other node"
+    );
+
+    // Both indexes hold every document.
+    for port in [port_one, port_two] {
+        for nir in [NIR, NIR_2] {
+            let hits: Value = client
+                .get(format!("http://127.0.0.1:{port}/api/v1/search?nir={nir}"))
+                .bearer_auth(&reader)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(hits["total"], 5, "{hits}");
+        }
+    }
+}
