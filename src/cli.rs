@@ -44,7 +44,7 @@ struct Cli {
     store: Option<String>,
     /// Catalog on PostgreSQL, `postgres://user:password@host/database`; unset, the SQLite
     /// file of the data folder.
-    #[arg(long, global = true, env = "GED_CATALOG_URL")]
+    #[arg(long, global = true, env = "GED_CATALOG_URL", hide_env_values = true)]
     catalog: Option<String>,
     #[command(subcommand)]
     command: Command,

@@ -133,6 +133,21 @@ pub fn redact_password(url: &str) -> String {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
             }
+            // libpq-style URLs may also carry it as a parameter.
+            if parsed.query_pairs().any(|(name, _)| name == "password") {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(name, value)| {
+                        let value = if name == "password" {
+                            "***".into()
+                        } else {
+                            value
+                        };
+                        (name.into_owned(), value.into_owned())
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             parsed.to_string()
         }
         _ => "(not a URL)".to_string(),
@@ -154,6 +169,10 @@ mod tests {
             "postgres://ged:***@db.example:5432/ged"
         );
         assert!(!settings.to_toml().contains("s3cret"));
+        assert_eq!(
+            redact_password("postgres://ged@db/ged?sslmode=require&password=s3cret"),
+            "postgres://ged@db/ged?sslmode=require&password=***"
+        );
         assert_eq!(redact_password("ged:s3cret@db"), "(not a URL)");
     }
 

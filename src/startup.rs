@@ -20,11 +20,24 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
     let catalog = open_catalog(settings).await?;
     // The content stays where the archive put it first: a server started without its
     // `--store` (a lost variable) must not come up reporting every document missing.
-    let location = settings.store.as_deref().unwrap_or(LOCAL_STORE);
+    let location = match (&settings.store, &settings.catalog) {
+        (Some(url), _) => url.clone(),
+        (None, None) => LOCAL_STORE.to_string(),
+        // A catalog other servers may share, with the content on this server's disk: only
+        // this folder holds it, and a second node elsewhere must not start on the catalog.
+        (None, Some(_)) => {
+            let objects = std::path::absolute(settings.objects_dir())
+                .context("cannot resolve the content folder")?;
+            format!("{LOCAL_STORE}:{}", objects.display())
+        }
+    };
+    let location = location.as_str();
     let bound = catalog.bind_setting("content_store", location).await?;
     if bound != location {
         let how = if bound == LOCAL_STORE {
             "without --store".to_string()
+        } else if let Some(folder) = bound.strip_prefix("local:") {
+            format!("without --store, on the server whose content folder is {folder}")
         } else {
             format!("with --store {bound}")
         };
@@ -81,10 +94,45 @@ pub async fn open_catalog(settings: &Settings) -> anyhow::Result<Arc<dyn Catalog
     Ok(catalog)
 }
 
+/// This server's id among the nodes sharing a catalog: random, made at its first start and
+/// kept in its data folder, so a restarted node knows its own extraction leases.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read {}", path.display()));
+        }
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    let id = hex::encode(bytes);
+    let staged = data_dir.join("node-id.new");
+    std::fs::write(&staged, &id)
+        .and_then(|()| std::fs::rename(&staged, &path))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
+}
+
 /// On an archive without any token, issues an admin token for the default tenant and prints
 /// it, once, on standard output (never in the logs): the way in for a newcomer.
 async fn issue_first_admin_token(archive: &Archive) -> anyhow::Result<()> {
     if !archive.catalog.tokens(None).await?.is_empty() {
+        return Ok(());
+    }
+    // Nodes starting together on a new shared catalog: the one whose claim is recorded first
+    // issues the token, the others none.
+    let mut claim = [0u8; 16];
+    getrandom::fill(&mut claim).expect("the operating system provides randomness");
+    let claim = hex::encode(claim);
+    if archive
+        .catalog
+        .bind_setting("first_admin_token", &claim)
+        .await?
+        != claim
+    {
         return Ok(());
     }
     let tenant = TenantId::parse(DEFAULT_TENANT).expect("the default tenant id is valid");
@@ -134,6 +182,7 @@ pub async fn run(
         index.clone(),
         settings.staging_dir(),
         settings.ocr,
+        node_id(&settings.data_dir)?,
     )
     .await
     .context("cannot start the text extraction worker")?;

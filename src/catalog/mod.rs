@@ -454,8 +454,10 @@ pub trait Catalog: Send + Sync + 'static {
     /// `lease_until` (RFC 3339): another worker takes a job again only once its lease lapses.
     /// With `ocr_off` (why this server runs no OCR), jobs that need OCR are left, and say why
     /// they wait unless they already say so.
+    /// `node` names the server taking them (its lease is its own to release).
     async fn claim_extractions(
         &self,
+        node: &str,
         ocr_off: Option<&str>,
         limit: u32,
         now: &str,
@@ -473,8 +475,10 @@ pub trait Catalog: Send + Sync + 'static {
     /// Puts every failed extraction back in the queue, its tries counted afresh; how many.
     async fn retry_failed_extractions(&self) -> Result<u64, CatalogError>;
 
-    /// Releases every lease: at the start of the only server of a single-file catalog.
-    async fn release_extraction_claims(&self) -> Result<(), CatalogError>;
+    /// Releases the leases a server left when it stopped, at its start: every lease of a
+    /// single-file catalog (its only server), the leases of `node` on a shared one (the other
+    /// nodes' jobs are running).
+    async fn release_extraction_claims(&self, node: &str) -> Result<(), CatalogError>;
 
     /// Pending jobs, and how many of them need OCR.
     async fn extraction_queue(&self) -> Result<QueueLength, CatalogError>;

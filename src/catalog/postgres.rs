@@ -4,12 +4,12 @@
 //! differ. Writes are serialised across every node by a transaction-scoped advisory lock, as
 //! SQLite's single writer serialises them: the change sequence the nodes' indexes follow then
 //! commits in order (no number becomes visible after a higher one), and the audit chain never
-//! forks. Reads run in parallel.
+//! forks. Reads run in parallel, on a pool of their own.
 
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
 use super::{CatalogError, Dialect};
 
@@ -27,7 +27,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 /// The advisory lock every write transaction takes (any fixed number: "ged" in ASCII).
 const WRITE_LOCK: i64 = 0x0067_6564;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_CONNECTIONS: u32 = 16;
+/// Writes wait for one another: a few connections are enough, and they must not take the
+/// readers' (searches, `/readyz`) while they queue for the lock.
+const WRITER_CONNECTIONS: u32 = 4;
+const READER_CONNECTIONS: u32 = 12;
+/// Session settings of every connection: a writer queues for the lock at most this long, and
+/// a transaction left idle (a node hung or cut off while holding the lock) is ended by the
+/// server instead of stopping every node's writes.
+const SESSION_OPTIONS: [(&str, &str); 3] = [
+    ("lock_timeout", "60s"),
+    ("idle_in_transaction_session_timeout", "5min"),
+    ("application_name", "ged"),
+];
 
 pub struct PostgresCatalog {
     readers: PgPool,
@@ -38,23 +49,47 @@ impl PostgresCatalog {
     /// Connects to the database `url` names and applies pending migrations (several nodes
     /// starting at once wait for one another: sqlx takes a lock around migrations).
     pub async fn open(url: &str) -> Result<Self, CatalogError> {
-        let options: PgConnectOptions = url.parse()?;
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self {
-            readers: pool.clone(),
-            writer: pool,
-        })
+        let options = url.parse::<PgConnectOptions>()?.options(SESSION_OPTIONS);
+        // One connection first: a wrong password or host is reported as such, not as the
+        // pool's timeout.
+        let mut first = PgConnection::connect_with(&options).await?;
+        let collation: String = sqlx::query_scalar(
+            "SELECT datcollate::text FROM pg_database WHERE datname = current_database()",
+        )
+        .fetch_one(&mut first)
+        .await?;
+        if !matches!(
+            collation.as_str(),
+            "C" | "POSIX" | "C.UTF-8" | "C.utf8" | "ucs_basic"
+        ) {
+            // Sorting (references, token lists) then follows the language's rules where the
+            // embedded catalog sorts by code point; nothing else depends on it.
+            tracing::warn!(
+                collation,
+                "the catalog database does not sort text by code point (create it with \
+                 --locale=C.UTF-8 to sort exactly as the embedded catalog)"
+            );
+        }
+        first.close().await?;
+        let pool = |connections: u32| {
+            PgPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+        };
+        let writer = pool(WRITER_CONNECTIONS).await?;
+        MIGRATOR.run(&writer).await?;
+        let readers = pool(READER_CONNECTIONS).await?;
+        Ok(Self { readers, writer })
     }
 }
 
-/// A write transaction holding the archive's write lock until it ends.
+/// A write transaction holding the archive's write lock until it ends. READ COMMITTED whatever
+/// the server's default: each statement must see what the previous lock holder committed.
 async fn begin_write(writer: &PgPool) -> Result<Transaction<'static, Postgres>, CatalogError> {
-    let mut transaction = writer.begin().await?;
+    let mut transaction = writer
+        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(WRITE_LOCK)
         .execute(&mut *transaction)

@@ -113,6 +113,7 @@ pub fn parse_metadata(value: &Value) -> Result<DocumentMetadata, ValidationError
 
 fn schema_errors(value: &Value) -> ValidationErrors {
     let mut errors = ValidationErrors::default();
+    control_character_errors(value, "", &mut errors);
     for error in METADATA_VALIDATOR.iter_errors(value) {
         let path = field_path(error.instance_path().as_str());
         let (field, message) = match error.kind() {
@@ -144,6 +145,35 @@ fn schema_errors(value: &Value) -> ValidationErrors {
         errors.push(field, message);
     }
     errors
+}
+
+/// Refuses control characters (but tab and line breaks) in every string: they are never part
+/// of a name or a title, and the catalogs would not keep them alike (PostgreSQL refuses NUL).
+fn control_character_errors(value: &Value, field: &str, errors: &mut ValidationErrors) {
+    match value {
+        Value::String(text) => {
+            if let Some(found) = text
+                .chars()
+                .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            {
+                errors.push(
+                    field,
+                    format!("contains a control character (U+{:04X})", u32::from(found)),
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                control_character_errors(item, &format!("{field}[{index}]"), errors);
+            }
+        }
+        Value::Object(members) => {
+            for (name, member) in members {
+                control_character_errors(member, &join_field(field, name), errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `/individuals/0/nir` → `individuals[0].nir`.

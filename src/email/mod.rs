@@ -98,7 +98,7 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
         .filter(|date| sent_at.is_some() && date.is_valid())
         .map(|date| format!("{:04}-{:02}-{:02}", date.year, date.month, date.day));
     let headers = EmailHeaders {
-        message_id: message.message_id().map(str::to_string),
+        message_id: message.message_id().map(without_nul),
         from: message
             .from()
             .and_then(|from| addresses(from).into_iter().next()),
@@ -106,7 +106,7 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
         cc: message.cc().map(addresses).unwrap_or_default(),
         subject: message
             .subject()
-            .map(|subject| subject.trim().to_string())
+            .map(|subject| without_nul(subject.trim()))
             .filter(|subject| !subject.is_empty()),
         date: sent_at.map(crate::dates::format_timestamp),
     };
@@ -153,7 +153,14 @@ fn addresses(address: &Address<'_>) -> Vec<String> {
             (Some(name), None) => Some(name.trim().to_string()),
             (None, None) => None,
         })
+        .map(|address| without_nul(&address))
         .collect()
+}
+
+/// A header as the catalog keeps it: an encoded word may decode to NUL, which no text column
+/// takes (PostgreSQL refuses it) and no reader needs.
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "")
 }
 
 #[cfg(test)]

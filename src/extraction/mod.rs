@@ -93,8 +93,12 @@ pub enum InitialText {
 /// (the content itself is kept whole).
 pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
 
-/// The text cut to [`MAX_TEXT_BYTES`], on a character boundary.
+/// The text cut to [`MAX_TEXT_BYTES`], on a character boundary, without NUL characters (a
+/// PostgreSQL text column refuses them; they carry no words).
 pub fn bounded(mut text: String) -> String {
+    if text.contains('\0') {
+        text = text.replace('\0', "");
+    }
     if text.len() > MAX_TEXT_BYTES {
         let mut end = MAX_TEXT_BYTES;
         while !text.is_char_boundary(end) {

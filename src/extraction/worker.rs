@@ -66,9 +66,10 @@ pub async fn start(
     index: SearchIndex,
     scratch: PathBuf,
     ocr: bool,
+    node: String,
 ) -> Result<(Extraction, ExtractionTask), crate::catalog::CatalogError> {
-    // A single-file catalog has one server: leases left by a previous run are its own.
-    archive.catalog.release_extraction_claims().await?;
+    // Jobs this server was running when it stopped are taken again now, not at lease end.
+    archive.catalog.release_extraction_claims(&node).await?;
     let ocr = if ocr {
         Ocr::detect().await
     } else {
@@ -88,6 +89,7 @@ pub async fn start(
         archive,
         index,
         scratch,
+        node,
         ocr_off: ocr.as_ref().err().cloned(),
         ocr: ocr.ok(),
     };
@@ -99,6 +101,8 @@ struct Worker {
     archive: Archive,
     index: SearchIndex,
     scratch: PathBuf,
+    /// This server's node id: whose leases it takes.
+    node: String,
     ocr: Option<Ocr>,
     ocr_off: Option<String>,
 }
@@ -111,6 +115,7 @@ impl Worker {
                 .archive
                 .catalog
                 .claim_extractions(
+                    &self.node,
                     self.ocr_off.as_deref(),
                     1,
                     &format_timestamp(now),

@@ -106,8 +106,11 @@ fn create_postgres_database() -> String {
         let stale = names
             .into_iter()
             .filter(|name| {
-                let pid = name.split('_').nth(2).unwrap_or("");
-                !Path::new(&format!("/proc/{pid}")).exists()
+                // `ged_test_<pid>_<n>`: left by a process that has ended.
+                match name.split('_').nth(2).map(str::parse::<u32>) {
+                    Some(Ok(pid)) => !Path::new(&format!("/proc/{pid}")).exists(),
+                    _ => false,
+                }
             })
             .map(|name| format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .collect();

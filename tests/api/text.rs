@@ -278,6 +278,19 @@ Content-Transfer-Encoding: base64\r\n\r\n!!!not base64";
         .await;
     assert_eq!(document["document_date"], today);
     assert_eq!(document["email"]["date"], "2091-01-01T10:00:00.000000Z");
+
+    // NUL characters, encoded in a subject and a body, are kept in the file but left out of
+    // the headers and the text (no catalog text column takes them).
+    let nul = b"Subject: =?utf-8?Q?avis=00nul?=\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nLigne=00 avec un nul.\r\n";
+    let document = app
+        .archive_ok(&email_metadata(), part(nul, "nul.eml", "message/rfc822"))
+        .await;
+    let id = document["id"].as_str().unwrap();
+    assert_eq!(document["email"]["subject"], "avisnul");
+    assert_eq!(text_of(&app, id).await, "Ligne avec un nul.");
+    let content = app.get(&format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(content.bytes().await.unwrap().as_ref(), nul);
 }
 
 #[tokio::test]

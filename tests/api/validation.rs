@@ -86,6 +86,12 @@ async fn each_invalid_metadata_field_is_named() {
         (Box::new(|m| m["external_id"] = json!("   ")), "external_id"),
         (Box::new(|m| m["colour"] = json!("red")), "colour"),
         (Box::new(|m| m["title"] = json!("x".repeat(501))), "title"),
+        // Control characters are never part of a title or a name (and PostgreSQL refuses NUL).
+        (Box::new(|m| m["title"] = json!("a\u{0}b")), "title"),
+        (
+            Box::new(|m| m["individuals"][0]["last_name"] = json!("DUPONT\u{7}")),
+            "individuals[0].last_name",
+        ),
         (
             Box::new(|m| m["individuals"][0]["nir"] = json!("185057800608490")),
             "individuals[0].nir",

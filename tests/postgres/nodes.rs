@@ -163,3 +163,24 @@ async fn a_document_archived_through_one_node_is_found_and_read_through_the_othe
         }
     }
 }
+
+#[tokio::test]
+async fn a_second_node_cannot_share_a_catalog_whose_content_is_on_another_servers_disk() {
+    let app = crate::helpers::spawn_app().await;
+    app.archive_ok(
+        &metadata(),
+        crate::helpers::pdf_part("sur le disque du premier nœud"),
+    )
+    .await;
+    let folder = tempfile::tempdir().unwrap();
+    let other = folder.path().join("node-2");
+    share_catalog(&other, &app.data_dir);
+    let output = ged_async(&["verify", "--data-dir", other.to_str().unwrap()]).await;
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{error}");
+    let first = std::path::absolute(app.data_dir.join("objects")).unwrap();
+    assert!(
+        error.contains(&format!("content folder is {}", first.display())),
+        "{error}"
+    );
+}

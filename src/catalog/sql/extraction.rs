@@ -99,6 +99,7 @@ struct JobRow {
 
 pub(super) async fn claim(
     writer: &Pool,
+    node: &str,
     ocr_off: Option<&str>,
     limit: u32,
     now: &str,
@@ -126,7 +127,7 @@ pub(super) async fn claim(
     .execute(&mut *transaction)
     .await?;
     let rows: Vec<JobRow> = sqlx::query_as(
-        "UPDATE text_extractions SET claimed_until = $3, attempts = attempts + 1 \
+        "UPDATE text_extractions SET claimed_until = $3, claimed_by = $5, attempts = attempts + 1 \
          WHERE document_id IN (SELECT document_id FROM text_extractions \
            WHERE status = 'pending' AND (NOT needs_ocr OR $1) \
            AND (claimed_until IS NULL OR claimed_until < $4) \
@@ -138,6 +139,7 @@ pub(super) async fn claim(
     .bind(i64::from(limit))
     .bind(lease_until)
     .bind(now)
+    .bind(node)
     .fetch_all(&mut *transaction)
     .await?;
     transaction.commit().await?;
@@ -253,15 +255,18 @@ pub(super) async fn retry_failed(writer: &Pool) -> Result<u64, CatalogError> {
     Ok(done.rows_affected())
 }
 
-pub(super) async fn release_claims(writer: &Pool) -> Result<(), CatalogError> {
-    if DIALECT == Dialect::Postgres {
-        // Other nodes share this catalog: their claims are theirs, and lapse by themselves.
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE text_extractions SET claimed_until = NULL \
-         WHERE status = 'pending' AND claimed_until IS NOT NULL",
-    )
+pub(super) async fn release_claims(writer: &Pool, node: &str) -> Result<(), CatalogError> {
+    // Only one server opens a single-file catalog: every lease is its own. On a shared
+    // catalog the other nodes' leases cover jobs they are running.
+    let whose = match DIALECT {
+        Dialect::Sqlite => "$1 IS NOT NULL",
+        Dialect::Postgres => "claimed_by = $1",
+    };
+    sqlx::query(&format!(
+        "UPDATE text_extractions SET claimed_until = NULL, claimed_by = NULL \
+         WHERE status = 'pending' AND claimed_until IS NOT NULL AND {whose}"
+    ))
+    .bind(node)
     .execute(writer)
     .await?;
     Ok(())

@@ -826,12 +826,13 @@ impl Catalog for Backend {
 
     async fn claim_extractions(
         &self,
+        node: &str,
         ocr_off: Option<&str>,
         limit: u32,
         now: &str,
         lease_until: &str,
     ) -> Result<Vec<ExtractionJob>, CatalogError> {
-        extraction::claim(&self.writer, ocr_off, limit, now, lease_until).await
+        extraction::claim(&self.writer, node, ocr_off, limit, now, lease_until).await
     }
 
     async fn finish_extraction(
@@ -846,8 +847,8 @@ impl Catalog for Backend {
         extraction::retry_failed(&self.writer).await
     }
 
-    async fn release_extraction_claims(&self) -> Result<(), CatalogError> {
-        extraction::release_claims(&self.writer).await
+    async fn release_extraction_claims(&self, node: &str) -> Result<(), CatalogError> {
+        extraction::release_claims(&self.writer, node).await
     }
 
     async fn extraction_queue(&self) -> Result<QueueLength, CatalogError> {
@@ -1400,7 +1401,7 @@ const DOSSIERS_OF_DOCUMENT: &str = pick(
 
 /// The parties of document `d` as `[[party_id, role, siret], …]`, in the document's order.
 const LINKS_OF_DOCUMENT: &str = pick(
-    "(SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret)) \
+    "(SELECT json_group_array(json_array(dp.party_id, dp.role, dp.siret) ORDER BY dp.position) \
      FROM document_parties dp WHERE dp.document_id = d.id)",
     "COALESCE((SELECT json_agg(json_build_array(dp.party_id, dp.role, dp.siret) \
      ORDER BY dp.position)::text FROM document_parties dp WHERE dp.document_id = d.id), '[]')",
