@@ -142,6 +142,7 @@ async fn a_document_archived_through_one_node_is_found_and_read_through_the_othe
             assert_eq!(content.bytes().await.unwrap().as_ref(), pdf_bytes(&text));
         }
     }
+    println!("slowest found through the other node: {slowest:?}");
     assert!(
         slowest < FOUND_WITHIN,
         "a document took {slowest:?} to be found through the other node"
