@@ -185,3 +185,68 @@ async fn a_second_node_cannot_share_a_catalog_whose_content_is_on_another_server
         "{error}"
     );
 }
+
+/// A letter with a text layer (written by cairo), whose text extraction succeeds.
+const LETTER: &[u8] = include_bytes!("../fixtures/letter-text.pdf");
+
+/// The document's text state, as the reader sees it.
+async fn text_status(app: &crate::helpers::TestApp, id: &str) -> Value {
+    let document: Value = app
+        .get(&format!("/api/v1/documents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    document["text"]["status"].clone()
+}
+
+#[tokio::test]
+async fn a_restarted_node_takes_back_its_own_extraction_jobs_and_leaves_the_others() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("node-1");
+    let mut app = crate::helpers::spawn_app_on(&data_dir, |_| {}).await;
+    let mut ids = Vec::new();
+    for external_id in ["repris-par-son-noeud", "tenu-par-un-autre-noeud"] {
+        let mut metadata = metadata();
+        metadata["external_id"] = external_id.into();
+        let letter = Part::bytes(LETTER.to_vec())
+            .file_name("lettre.pdf")
+            .mime_str("application/pdf")
+            .unwrap();
+        let document = app.archive_ok(&metadata, letter).await;
+        ids.push(document["id"].as_str().unwrap().to_string());
+    }
+    app.stop().await;
+    // As if the node had stopped while reading the first, and another node were reading the
+    // second: both pending, each leased for half an hour.
+    let own = std::fs::read_to_string(data_dir.join("node-id")).unwrap();
+    let lease_end = "2999-01-01T00:00:00.000000Z";
+    let pool = crate::helpers::catalog_pool(&data_dir).await;
+    for (id, node) in [(&ids[0], own.as_str()), (&ids[1], "another-node")] {
+        sqlx::query(
+            "UPDATE text_extractions SET status = 'pending', finished_at = NULL, \
+             claimed_until = $2, claimed_by = $3 WHERE document_id = $1",
+        )
+        .bind(id.as_str())
+        .bind(lease_end)
+        .bind(node)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let app = crate::helpers::spawn_app_on(&data_dir, |_| {}).await;
+    let start = Instant::now();
+    while text_status(&app, &ids[0]).await == "pending" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the node did not take back its own job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text_status(&app, &ids[0]).await, "done");
+    // The other node's job is left to it (or to its lease's end).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(text_status(&app, &ids[1]).await, "pending");
+}
