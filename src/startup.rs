@@ -106,9 +106,7 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
             return Err(error).with_context(|| format!("cannot read {}", path.display()));
         }
     }
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    let id = hex::encode(bytes);
+    let id = crate::access::session::random_hex();
     let staged = data_dir.join("node-id.new");
     std::fs::write(&staged, &id)
         .and_then(|()| std::fs::rename(&staged, &path))
@@ -124,9 +122,7 @@ async fn issue_first_admin_token(archive: &Archive) -> anyhow::Result<()> {
     }
     // Nodes starting together on a new shared catalog: the one whose claim is recorded first
     // issues the token, the others none.
-    let mut claim = [0u8; 16];
-    getrandom::fill(&mut claim).expect("the operating system provides randomness");
-    let claim = hex::encode(claim);
+    let claim = crate::access::session::random_hex();
     if archive
         .catalog
         .bind_setting("first_admin_token", &claim)

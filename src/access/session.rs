@@ -36,7 +36,8 @@ impl From<TokenRecord> for Caller {
     }
 }
 
-fn random_hex() -> String {
+/// 256 random bits in hex: session ids, CSRF secrets, node ids.
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     hex::encode(bytes)
