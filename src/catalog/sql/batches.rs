@@ -347,8 +347,7 @@ pub(super) async fn archive(
                 settle(
                     &mut transaction,
                     batch.id,
-                    position,
-                    Settled::rejected(errors),
+                    vec![(position, Settled::rejected(errors))],
                 )
                 .await?;
                 transaction.commit().await?;
@@ -384,6 +383,7 @@ async fn archive_chunk(
     .await?
     .into_iter()
     .collect();
+    let mut outcomes = Vec::with_capacity(pending.len());
     for item in documents {
         if !pending.contains(&item.position) {
             continue;
@@ -431,29 +431,48 @@ async fn archive_chunk(
                 }
             }
         };
-        settle(&mut transaction, batch.id, item.position, settled).await?;
+        outcomes.push((item.position, settled));
     }
+    settle(&mut transaction, batch.id, outcomes).await?;
     transaction.commit().await?;
     Ok(Ok(archived))
 }
 
+/// Records the outcomes of documents of a batch still pending, in one statement.
 async fn settle(
     connection: &mut Connection,
     batch_id: &str,
-    position: i64,
-    settled: Settled,
+    outcomes: Vec<(i64, Settled)>,
 ) -> Result<(), CatalogError> {
-    sqlx::query(
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = outcomes
+        .into_iter()
+        .map(|(position, settled)| {
+            serde_json::json!([
+                position,
+                settled.outcome.as_str(),
+                settled.document_id,
+                settled.errors
+            ])
+        })
+        .collect();
+    sqlx::query(&format!(
         // The metadata (names, NIRs) was kept only to archive the document: the document holds
         // it now, and a batch report must not be a second copy of personal data.
-        "UPDATE batch_documents SET outcome = $3, document_id = $4, errors = $5, metadata = NULL \
-         WHERE batch_id = $1 AND position = $2 AND outcome = 'pending'",
-    )
+        // Materialised first: otherwise SQLite may scan the batch's rows for each outcome.
+        "WITH outcomes AS MATERIALIZED (SELECT CAST(value ->> 0 AS BIGINT) AS position, \
+         value ->> 1 AS outcome, value ->> 2 AS document_id, value ->> 3 AS errors FROM {}) \
+         UPDATE batch_documents SET outcome = outcomes.outcome, \
+         document_id = outcomes.document_id, errors = outcomes.errors, metadata = NULL \
+         FROM outcomes WHERE batch_documents.batch_id = $1 \
+         AND batch_documents.position = outcomes.position \
+         AND batch_documents.outcome = 'pending'",
+        json_rows(2)
+    ))
     .bind(batch_id)
-    .bind(position)
-    .bind(settled.outcome.as_str())
-    .bind(settled.document_id)
-    .bind(settled.errors)
+    .bind(serde_json::Value::Array(rows).to_string())
     .execute(connection)
     .await?;
     Ok(())

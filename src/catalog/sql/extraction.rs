@@ -1,6 +1,6 @@
 //! Document text and email headers in the catalog, and the extraction job queue.
 
-use super::{Connection, DIALECT, Pool, begin_write, json_values, record_change};
+use super::{Connection, DIALECT, Pool, begin_write, json_values, pick, record_change};
 use crate::catalog::Dialect;
 use time::OffsetDateTime;
 
@@ -21,51 +21,57 @@ const RETRY_AFTER: time::Duration = time::Duration::minutes(1);
 /// for good.
 const MAX_ATTEMPTS: u32 = 5;
 
-/// Records a new document's text state: a queued job, or the text already read.
-pub(super) async fn queue_text(
-    connection: &mut Connection,
-    document_id: &str,
-    content: &ContentDescription,
-    text: &InitialText,
-    now: &str,
-) -> Result<(), CatalogError> {
-    let media_type = content.media_type.as_str();
-    let (status, method, reason, body) = match text {
-        InitialText::Queue if extractable(media_type) => ("pending", None, None, None),
-        InitialText::Queue => (
-            "skipped",
-            None,
-            Some(format!("no text is read from {media_type} content")),
-            None,
-        ),
-        InitialText::Known { method, text } => ("done", Some(method.as_str()), None, Some(text)),
-        InitialText::Failed(reason) => ("failed", None, Some(reason.clone()), None),
-        InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
-    };
-    sqlx::query(
-        "INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, method, \
-         reason, queued_at, finished_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $4 = 'pending' THEN NULL ELSE $8 END)",
-    )
-    .bind(document_id)
-    .bind(content.sha256.as_str())
-    .bind(media_type)
-    .bind(status)
-    .bind(status == "pending" && needs_ocr(media_type))
-    .bind(method)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *connection)
-    .await?;
-    if let Some(body) = body {
-        sqlx::query("INSERT INTO document_texts (document_id, text) VALUES ($1, $2)")
-            .bind(document_id)
-            .bind(body)
-            .execute(&mut *connection)
-            .await?;
-    }
-    Ok(())
+/// A new document's text state: a queued job, or the text already read.
+pub(super) struct NewText<'a> {
+    pub media_type: &'a str,
+    pub status: &'static str,
+    pub needs_ocr: bool,
+    pub method: Option<&'static str>,
+    pub reason: Option<String>,
+    pub body: Option<&'a str>,
 }
+
+impl<'a> NewText<'a> {
+    pub fn of(content: &'a ContentDescription, text: &'a InitialText) -> Self {
+        let media_type = content.media_type.as_str();
+        let (status, method, reason, body) = match text {
+            InitialText::Queue if extractable(media_type) => ("pending", None, None, None),
+            InitialText::Queue => (
+                "skipped",
+                None,
+                Some(format!("no text is read from {media_type} content")),
+                None,
+            ),
+            InitialText::Known { method, text } => {
+                ("done", Some(method.as_str()), None, Some(text.as_str()))
+            }
+            InitialText::Failed(reason) => ("failed", None, Some(reason.clone()), None),
+            InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
+        };
+        Self {
+            media_type,
+            status,
+            needs_ocr: status == "pending" && needs_ocr(media_type),
+            method,
+            reason,
+            body,
+        }
+    }
+}
+
+/// Records a [`NewText`]: document `$6`, at `$2`, then `$10` to `$16` (sha256, media type,
+/// status, needs_ocr, method, reason, text). Written to follow other statements: after a `;`
+/// on SQLite, after a `WITH` clause and a comma on PostgreSQL.
+pub(super) const QUEUE_TEXT: &str = pick(
+    "INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, method, \
+     reason, queued_at, finished_at) \
+     VALUES ($6, $10, $11, $12, $13, $14, $15, $2, CASE WHEN $12 = 'pending' THEN NULL ELSE $2 END); \
+     INSERT INTO document_texts (document_id, text) SELECT $6, $16 WHERE $16 IS NOT NULL",
+    "text AS (INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, \
+     method, reason, queued_at, finished_at) \
+     VALUES ($6, $10, $11, $12, $13, $14, $15, $2, CASE WHEN $12 = 'pending' THEN NULL ELSE $2 END)) \
+     INSERT INTO document_texts (document_id, text) SELECT $6, $16 WHERE $16 IS NOT NULL",
+);
 
 pub(super) async fn insert_email(
     connection: &mut Connection,

@@ -1083,17 +1083,40 @@ async fn insert_document_tree(
     if let Some((email, _)) = attached {
         details["attached_to"] = email.into();
     }
-    insert_audit_after(
-        connection,
+    // The audit entry and the text's state in one call: each call is a round trip.
+    let details = details.to_string();
+    let audit = ChainLink::after(
         audit_head,
         scope,
         "document.archived",
         Some(&id),
-        &details.to_string(),
+        &details,
         &now,
-    )
-    .await?;
-    extraction::queue_text(connection, &id, &new.content, &new.text, &now).await?;
+    );
+    let text = extraction::NewText::of(&new.content, &new.text);
+    let statement = match DIALECT {
+        Dialect::Sqlite => format!("{INSERT_AUDIT}; {}", extraction::QUEUE_TEXT),
+        Dialect::Postgres => format!("WITH audit AS ({INSERT_AUDIT}), {}", extraction::QUEUE_TEXT),
+    };
+    sqlx::query(&statement)
+        .bind(audit.seq)
+        .bind(&now)
+        .bind(scope.tenant().as_str())
+        .bind(scope.actor())
+        .bind("document.archived")
+        .bind(&id)
+        .bind(&details)
+        .bind(&audit.prev_hash)
+        .bind(&audit.hash)
+        .bind(new.content.sha256.as_str())
+        .bind(text.media_type)
+        .bind(text.status)
+        .bind(text.needs_ocr)
+        .bind(text.method)
+        .bind(text.reason)
+        .bind(text.body)
+        .execute(&mut *connection)
+        .await?;
     if let Some(email) = &new.email {
         extraction::insert_email(connection, &id, email).await?;
     }
@@ -1162,6 +1185,49 @@ async fn append_audit(
     insert_audit_after(connection, last, scope, action, document_id, details, at).await
 }
 
+/// The place in the audit chain of the entry that follows `last` (the chain's head, read in
+/// the same write transaction), or the first entry.
+struct ChainLink {
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+impl ChainLink {
+    fn after(
+        last: Option<(i64, String)>,
+        scope: &Scope,
+        action: &str,
+        document_id: Option<&str>,
+        details: &str,
+        at: &str,
+    ) -> Self {
+        let (seq, prev_hash) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS_HASH.to_string()),
+        };
+        let hash = entry_hash(
+            seq,
+            at,
+            scope.tenant().as_str(),
+            scope.actor(),
+            action,
+            document_id,
+            details,
+            &prev_hash,
+        );
+        Self {
+            seq,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+/// The audit entry's columns, bound at `$1` to `$9` in this order.
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at, tenant_id, actor, action, \
+     document_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 /// Appends the entry that follows `last` (the chain's head, read in the same write
 /// transaction), or the first entry.
 async fn insert_audit_after(
@@ -1173,35 +1239,19 @@ async fn insert_audit_after(
     details: &str,
     at: &str,
 ) -> Result<(), CatalogError> {
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS_HASH.to_string()),
-    };
-    let hash = entry_hash(
-        seq,
-        at,
-        scope.tenant().as_str(),
-        scope.actor(),
-        action,
-        document_id,
-        details,
-        &prev_hash,
-    );
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, tenant_id, actor, action, document_id, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(scope.tenant().as_str())
-    .bind(scope.actor())
-    .bind(action)
-    .bind(document_id)
-    .bind(details)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *connection)
-    .await?;
+    let entry = ChainLink::after(last, scope, action, document_id, details, at);
+    sqlx::query(INSERT_AUDIT)
+        .bind(entry.seq)
+        .bind(at)
+        .bind(scope.tenant().as_str())
+        .bind(scope.actor())
+        .bind(action)
+        .bind(document_id)
+        .bind(details)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *connection)
+        .await?;
     Ok(())
 }
 
