@@ -1085,7 +1085,7 @@ async fn insert_document_tree(
     }
     // The audit entry and the text's state in one call: each call is a round trip.
     let details = details.to_string();
-    let audit = ChainLink::after(
+    let audit = AuditRow::after(
         audit_head,
         scope,
         "document.archived",
@@ -1098,16 +1098,8 @@ async fn insert_document_tree(
         Dialect::Sqlite => format!("{INSERT_AUDIT}; {}", extraction::QUEUE_TEXT),
         Dialect::Postgres => format!("WITH audit AS ({INSERT_AUDIT}), {}", extraction::QUEUE_TEXT),
     };
-    sqlx::query(&statement)
-        .bind(audit.seq)
-        .bind(&now)
-        .bind(scope.tenant().as_str())
-        .bind(scope.actor())
-        .bind("document.archived")
-        .bind(&id)
-        .bind(&details)
-        .bind(&audit.prev_hash)
-        .bind(&audit.hash)
+    audit
+        .bind(sqlx::query(&statement))
         .bind(new.content.sha256.as_str())
         .bind(text.media_type)
         .bind(text.status)
@@ -1185,32 +1177,39 @@ async fn append_audit(
     insert_audit_after(connection, last, scope, action, document_id, details, at).await
 }
 
-/// The place in the audit chain of the entry that follows `last` (the chain's head, read in
-/// the same write transaction), or the first entry.
-struct ChainLink {
+/// The audit entry that follows `last` (the chain's head, read in the same write
+/// transaction), or the first entry: the values hashed are the values written.
+struct AuditRow<'a> {
     seq: i64,
+    at: &'a str,
+    tenant: &'a str,
+    actor: &'a str,
+    action: &'a str,
+    document_id: Option<&'a str>,
+    details: &'a str,
     prev_hash: String,
     hash: String,
 }
 
-impl ChainLink {
+impl<'a> AuditRow<'a> {
     fn after(
         last: Option<(i64, String)>,
-        scope: &Scope,
-        action: &str,
-        document_id: Option<&str>,
-        details: &str,
-        at: &str,
+        scope: &'a Scope,
+        action: &'a str,
+        document_id: Option<&'a str>,
+        details: &'a str,
+        at: &'a str,
     ) -> Self {
         let (seq, prev_hash) = match last {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
+        let (tenant, actor) = (scope.tenant().as_str(), scope.actor());
         let hash = entry_hash(
             seq,
             at,
-            scope.tenant().as_str(),
-            scope.actor(),
+            tenant,
+            actor,
             action,
             document_id,
             details,
@@ -1218,9 +1217,32 @@ impl ChainLink {
         );
         Self {
             seq,
+            at,
+            tenant,
+            actor,
+            action,
+            document_id,
+            details,
             prev_hash,
             hash,
         }
+    }
+
+    /// Binds the entry at `$1` to `$9`, in [`INSERT_AUDIT`]'s order.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+        query
+            .bind(self.seq)
+            .bind(self.at)
+            .bind(self.tenant)
+            .bind(self.actor)
+            .bind(self.action)
+            .bind(self.document_id)
+            .bind(self.details)
+            .bind(&self.prev_hash)
+            .bind(&self.hash)
     }
 }
 
@@ -1239,17 +1261,8 @@ async fn insert_audit_after(
     details: &str,
     at: &str,
 ) -> Result<(), CatalogError> {
-    let entry = ChainLink::after(last, scope, action, document_id, details, at);
-    sqlx::query(INSERT_AUDIT)
-        .bind(entry.seq)
-        .bind(at)
-        .bind(scope.tenant().as_str())
-        .bind(scope.actor())
-        .bind(action)
-        .bind(document_id)
-        .bind(details)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
+    AuditRow::after(last, scope, action, document_id, details, at)
+        .bind(sqlx::query(INSERT_AUDIT))
         .execute(&mut *connection)
         .await?;
     Ok(())
