@@ -1343,13 +1343,31 @@ async fn resolve_party(
         .await?;
         found.extend(party);
     }
-    let mut party_changed = false;
-    let party_id = match found.len() {
+    let (party_id, mut party_changed) = match found.len() {
+        // A new party and all its references in one call: none of them is held (looked up
+        // above, under the write lock).
         0 => {
-            sqlx::query_scalar(
-                "INSERT INTO parties (tenant_id, kind, last_name, first_name, birth_date, name, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-            )
+            let held: Vec<serde_json::Value> = references
+                .iter()
+                .map(|(reference_kind, value)| serde_json::json!([reference_kind.as_str(), value]))
+                .collect();
+            return Ok(sqlx::query_scalar(&format!(
+                "{}{} SELECT $1, value ->> 0, value ->> 1, p.id FROM p, {}{}",
+                pick(
+                    // The party's id read once, before the references' own rows change
+                    // last_insert_rowid(); the last statement reads it back as the largest
+                    // id, which it is while this transaction holds the write lock.
+                    "INSERT INTO parties (tenant_id, kind, last_name, first_name, birth_date, \
+                     name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
+                     WITH p(id) AS MATERIALIZED (SELECT last_insert_rowid()) ",
+                    "WITH p AS (INSERT INTO parties (tenant_id, kind, last_name, first_name, \
+                     birth_date, name, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id), r AS (",
+                ),
+                "INSERT INTO party_references (tenant_id, kind, value, party_id)",
+                json_rows(8),
+                pick("; SELECT max(id) FROM parties", ") SELECT id FROM p"),
+            ))
             .bind(tenant)
             .bind(kind.as_str())
             .bind(names.last_name)
@@ -1357,8 +1375,9 @@ async fn resolve_party(
             .bind(&names.birth_date)
             .bind(names.name)
             .bind(now)
+            .bind(serde_json::Value::Array(held).to_string())
             .fetch_one(&mut *connection)
-            .await?
+            .await?);
         }
         1 => {
             let party_id = *found.first().expect("one party");
@@ -1395,8 +1414,7 @@ async fn resolve_party(
             .execute(&mut *connection)
             .await?
             .rows_affected();
-            party_changed = named > 0;
-            party_id
+            (party_id, named > 0)
         }
         _ => {
             return Err(CatalogError::Conflict {
@@ -1419,7 +1437,7 @@ async fn resolve_party(
         .rows_affected();
         // Other documents show the party's references, except SIRETs: each document shows
         // the establishment it was filed under, so a new SIRET changes no other document.
-        party_changed |= added > 0 && found.len() == 1 && *reference_kind != ReferenceKind::Siret;
+        party_changed |= added > 0 && *reference_kind != ReferenceKind::Siret;
     }
     if party_changed {
         // The documents already filed under this party are found by its references and names:
