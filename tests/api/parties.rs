@@ -47,6 +47,44 @@ async fn documents_about_the_same_person_share_one_party() {
 }
 
 #[tokio::test]
+async fn a_new_party_is_found_by_each_of_the_references_it_was_created_with() {
+    let app = spawn_app().await;
+    // Two new parties, each with several references, written in one document.
+    let first = app
+        .archive_ok(
+            &with_parties(
+                json!([{"nir": NIR, "client_number": "C-8"}]),
+                json!([{"siren": SIREN, "company_number": "E-8"}]),
+            ),
+            pdf_part("a"),
+        )
+        .await;
+    let by_client_number = app
+        .archive_ok(
+            &with_parties(json!([{"client_number": "C-8"}]), json!([])),
+            pdf_part("b"),
+        )
+        .await;
+    let by_company_number = app
+        .archive_ok(
+            &with_parties(json!([]), json!([{"company_number": "E-8"}])),
+            pdf_part("c"),
+        )
+        .await;
+    assert_eq!(
+        by_client_number["individuals"][0]["party_id"],
+        first["individuals"][0]["party_id"]
+    );
+    assert_eq!(by_client_number["individuals"][0]["nir"], NIR);
+    assert_eq!(
+        by_company_number["companies"][0]["party_id"],
+        first["companies"][0]["party_id"]
+    );
+    assert_eq!(by_company_number["companies"][0]["siren"], SIREN);
+    assert_eq!(app.count_rows("parties").await, 2);
+}
+
+#[tokio::test]
 async fn a_document_may_concern_several_parties() {
     let app = spawn_app().await;
     let created = app

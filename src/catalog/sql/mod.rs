@@ -1347,19 +1347,19 @@ async fn resolve_party(
         // A new party and all its references in one call: none of them is held (looked up
         // above, under the write lock).
         0 => {
-            let held: Vec<serde_json::Value> = references
+            let new_references: Vec<serde_json::Value> = references
                 .iter()
                 .map(|(reference_kind, value)| serde_json::json!([reference_kind.as_str(), value]))
                 .collect();
             return Ok(sqlx::query_scalar(&format!(
                 "{}{} SELECT $1, value ->> 0, value ->> 1, p.id FROM p, {}{}",
                 pick(
-                    // The party's id read once, before the references' own rows change
-                    // last_insert_rowid(); the last statement reads it back as the largest
-                    // id, which it is while this transaction holds the write lock.
+                    // The new party has the largest id (AUTOINCREMENT) while this transaction
+                    // holds the write lock; last_insert_rowid() would change with each
+                    // reference written.
                     "INSERT INTO parties (tenant_id, kind, last_name, first_name, birth_date, \
                      name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
-                     WITH p(id) AS MATERIALIZED (SELECT last_insert_rowid()) ",
+                     WITH p(id) AS (SELECT max(id) FROM parties) ",
                     "WITH p AS (INSERT INTO parties (tenant_id, kind, last_name, first_name, \
                      birth_date, name, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id), r AS (",
@@ -1375,7 +1375,7 @@ async fn resolve_party(
             .bind(&names.birth_date)
             .bind(names.name)
             .bind(now)
-            .bind(serde_json::Value::Array(held).to_string())
+            .bind(serde_json::Value::Array(new_references).to_string())
             .fetch_one(&mut *connection)
             .await?);
         }
