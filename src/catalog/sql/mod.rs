@@ -1174,7 +1174,11 @@ async fn append_audit(
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *connection)
             .await?;
-    insert_audit_after(connection, last, scope, action, document_id, details, at).await
+    AuditRow::after(last, scope, action, document_id, details, at)
+        .bind(sqlx::query(INSERT_AUDIT))
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 /// The audit entry that follows `last` (the chain's head, read in the same write
@@ -1249,24 +1253,6 @@ impl<'a> AuditRow<'a> {
 /// The audit entry's columns, bound at `$1` to `$9` in this order.
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at, tenant_id, actor, action, \
      document_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-
-/// Appends the entry that follows `last` (the chain's head, read in the same write
-/// transaction), or the first entry.
-async fn insert_audit_after(
-    connection: &mut Connection,
-    last: Option<(i64, String)>,
-    scope: &Scope,
-    action: &str,
-    document_id: Option<&str>,
-    details: &str,
-    at: &str,
-) -> Result<(), CatalogError> {
-    AuditRow::after(last, scope, action, document_id, details, at)
-        .bind(sqlx::query(INSERT_AUDIT))
-        .execute(&mut *connection)
-        .await?;
-    Ok(())
-}
 
 struct PartyNames<'a> {
     last_name: Option<&'a str>,
