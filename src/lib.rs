@@ -17,6 +17,7 @@ pub mod documents;
 pub mod dossiers;
 pub mod email;
 pub mod extraction;
+pub mod group_commit;
 pub mod http;
 pub mod identifiers;
 pub mod index;

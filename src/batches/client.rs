@@ -255,34 +255,38 @@ async fn upload_missing(
         .progress_chars("=> "),
     );
     let files = blobs.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results = futures::stream::iter(blobs.into_iter().map(|(sha256, size, path)| {
+    let mut missing = HashSet::new();
+    for chunk in blobs.chunks(MISSING_QUERY_SIZE) {
+        missing.extend(client.missing_blobs(chunk).await?);
+    }
+    let (to_send, held): (Vec<_>, Vec<_>) = blobs
+        .into_iter()
+        .partition(|(sha256, _, _)| missing.contains(sha256.as_str()));
+    bar.inc(held.iter().map(|(_, size, _)| size).sum());
+    let done = std::sync::atomic::AtomicUsize::new(held.len());
+    let uploaded_bytes = to_send.iter().map(|(_, size, _)| size).sum();
+    let uploaded = to_send.len();
+    let results = futures::stream::iter(to_send.into_iter().map(|(sha256, size, path)| {
         let bar = &bar;
         let done = &done;
         async move {
-            let present = client.blob_present(&sha256, size).await?;
-            if !present {
-                client.put_blob(&sha256, &path).await?;
-            }
+            client.put_blob(&sha256, &path).await?;
             bar.inc(size);
             let count = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             bar.set_message(format!("{count}/{files} files"));
-            Ok::<_, anyhow::Error>((present, size))
+            Ok::<_, anyhow::Error>(())
         }
     }))
     .buffer_unordered(options.concurrency.max(1))
     .try_collect::<Vec<_>>()
     .await;
     bar.finish_and_clear();
-    let results = results?;
-    let skipped = results.iter().filter(|(present, _)| *present).count();
-    let uploaded_bytes = results
-        .iter()
-        .filter(|(present, _)| !present)
-        .map(|(_, size)| size)
-        .sum();
-    Ok((results.len() - skipped, uploaded_bytes, skipped))
+    results?;
+    Ok((uploaded, uploaded_bytes, held.len()))
 }
+
+/// Files asked about per `POST /api/v1/blobs/missing` (the server takes at most 10,000).
+const MISSING_QUERY_SIZE: usize = 1_000;
 
 /// An HTTP client that retries what may succeed if tried again.
 struct Client {
@@ -306,29 +310,43 @@ impl Client {
         })
     }
 
-    async fn blob_present(&self, sha256: &Sha256Hex, size: u64) -> anyhow::Result<bool> {
-        let path = format!("/api/v1/blobs/{sha256}");
-        match self
-            .send(Method::HEAD, &path, || Ok(reqwest::Body::from("")), None)
+    /// Those of `blobs` the server does not hold for this tenant with their size: the files
+    /// to send (`POST /api/v1/blobs/missing`, one request for many files).
+    async fn missing_blobs(
+        &self,
+        blobs: &[(Sha256Hex, u64, PathBuf)],
+    ) -> anyhow::Result<Vec<String>> {
+        let query = serde_json::json!({
+            "blobs": blobs
+                .iter()
+                .map(|(sha256, size, _)| serde_json::json!({"sha256": sha256.as_str(), "size": size}))
+                .collect::<Vec<_>>(),
+        });
+        let body = serde_json::to_vec(&query)?;
+        let response = self
+            .send(
+                Method::POST,
+                "/api/v1/blobs/missing",
+                || Ok(reqwest::Body::from(body.clone())),
+                Some("application/json"),
+            )
+            .await?;
+        let answer: Value = response
+            .json()
             .await
-        {
-            // A stored object of another size is damaged: send it again to repair it.
-            // `content_length()` is the body's length, always 0 for HEAD: read the header.
-            Ok(response) => Ok(response
-                .headers()
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.parse::<u64>().ok())
-                == Some(size)),
-            Err(error)
-                if error
-                    .downcast_ref::<Refused>()
-                    .is_some_and(|r| r.status == StatusCode::NOT_FOUND) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error),
-        }
+            .map_err(reqwest::Error::without_url)
+            .context("the server's list of missing files is not JSON")?;
+        answer["missing"]
+            .as_array()
+            .context("the server's answer lists no missing files")?
+            .iter()
+            .map(|sha256| {
+                sha256
+                    .as_str()
+                    .map(str::to_string)
+                    .context("the server listed a missing file that is not a hash")
+            })
+            .collect()
     }
 
     async fn put_blob(&self, sha256: &Sha256Hex, path: &Path) -> anyhow::Result<()> {

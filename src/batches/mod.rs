@@ -2,7 +2,8 @@
 //! of files at a time, over networks that drop.
 //!
 //! The protocol has two steps. The centre first uploads each file's bytes under their SHA-256
-//! (`PUT /api/v1/blobs/{sha256}`, skipping what `HEAD` says is there), then commits the
+//! (`PUT /api/v1/blobs/{sha256}`, skipping what `POST /api/v1/blobs/missing` or `HEAD` says is
+//! there), then commits the
 //! manifest (`POST /api/v1/batches`), which archives each document atomically and answers with
 //! a per-document report. A batch is identified by its source and the centre's own
 //! `batch_ref`: sending it again returns the first report, and a batch interrupted anywhere

@@ -1,7 +1,7 @@
 //! Receiving a batch on the server: check the manifest against the content store, record it
 //! whole, then archive its documents in chunks, resuming whatever an earlier attempt left.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt;
 
@@ -181,10 +181,15 @@ impl Archive {
         entries: Vec<ManifestEntry>,
     ) -> Result<Vec<NewBatchDocument>, BatchError> {
         let created = dossiers_created(&entries);
+        let hashes: Vec<&str> = entries
+            .iter()
+            .filter_map(|entry| Some(entry.sha256.as_ref()?.as_str()))
+            .collect();
+        let held = self.catalog.blobs_held(scope, &hashes).await?;
         // Futures are made as the stream pulls them: a future per document made up front
         // would hold kilobytes each, hundreds of megabytes for a large batch.
         futures::stream::iter(entries)
-            .map(|entry| self.check_entry(scope, entry, &created))
+            .map(|entry| self.check_entry(scope, entry, &created, &held))
             .buffered(CONTENT_CHECKS_IN_FLIGHT)
             .collect::<Vec<_>>()
             .await
@@ -197,6 +202,7 @@ impl Archive {
         scope: &Scope,
         entry: ManifestEntry,
         created: &HashMap<String, usize>,
+        held: &HashSet<String>,
     ) -> Result<NewBatchDocument, BatchError> {
         let mut errors = match &entry.metadata {
             Ok(_) => Vec::new(),
@@ -204,7 +210,8 @@ impl Archive {
         };
         let mut media = None;
         if let (Some(sha256), Some(size)) = (&entry.sha256, entry.size) {
-            match self.check_blob(scope, sha256, size, &entry.file).await? {
+            let held = held.contains(sha256.as_str());
+            match self.check_blob(held, sha256, size, &entry.file).await? {
                 Ok(media_type) => media = Some(media_type),
                 Err(error) => errors.push(error),
             }
@@ -286,17 +293,14 @@ impl Archive {
     }
 
     /// The media type of an uploaded blob, or why it cannot be archived as named.
+    /// `held`: whether the tenant uploaded or archived this content.
     async fn check_blob(
         &self,
-        scope: &Scope,
+        held: bool,
         sha256: &Sha256Hex,
         size: u64,
         file: &str,
     ) -> Result<Result<String, FieldError>, BatchError> {
-        let held = self
-            .catalog
-            .tenant_holds_blob(scope, sha256.as_str())
-            .await?;
         let stored = if held {
             self.content.stored_size(sha256).await?
         } else {

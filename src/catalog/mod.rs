@@ -7,6 +7,8 @@
 mod postgres;
 mod sqlite;
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 
 pub use postgres::PostgresCatalog;
@@ -291,8 +293,13 @@ pub trait Catalog: Send + Sync + 'static {
     /// Records that the scope's tenant uploaded this content (so its manifests may name it).
     async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError>;
 
-    /// Whether the scope's tenant uploaded this content or archived a document of it.
-    async fn tenant_holds_blob(&self, scope: &Scope, sha256: &str) -> Result<bool, CatalogError>;
+    /// Those of `sha256s` that the scope's tenant uploaded or archived a document of: one
+    /// query for a whole manifest, or for a client asking which of its files to send.
+    async fn blobs_held(
+        &self,
+        scope: &Scope,
+        sha256s: &[&str],
+    ) -> Result<HashSet<String>, CatalogError>;
 
     /// Records a batch and its documents (pending, or rejected with their errors) and audits
     /// its receipt, unless the tenant already has a batch of that source and reference.

@@ -82,6 +82,16 @@ impl PostgresCatalog {
         let readers = pool(READER_CONNECTIONS).await?;
         Ok(Self { readers, writer })
     }
+
+    /// Each upload record commits on its own: PostgreSQL runs the commits of concurrent
+    /// uploads in parallel, where one committer for all measured slower.
+    async fn record_blob_upload_as_backend_prefers(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<(), CatalogError> {
+        sql::record_blob_uploads(&self.writer, &[(tenant.to_string(), sha256.to_string())]).await
+    }
 }
 
 /// A write transaction holding the archive's write lock until it ends. READ COMMITTED whatever

@@ -5,12 +5,16 @@
 //! a commit durable across a power cut. Reads use a separate pool and never block writes.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{CatalogError, Dialect};
+use crate::group_commit::GroupCommit;
 
 // The catalog's SQL is shared with the other backend: compiled once per backend, on its types.
 #[allow(clippy::duplicate_mod)]
@@ -30,6 +34,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SqliteCatalog {
     readers: SqlitePool,
     writer: SqlitePool,
+    /// Upload records (tenant, sha256) of concurrent blob uploads, committed together: each
+    /// commit is an fsync, and SQLite runs one at a time.
+    blob_uploads: Arc<GroupCommit<(String, String), Arc<str>>>,
 }
 
 impl SqliteCatalog {
@@ -53,7 +60,36 @@ impl SqliteCatalog {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self { readers, writer })
+        let blob_uploads = {
+            let writer = writer.clone();
+            GroupCommit::new(move |uploads: Vec<(String, String)>| {
+                let writer = writer.clone();
+                async move {
+                    sql::record_blob_uploads(&writer, &uploads)
+                        .await
+                        .map_err(|error| Arc::from(error.to_string()))
+                }
+                .boxed()
+            })
+        };
+        Ok(Self {
+            readers,
+            writer,
+            blob_uploads,
+        })
+    }
+
+    async fn record_blob_upload_as_backend_prefers(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<(), CatalogError> {
+        let upload = (tenant.to_string(), sha256.to_string());
+        if self.blob_uploads.submit(upload.clone()).await.is_ok() {
+            return Ok(());
+        }
+        // The group's commit failed: alone, this upload gets its own error (or succeeds).
+        sql::record_blob_uploads(&self.writer, &[upload]).await
     }
 }
 

@@ -5,22 +5,51 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
-use serde::Serialize;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::PutOutcome;
 use crate::access::{Caller, Permission};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, json_body};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Sha256Hex;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
-    OpenApiRouter::new().routes(routes!(put_blob, head_blob))
+    OpenApiRouter::new()
+        .routes(routes!(put_blob, head_blob))
+        .routes(routes!(missing_blobs))
+}
+
+/// The most files one `POST /api/v1/blobs/missing` may ask about.
+const MISSING_QUERY_LIMIT: usize = 10_000;
+/// Stored sizes read at once when a query names content the tenant holds.
+const SIZE_CHECKS_IN_FLIGHT: usize = 16;
+
+/// Files a client is about to upload.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct BlobsQuery {
+    /// At most 10,000.
+    blobs: Vec<BlobQuery>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct BlobQuery {
+    sha256: String,
+    size: u64,
+}
+
+/// The files to send.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MissingBlobs {
+    /// The hashes asked about that the tenant does not hold with that size, in the order
+    /// asked.
+    missing: Vec<String>,
 }
 
 /// What an upload stored.
@@ -101,6 +130,62 @@ async fn put_blob(
     Ok((status, Json(body)).into_response())
 }
 
+/// Which of a list of files the tenant still has to upload: the bulk form of `HEAD`, one
+/// request for a batch's files instead of one per file. Content the tenant holds with another
+/// size is damaged and listed as missing, so that uploading it again repairs it.
+#[utoipa::path(post, path = "/api/v1/blobs/missing", tag = "batches",
+    request_body = BlobsQuery,
+    responses(
+        (status = 200, body = MissingBlobs),
+        (status = 403, description = "Not an archiving token", body = ErrorBody),
+        (status = 422, description = "A hash that is not a SHA-256 in lower-case hex, or too many files", body = ErrorBody),
+    ))]
+async fn missing_blobs(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Json<BlobsQuery>, JsonRejection>,
+) -> Result<Json<MissingBlobs>, ApiError> {
+    let scope = caller.require(Permission::ArchiveDocument)?;
+    let query = json_body(body)?;
+    if query.blobs.len() > MISSING_QUERY_LIMIT {
+        return Err(ApiError::invalid(
+            "blobs",
+            format!("at most {MISSING_QUERY_LIMIT} files per request"),
+        ));
+    }
+    let mut asked = Vec::with_capacity(query.blobs.len());
+    for (n, blob) in query.blobs.into_iter().enumerate() {
+        let sha256 = parse_hash(&blob.sha256).map_err(|_| {
+            ApiError::invalid(
+                format!("blobs[{n}].sha256"),
+                "must be a SHA-256: 64 lower-case hex digits",
+            )
+        })?;
+        asked.push((sha256, blob.size));
+    }
+    let hashes: Vec<&str> = asked.iter().map(|(sha256, _)| sha256.as_str()).collect();
+    let held = state.archive.catalog.blobs_held(&scope, &hashes).await?;
+    let content = &state.archive.content;
+    let missing = futures::stream::iter(asked)
+        .map(|(sha256, size)| {
+            let held = held.contains(sha256.as_str());
+            async move {
+                let stored = if held {
+                    content.stored_size(&sha256).await?
+                } else {
+                    None
+                };
+                Ok::<_, ApiError>((stored != Some(size)).then(|| sha256.as_str().to_string()))
+            }
+        })
+        .buffered(SIZE_CHECKS_IN_FLIGHT)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(Json(MissingBlobs {
+        missing: missing.into_iter().flatten().collect(),
+    }))
+}
+
 /// 200 with the stored size as `Content-Length` when the caller's tenant uploaded or archived
 /// this content, 404 otherwise: content is stored once for every tenant, but a tenant neither
 /// learns what another holds nor names it in a manifest.
@@ -119,11 +204,12 @@ async fn head_blob(
 ) -> Result<Response, ApiError> {
     let scope = caller.require(Permission::ArchiveDocument)?;
     let sha256 = parse_hash(&sha256)?;
-    if !state
+    if state
         .archive
         .catalog
-        .tenant_holds_blob(&scope, sha256.as_str())
+        .blobs_held(&scope, &[sha256.as_str()])
         .await?
+        .is_empty()
     {
         return Err(ApiError::NotFound);
     }

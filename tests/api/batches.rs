@@ -146,6 +146,64 @@ async fn blobs_are_stored_under_their_hash_and_refused_under_another() {
     );
 }
 
+async fn missing(app: &TestApp, token: &str, blobs: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/blobs/missing"))
+        .bearer_auth(token)
+        .json(&json!({ "blobs": blobs }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn one_request_tells_which_files_the_tenant_still_has_to_upload() {
+    let app = spawn_app().await;
+    let [sent, not_sent] = [batch_file("sent.pdf"), batch_file("not-sent.pdf")];
+    upload(&app, &sent).await;
+    let (sent_hash, not_sent_hash) = (sha256_hex(&sent.bytes), sha256_hex(&not_sent.bytes));
+    let asked = json!([
+        {"sha256": not_sent_hash, "size": not_sent.bytes.len()},
+        {"sha256": sent_hash, "size": sent.bytes.len()},
+        // Held, but not with this size: sending it again repairs a damaged copy.
+        {"sha256": sent_hash, "size": sent.bytes.len() + 1},
+    ]);
+    let (status, body) = missing(&app, &app.scanner, asked.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["missing"], json!([not_sent_hash, sent_hash]));
+
+    // Another tenant holds nothing of this one's uploads.
+    let other = app
+        .issue_token("autre-caisse", Role::Scanner, Some("SCAN-LYON"))
+        .await;
+    let (status, body) = missing(&app, &other, asked).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["missing"],
+        json!([not_sent_hash, sent_hash, sent_hash])
+    );
+
+    let (status, body) = missing(
+        &app,
+        &app.scanner,
+        json!([{"sha256": sent_hash, "size": 1}, {"sha256": sent_hash.to_uppercase(), "size": 1}]),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "blobs[1].sha256");
+    let too_many: Vec<Value> = (0..10_001)
+        .map(|_| json!({"sha256": sent_hash, "size": 1}))
+        .collect();
+    let (status, body) = missing(&app, &app.scanner, json!(too_many)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "blobs");
+    let (status, _) = missing(&app, &app.reader, json!([])).await;
+    assert_eq!(status, 403);
+}
+
 #[tokio::test]
 async fn a_json_batch_is_archived_reported_searchable_and_idempotent() {
     let app = spawn_app().await;

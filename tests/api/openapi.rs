@@ -318,6 +318,18 @@ async fn every_operation_is_documented_and_answers_as_its_schema_says() {
     let bytes = pdf_bytes("scan 1");
     let sha = sha256_hex(&bytes);
     let blob = format!("/api/v1/blobs/{sha}");
+    api.run(
+        &app,
+        call(
+            scanner,
+            M::POST,
+            "/api/v1/blobs/missing",
+            "/api/v1/blobs/missing",
+            200,
+        )
+        .json(json!({"blobs": [{"sha256": sha, "size": bytes.len()}]})),
+    )
+    .await;
     let mut put = call(scanner, M::PUT, "/api/v1/blobs/{sha256}", &blob, 201);
     put.body = Some(RequestBody::Raw("application/octet-stream", bytes.clone()));
     api.run(&app, put).await;

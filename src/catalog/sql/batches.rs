@@ -68,36 +68,45 @@ const SUMMARY: &str = "SELECT b.id, b.batch_ref, b.source, b.scanned_at, b.statu
      FROM batches b LEFT JOIN batch_documents x ON x.batch_id = b.id \
      WHERE b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2)";
 
-pub(super) async fn record_blob_upload(
+/// Records that each tenant uploaded each content hash (`(tenant, sha256)` pairs), in one
+/// statement: concurrent uploads on SQLite share this commit.
+pub(in crate::catalog) async fn record_blob_uploads(
     writer: &Pool,
-    scope: &Scope,
-    sha256: &str,
+    uploads: &[(String, String)],
 ) -> Result<(), CatalogError> {
-    sqlx::query(
-        "INSERT INTO tenant_blobs (tenant_id, sha256, uploaded_at) VALUES ($1, $2, $3) \
+    let pairs = serde_json::to_string(uploads).expect("string pairs serialise");
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+    sqlx::query(&format!(
+        "INSERT INTO tenant_blobs (tenant_id, sha256, uploaded_at) \
+         SELECT value ->> 0, value ->> 1, $2 FROM {} WHERE true \
          ON CONFLICT (tenant_id, sha256) DO NOTHING",
-    )
-    .bind(scope.tenant().as_str())
-    .bind(sha256)
+        json_rows(1)
+    ))
+    .bind(pairs)
     .bind(now_timestamp())
     .execute(writer)
     .await?;
     Ok(())
 }
 
-pub(super) async fn tenant_holds_blob(
+pub(super) async fn blobs_held(
     readers: &Pool,
     scope: &Scope,
-    sha256: &str,
-) -> Result<bool, CatalogError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = $2) \
-         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = $2)",
-    )
+    sha256s: &[&str],
+) -> Result<HashSet<String>, CatalogError> {
+    let hashes: Vec<[&str; 1]> = sha256s.iter().map(|sha256| [*sha256]).collect();
+    let hashes = serde_json::to_string(&hashes).expect("strings serialise");
+    let rows: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT value ->> 0 FROM {} WHERE \
+         EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = value ->> 0) \
+         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = value ->> 0)",
+        json_rows(2)
+    ))
     .bind(scope.tenant().as_str())
-    .bind(sha256)
-    .fetch_one(readers)
-    .await?)
+    .bind(hashes)
+    .fetch_all(readers)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 pub(super) async fn create(

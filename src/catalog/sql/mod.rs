@@ -7,12 +7,13 @@
 //! time across all processes (SQLite's write lock, a PostgreSQL advisory lock): the change
 //! sequence is then committed in order, and the audit chain is appended without forks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 
 mod batches;
 mod dossiers;
+pub(super) use batches::record_blob_uploads;
 mod extraction;
 
 use super::Db;
@@ -648,11 +649,16 @@ impl Catalog for Backend {
         Ok(revoked)
     }
     async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError> {
-        batches::record_blob_upload(&self.writer, scope, sha256).await
+        self.record_blob_upload_as_backend_prefers(scope.tenant().as_str(), sha256)
+            .await
     }
 
-    async fn tenant_holds_blob(&self, scope: &Scope, sha256: &str) -> Result<bool, CatalogError> {
-        batches::tenant_holds_blob(&self.readers, scope, sha256).await
+    async fn blobs_held(
+        &self,
+        scope: &Scope,
+        sha256s: &[&str],
+    ) -> Result<HashSet<String>, CatalogError> {
+        batches::blobs_held(&self.readers, scope, sha256s).await
     }
 
     async fn create_batch(

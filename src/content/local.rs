@@ -1,0 +1,140 @@
+//! Writes to the local content folder made durable in groups: a write lands in the page cache,
+//! then waits for one `syncfs` of the content's filesystem that started after it. Concurrent
+//! uploads share that flush instead of each paying a file fsync and folder fsyncs of its own
+//! (on a disk whose every flush is a synchronous device round trip, the flushes were most of an
+//! upload's time; see docs/archive-core.md, "Content store").
+//!
+//! Until the flush returns, a crash may leave an object under its final name with some of its
+//! bytes missing. Nothing names it yet (the caller records the upload only after the flush),
+//! and `ContentStore::put` re-hashes an object it finds present before trusting it, so the next
+//! upload of the same content repairs it.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::FutureExt;
+
+use crate::group_commit::GroupCommit;
+
+/// Flushes the filesystem of the content folder for every write waiting, one flush at a time.
+#[derive(Clone)]
+pub(super) struct GroupSync {
+    flushes: Arc<GroupCommit<(), Arc<str>>>,
+}
+
+impl GroupSync {
+    pub(super) fn open(root: &Path) -> io::Result<Self> {
+        let folder = Arc::new(File::open(root)?);
+        // After a failed flush the kernel may have dropped the dirty pages, so a later flush
+        // that succeeds would not prove them written: from then on every write is refused.
+        let failed = Arc::new(AtomicBool::new(false));
+        let flushes = GroupCommit::new(move |_: Vec<()>| {
+            let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
+            async move {
+                if failed.load(Ordering::SeqCst) {
+                    return Err(Arc::from("an earlier flush of the content folder failed"));
+                }
+                let flushed = tokio::task::spawn_blocking(move || rustix::fs::syncfs(&*folder))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|flushed| flushed.map_err(|error| error.to_string()));
+                flushed.map_err(|reason| {
+                    failed.store(true, Ordering::SeqCst);
+                    tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
+                    Arc::from(reason)
+                })
+            }
+            .boxed()
+        });
+        Ok(Self { flushes })
+    }
+
+    /// Returns once everything written to the content's filesystem before the call is durable.
+    pub(super) async fn wait(&self) -> io::Result<()> {
+        self.flushes.submit(()).await.map_err(|reason| {
+            io::Error::other(format!(
+                "flushing the content folder failed, so the write may not be durable: {reason}"
+            ))
+        })
+    }
+}
+
+/// Writes `bytes` under `path` unless something is there already, without flushing: the
+/// caller waits on [`GroupSync::wait`] before it acknowledges the write. With `replace`, an
+/// object already there is replaced.
+pub(super) fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::Result<Written> {
+    let folder = path.parent().expect("an object path has a folder");
+    std::fs::create_dir_all(folder)?;
+    // The `#n` suffix is the object store's own mark of a write in progress: listings skip it.
+    let staging = staging_path(path);
+    std::fs::write(&staging, bytes)?;
+    if replace {
+        std::fs::rename(&staging, path)?;
+        return Ok(Written::Created);
+    }
+    let linked = std::fs::hard_link(&staging, path);
+    std::fs::remove_file(&staging)?;
+    match linked {
+        Ok(()) => Ok(Written::Created),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(Written::AlreadyThere),
+        Err(error) => Err(error),
+    }
+}
+
+/// What [`write_unflushed`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Written {
+    Created,
+    /// Another write of the same name got there first; nothing was changed.
+    AlreadyThere,
+}
+
+fn staging_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!("#{}", rand::random::<u32>()));
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_waits_for_a_flush_of_its_own() {
+        let folder = tempfile::tempdir().unwrap();
+        let group = GroupSync::open(folder.path()).unwrap();
+        let path = folder.path().join("ab").join("object");
+        write_unflushed(&path, b"content", false).unwrap();
+        group.wait().await.unwrap();
+        group.wait().await.unwrap();
+        assert_eq!(group.flushes.steps(), 2);
+    }
+
+    #[test]
+    fn a_second_write_of_a_name_leaves_the_first_in_place_unless_it_replaces_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("ab").join("object");
+        assert_eq!(
+            write_unflushed(&path, b"first", false).unwrap(),
+            Written::Created
+        );
+        assert_eq!(
+            write_unflushed(&path, b"second", false).unwrap(),
+            Written::AlreadyThere
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(
+            write_unflushed(&path, b"third", true).unwrap(),
+            Written::Created
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"third");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["object"], "no staging file is left behind");
+    }
+}
