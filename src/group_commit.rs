@@ -67,13 +67,18 @@ where
     }
 
     async fn run_while_pending(self: Arc<Self>) {
-        // If a step panics, the next caller starts a new task instead of waiting forever.
-        let _panicked = Stopped(&self);
+        // If a step panics, or the task is dropped mid-step (its runtime shutting down), the
+        // next caller starts a new task instead of waiting forever.
+        let mut stopped = Stopped {
+            group: &self,
+            normally: false,
+        };
         loop {
             let items = {
                 let mut pending = self.lock();
                 if pending.items.is_empty() {
                     pending.running = false;
+                    stopped.normally = true;
                     return;
                 }
                 std::mem::take(&mut pending.items)
@@ -94,16 +99,19 @@ where
     }
 }
 
-/// Marks the task stopped when a step panics.
-struct Stopped<'a, T, E>(&'a GroupCommit<T, E>);
+/// Marks the task stopped when it ends other than by finding nothing left to do.
+struct Stopped<'a, T, E> {
+    group: &'a GroupCommit<T, E>,
+    normally: bool,
+}
 
 impl<T, E> Drop for Stopped<'_, T, E> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if self.normally {
             return;
         }
         let mut pending = self
-            .0
+            .group
             .pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -181,5 +189,36 @@ mod tests {
         let error = commit.submit(1).await.unwrap_err();
         assert_eq!(error.as_ref(), Interrupted.to_string());
         commit.submit(2).await.unwrap();
+    }
+
+    #[test]
+    fn a_task_dropped_mid_step_does_not_block_the_next_caller() {
+        let commit: Arc<GroupCommit<u32, Arc<str>>> = GroupCommit::new(|items: Vec<u32>| {
+            async move {
+                if items.contains(&0) {
+                    futures::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+            .boxed()
+        });
+        let first = tokio::runtime::Runtime::new().unwrap();
+        let stuck = Arc::clone(&commit);
+        first.spawn(async move { stuck.submit(0).await });
+        first.block_on(async {
+            while !commit.lock().running {
+                tokio::task::yield_now().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        });
+        // Shutting the runtime down drops the task in the middle of its step.
+        drop(first);
+        let second = tokio::runtime::Runtime::new().unwrap();
+        second.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), commit.submit(1))
+                .await
+                .expect("the next caller is not left waiting")
+                .unwrap();
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/blobs/{sha256}`: content uploaded on its own, under its hash, before the batch
 //! manifest that names it. `HEAD` tells a client what it need not send again.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -47,8 +48,8 @@ struct BlobQuery {
 /// The files to send.
 #[derive(Serialize, utoipa::ToSchema)]
 struct MissingBlobs {
-    /// The hashes asked about that the tenant does not hold with that size, in the order
-    /// asked.
+    /// The hashes asked about that the tenant does not hold with that size, each once, in the
+    /// order first asked.
     missing: Vec<String>,
 }
 
@@ -181,9 +182,13 @@ async fn missing_blobs(
         .buffered(SIZE_CHECKS_IN_FLIGHT)
         .try_collect::<Vec<_>>()
         .await?;
-    Ok(Json(MissingBlobs {
-        missing: missing.into_iter().flatten().collect(),
-    }))
+    let mut listed = HashSet::new();
+    let missing = missing
+        .into_iter()
+        .flatten()
+        .filter(|sha256| listed.insert(sha256.clone()))
+        .collect();
+    Ok(Json(MissingBlobs { missing }))
 }
 
 /// 200 with the stored size as `Content-Length` when the caller's tenant uploaded or archived

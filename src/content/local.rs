@@ -4,10 +4,11 @@
 //! (on a disk whose every flush is a synchronous device round trip, the flushes were most of an
 //! upload's time; see docs/archive-core.md, "Content store").
 //!
-//! Until the flush returns, a crash may leave an object under its final name with some of its
-//! bytes missing. Nothing names it yet (the caller records the upload only after the flush),
-//! and `ContentStore::put` re-hashes an object it finds present before trusting it, so the next
-//! upload of the same content repairs it.
+//! Until the flush returns, a power cut may leave an object under its final name with some of
+//! its bytes missing. Nothing names it yet (the caller records the upload only after the
+//! flush), and `ContentStore::put` re-hashes an object it finds present before trusting it, so
+//! the next upload of the same content repairs it; `ged verify` reports it as corrupted until
+//! then (see docs/archive-core.md, "Content store").
 
 use std::fs::File;
 use std::io;
@@ -22,44 +23,75 @@ use crate::group_commit::GroupCommit;
 /// Flushes the filesystem of the content folder for every write waiting, one flush at a time.
 #[derive(Clone)]
 pub(super) struct GroupSync {
-    flushes: Arc<GroupCommit<(), Arc<str>>>,
+    /// Each item is the object a write created, if it created one.
+    flushes: Arc<GroupCommit<Option<PathBuf>, Arc<str>>>,
+    /// After a failed flush the kernel may have marked the unwritten pages clean, so a later
+    /// flush that succeeds would prove nothing: from then on every write is refused, before it
+    /// writes anything.
+    failed: Arc<AtomicBool>,
 }
 
 impl GroupSync {
     pub(super) fn open(root: &Path) -> io::Result<Self> {
         let folder = Arc::new(File::open(root)?);
-        // After a failed flush the kernel may have dropped the dirty pages, so a later flush
-        // that succeeds would not prove them written: from then on every write is refused.
         let failed = Arc::new(AtomicBool::new(false));
-        let flushes = GroupCommit::new(move |_: Vec<()>| {
-            let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
-            async move {
-                if failed.load(Ordering::SeqCst) {
-                    return Err(Arc::from("an earlier flush of the content folder failed"));
+        let flushes = {
+            let failed = Arc::clone(&failed);
+            GroupCommit::new(move |created: Vec<Option<PathBuf>>| {
+                let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
+                async move {
+                    if failed.load(Ordering::SeqCst) {
+                        return Err(Arc::from("an earlier flush of the content folder failed"));
+                    }
+                    let flushed = tokio::task::spawn_blocking(move || flush(&folder))
+                        .await
+                        .map_err(|error| error.to_string())
+                        .and_then(|flushed| flushed.map_err(|error| error.to_string()));
+                    flushed.map_err(|reason| {
+                        failed.store(true, Ordering::SeqCst);
+                        tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
+                        // None of these objects was acknowledged. Removed, they cannot pass
+                        // for intact after a restart, when the page cache still holds bytes
+                        // the disk does not.
+                        for path in created.into_iter().flatten() {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        Arc::from(reason)
+                    })
                 }
-                let flushed = tokio::task::spawn_blocking(move || rustix::fs::syncfs(&*folder))
-                    .await
-                    .map_err(|error| error.to_string())
-                    .and_then(|flushed| flushed.map_err(|error| error.to_string()));
-                flushed.map_err(|reason| {
-                    failed.store(true, Ordering::SeqCst);
-                    tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
-                    Arc::from(reason)
-                })
-            }
-            .boxed()
-        });
-        Ok(Self { flushes })
+                .boxed()
+            })
+        };
+        Ok(Self { flushes, failed })
+    }
+
+    /// Refuses a write when an earlier flush failed.
+    pub(super) fn check_usable(&self) -> io::Result<()> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "an earlier flush of the content folder failed: writes are refused until the disk is checked and the server restarted",
+            ));
+        }
+        Ok(())
     }
 
     /// Returns once everything written to the content's filesystem before the call is durable.
-    pub(super) async fn wait(&self) -> io::Result<()> {
-        self.flushes.submit(()).await.map_err(|reason| {
+    /// `created`: the object the caller's write created, removed if the flush fails.
+    pub(super) async fn wait(&self, created: Option<PathBuf>) -> io::Result<()> {
+        self.flushes.submit(created).await.map_err(|reason| {
             io::Error::other(format!(
                 "flushing the content folder failed, so the write may not be durable: {reason}"
             ))
         })
     }
+}
+
+/// `syncfs`, then an fsync of the root folder: without a journal, ext4's `syncfs` issues its
+/// device cache flush before it writes the last inode-table blocks, and the folder's fsync
+/// flushes the cache again after them. With a journal the second flush costs little.
+fn flush(folder: &File) -> io::Result<()> {
+    rustix::fs::syncfs(folder)?;
+    folder.sync_all()
 }
 
 /// Writes `bytes` under `path` unless something is there already, without flushing: the
@@ -70,7 +102,10 @@ pub(super) fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::R
     std::fs::create_dir_all(folder)?;
     // The `#n` suffix is the object store's own mark of a write in progress: listings skip it.
     let staging = staging_path(path);
-    std::fs::write(&staging, bytes)?;
+    if let Err(error) = write_new(&staging, bytes) {
+        let _ = std::fs::remove_file(&staging);
+        return Err(error);
+    }
     if replace {
         std::fs::rename(&staging, path)?;
         return Ok(Written::Created);
@@ -92,6 +127,11 @@ pub(super) enum Written {
     AlreadyThere,
 }
 
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    std::fs::File::create_new(path)?.write_all(bytes)
+}
+
 fn staging_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(format!("#{}", rand::random::<u32>()));
@@ -108,8 +148,8 @@ mod tests {
         let group = GroupSync::open(folder.path()).unwrap();
         let path = folder.path().join("ab").join("object");
         write_unflushed(&path, b"content", false).unwrap();
-        group.wait().await.unwrap();
-        group.wait().await.unwrap();
+        group.wait(Some(path)).await.unwrap();
+        group.wait(None).await.unwrap();
         assert_eq!(group.flushes.steps(), 2);
     }
 

@@ -112,7 +112,7 @@ pub struct ContentStore {
 }
 
 impl ContentStore {
-    /// The embedded default: a folder on the local disk, with fsync on every write.
+    /// The embedded default: a folder on the local disk, every write durable before it returns.
     pub fn open_local(root: &FsPath, staging_directory: &FsPath) -> Result<Self, ContentError> {
         std::fs::create_dir_all(root)?;
         std::fs::create_dir_all(staging_directory)?;
@@ -313,6 +313,7 @@ impl ContentStore {
         let (Some(root), Some(group)) = (&self.local_root, &self.group_sync) else {
             unreachable!("a group-synced store is a local one");
         };
+        group.check_usable()?;
         let path = root.join(location.as_ref());
         let write = |replace: bool| {
             let (path, bytes) = (path.clone(), bytes.clone());
@@ -321,19 +322,19 @@ impl ContentStore {
         let written = write(matches!(mode, PutMode::Overwrite))
             .await
             .map_err(std::io::Error::other)??;
-        let outcome = match written {
-            local::Written::Created => PutOutcome::Created,
+        let (outcome, created) = match written {
+            local::Written::Created => (PutOutcome::Created, Some(path.clone())),
             // Another upload of the same content won the race: a dedup hit if what it wrote
             // is sound, otherwise ours replaces it.
             local::Written::AlreadyThere if self.holds_intact(location, size).await => {
-                PutOutcome::AlreadyPresent
+                (PutOutcome::AlreadyPresent, None)
             }
             local::Written::AlreadyThere => {
                 write(true).await.map_err(std::io::Error::other)??;
-                PutOutcome::Created
+                (PutOutcome::Created, Some(path.clone()))
             }
         };
-        group.wait().await?;
+        group.wait(created).await?;
         Ok(outcome)
     }
 
@@ -380,13 +381,15 @@ impl ContentStore {
         matches!(self.check(location).await, ObjectCheck::Intact { size } if size == expected_size)
     }
 
-    /// On the local disk, fsyncs an object found already present, and the folders above it:
-    /// the writer that created it may not have reached its own fsync yet (or crashed first),
-    /// and a dedup hit must be as durable as a fresh write before the caller acknowledges it.
+    /// On the local disk, makes an object found already present durable (a flush on Linux, an
+    /// fsync of it and the folders above it elsewhere): the writer that created it may not have
+    /// reached its own flush yet (or crashed first), and a dedup hit must be as durable as a
+    /// fresh write before the caller acknowledges it.
     async fn make_durable(&self, location: &Path) -> Result<(), ContentError> {
         #[cfg(target_os = "linux")]
         if let Some(group) = &self.group_sync {
-            group.wait().await?;
+            group.check_usable()?;
+            group.wait(None).await?;
             return Ok(());
         }
         let Some(root) = self.local_root.clone() else {

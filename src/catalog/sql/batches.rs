@@ -97,9 +97,9 @@ pub(super) async fn blobs_held(
     let hashes: Vec<[&str; 1]> = sha256s.iter().map(|sha256| [*sha256]).collect();
     let hashes = serde_json::to_string(&hashes).expect("strings serialise");
     let rows: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT value ->> 0 FROM {} WHERE \
-         EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = value ->> 0) \
-         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = value ->> 0)",
+        "SELECT j.value ->> 0 FROM {} WHERE \
+         EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = j.value ->> 0) \
+         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = j.value ->> 0)",
         json_rows(2)
     ))
     .bind(scope.tenant().as_str())

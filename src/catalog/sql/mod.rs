@@ -51,11 +51,11 @@ const fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str {
     }
 }
 
-/// A FROM item over the JSON array bound at `$n`: one row per element, named `value`, whose
+/// A FROM item `j` over the JSON array bound at `$n`: one row per element, named `value`, whose
 /// items `value ->> 0`, `value ->> 1`… both dialects read (as text in PostgreSQL: cast them).
 fn json_rows(n: u8) -> String {
     match DIALECT {
-        Dialect::Sqlite => format!("json_each(${n})"),
+        Dialect::Sqlite => format!("json_each(${n}) AS j"),
         Dialect::Postgres => format!("jsonb_array_elements(${n}::jsonb) AS j(value)"),
     }
 }
