@@ -7,7 +7,7 @@ use futures::stream::StreamExt;
 
 use crate::archive::Archive;
 use crate::audit::{ChainPosition, check_chain};
-use crate::content::{ContentStore, ObjectCheck};
+use crate::content::ObjectCheck;
 use crate::identifiers::Sha256Hex;
 
 /// Objects re-hashed at once: enough to keep two cores and the disk busy.
@@ -94,6 +94,10 @@ pub struct Report {
     pub documents_checked: u64,
     pub audit_entries_checked: u64,
     pub problems: Vec<Problem>,
+    /// Keys of damaged objects that nothing names: uploads cut by a crash before they were
+    /// acknowledged (the local store links an upload under its key before flushing it). Not
+    /// a problem: the next upload of the content replaces the object.
+    pub interrupted_uploads: Vec<String>,
 }
 
 impl fmt::Display for Report {
@@ -113,6 +117,13 @@ impl fmt::Display for Report {
             "audit log: {} entries, chain followed",
             self.audit_entries_checked
         )?;
+        for key in &self.interrupted_uploads {
+            writeln!(
+                f,
+                "note: object {key} is damaged but named by no document or upload: an upload \
+                 cut before it was acknowledged; the next upload of that content replaces it"
+            )?;
+        }
         for problem in &self.problems {
             writeln!(f, "PROBLEM: {problem}")?;
         }
@@ -125,13 +136,14 @@ impl fmt::Display for Report {
 
 pub async fn verify(archive: &Archive) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    check_objects(&archive.content, &mut report).await?;
+    check_objects(archive, &mut report).await?;
     check_documents(archive, &mut report).await?;
     check_audit_chain(archive, &mut report).await?;
     Ok(report)
 }
 
-async fn check_objects(content: &ContentStore, report: &mut Report) -> anyhow::Result<()> {
+async fn check_objects(archive: &Archive, report: &mut Report) -> anyhow::Result<()> {
+    let content = &archive.content;
     let mut checks = content
         .list()
         .map(|meta| async move {
@@ -147,6 +159,12 @@ async fn check_objects(content: &ContentStore, report: &mut Report) -> anyhow::R
             ObjectCheck::Intact { size } => report.bytes_checked += size,
             ObjectCheck::Corrupted { actual, size } => {
                 report.bytes_checked += size;
+                let named = key.rsplit('/').next().unwrap_or_default();
+                if !archive.catalog.content_recorded(named).await? {
+                    tracing::warn!(%key, "damaged object named by nothing: an interrupted upload");
+                    report.interrupted_uploads.push(key);
+                    continue;
+                }
                 tracing::error!(%key, "stored object is corrupted");
                 report.problems.push(Problem::CorruptedObject {
                     key,

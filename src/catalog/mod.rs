@@ -184,6 +184,10 @@ pub trait Catalog: Send + Sync + 'static {
         external_id: &str,
     ) -> Result<Option<Document>, CatalogError>;
 
+    /// Whether any tenant uploaded or archived this content: operator-level, for `ged verify`
+    /// to tell an interrupted upload's leftover from damaged content.
+    async fn content_recorded(&self, sha256: &str) -> Result<bool, CatalogError>;
+
     /// Documents of every tenant, by id, after `after`: operator-level, for `ged verify`.
     async fn content_references(
         &self,

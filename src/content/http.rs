@@ -155,6 +155,7 @@ async fn missing_blobs(
         ));
     }
     let mut asked = Vec::with_capacity(query.blobs.len());
+    let mut seen = HashSet::new();
     for (n, blob) in query.blobs.into_iter().enumerate() {
         let sha256 = parse_hash(&blob.sha256).map_err(|_| {
             ApiError::invalid(
@@ -162,7 +163,9 @@ async fn missing_blobs(
                 "must be a SHA-256: 64 lower-case hex digits",
             )
         })?;
-        asked.push((sha256, blob.size));
+        if seen.insert((sha256.clone(), blob.size)) {
+            asked.push((sha256, blob.size));
+        }
     }
     let hashes: Vec<&str> = asked.iter().map(|(sha256, _)| sha256.as_str()).collect();
     let held = state.archive.catalog.blobs_held(&scope, &hashes).await?;

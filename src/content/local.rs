@@ -11,7 +11,7 @@
 //! then (see docs/archive-core.md, "Content store").
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,24 +40,30 @@ impl GroupSync {
             GroupCommit::new(move |created: Vec<Option<PathBuf>>| {
                 let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
                 async move {
-                    if failed.load(Ordering::SeqCst) {
-                        return Err(Arc::from("an earlier flush of the content folder failed"));
-                    }
-                    let flushed = tokio::task::spawn_blocking(move || flush(&folder))
-                        .await
-                        .map_err(|error| error.to_string())
-                        .and_then(|flushed| flushed.map_err(|error| error.to_string()));
-                    flushed.map_err(|reason| {
-                        failed.store(true, Ordering::SeqCst);
+                    let result = if failed.load(Ordering::SeqCst) {
+                        Err("an earlier flush of the content folder failed".to_string())
+                    } else {
+                        tokio::task::spawn_blocking(move || flush(&folder))
+                            .await
+                            .map_err(|error| error.to_string())
+                            .and_then(|flushed| flushed.map_err(|error| error.to_string()))
+                    };
+                    let Err(reason) = result else {
+                        return Ok(());
+                    };
+                    if !failed.swap(true, Ordering::SeqCst) {
                         tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
-                        // None of these objects was acknowledged. Removed, they cannot pass
-                        // for intact after a restart, when the page cache still holds bytes
-                        // the disk does not.
+                    }
+                    // None of these objects was acknowledged. Removed, they cannot pass for
+                    // intact after a restart, when the page cache may hold bytes the disk
+                    // does not.
+                    let _ = tokio::task::spawn_blocking(move || {
                         for path in created.into_iter().flatten() {
                             let _ = std::fs::remove_file(path);
                         }
-                        Arc::from(reason)
                     })
+                    .await;
+                    Err(Arc::from(reason))
                 }
                 .boxed()
             })
@@ -102,17 +108,24 @@ pub(super) fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::R
     std::fs::create_dir_all(folder)?;
     // The `#n` suffix is the object store's own mark of a write in progress: listings skip it.
     let staging = staging_path(path);
-    if let Err(error) = write_new(&staging, bytes) {
-        let _ = std::fs::remove_file(&staging);
-        return Err(error);
-    }
-    if replace {
-        std::fs::rename(&staging, path)?;
+    let mut file = File::create_new(&staging)?;
+    // From here the staging file is this write's own: remove it on any failure.
+    let written = file.write_all(bytes).and_then(|()| {
+        if replace {
+            std::fs::rename(&staging, path)
+        } else {
+            std::fs::hard_link(&staging, path)
+        }
+    });
+    if replace && written.is_ok() {
         return Ok(Written::Created);
     }
-    let linked = std::fs::hard_link(&staging, path);
-    std::fs::remove_file(&staging)?;
-    match linked {
+    if let Err(error) = std::fs::remove_file(&staging) {
+        // The object is in place (or the write failed anyway): a leftover staging name costs
+        // space only, and listings skip it.
+        tracing::warn!(%error, staging = %staging.display(), "cannot remove a staging file");
+    }
+    match written {
         Ok(()) => Ok(Written::Created),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(Written::AlreadyThere),
         Err(error) => Err(error),
@@ -125,11 +138,6 @@ pub(super) enum Written {
     Created,
     /// Another write of the same name got there first; nothing was changed.
     AlreadyThere,
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    std::fs::File::create_new(path)?.write_all(bytes)
 }
 
 fn staging_path(path: &Path) -> PathBuf {

@@ -168,6 +168,51 @@ async fn a_damaged_object_is_repaired_by_the_next_upload_of_its_content() {
 }
 
 #[tokio::test]
+async fn a_damaged_object_named_by_nothing_is_noted_as_an_interrupted_upload_not_a_problem() {
+    let app = spawn_app().await;
+    archive_two(&app).await;
+    // What a power cut leaves when it strikes between an upload's link and its flush.
+    let intended = pdf_bytes("never acknowledged");
+    let sha256 = sha256_hex(&intended);
+    let path = object_path(&app, &sha256);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, vec![0u8; intended.len()]).unwrap();
+
+    let (success, output) = run_verify(&app).await;
+    assert!(success, "{output}");
+    assert!(output.contains("objects:   3 re-hashed"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "note: object sha256/{}/{}/{sha256} is damaged",
+            &sha256[0..2],
+            &sha256[2..4]
+        )),
+        "{output}"
+    );
+    assert!(output.contains("result: the archive is intact"), "{output}");
+
+    // Once a tenant has uploaded that content, damage to it is a problem again.
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/blobs/{sha256}")))
+        .bearer_auth(&app.scanner)
+        .body(intended.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        201,
+        "the upload replaces the damaged object"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), intended);
+    std::fs::write(&path, vec![0u8; intended.len()]).unwrap();
+    let (success, output) = run_verify(&app).await;
+    assert!(!success, "{output}");
+    assert!(output.contains("corrupted object"), "{output}");
+}
+
+#[tokio::test]
 async fn verify_catches_a_document_row_pointed_at_other_content() {
     let app = spawn_app().await;
     let first = app.archive_ok(&metadata(), pdf_part("content one")).await;

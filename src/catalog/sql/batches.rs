@@ -89,6 +89,17 @@ pub(in crate::catalog) async fn record_blob_uploads(
     Ok(())
 }
 
+pub(super) async fn content_recorded(readers: &Pool, sha256: &str) -> Result<bool, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $1) \
+         OR EXISTS (SELECT 1 FROM tenant_blobs WHERE sha256 = $1) \
+         OR EXISTS (SELECT 1 FROM documents WHERE sha256 = $1)",
+    )
+    .bind(sha256)
+    .fetch_one(readers)
+    .await?)
+}
+
 pub(super) async fn blobs_held(
     readers: &Pool,
     scope: &Scope,

@@ -653,6 +653,10 @@ impl Catalog for Backend {
             .await
     }
 
+    async fn content_recorded(&self, sha256: &str) -> Result<bool, CatalogError> {
+        batches::content_recorded(&self.readers, sha256).await
+    }
+
     async fn blobs_held(
         &self,
         scope: &Scope,
