@@ -21,6 +21,30 @@ enum Dialect {
     Postgres,
 }
 
+/// Begins a transaction with `statement`, in a task of its own.
+///
+/// sqlx 0.8 can leave the transaction of a caller dropped while beginning it open on the
+/// pooled connection, without the rollback it queues for a transaction dropped later
+/// (PostgreSQL: during `BEGIN`'s round trip, launchbadge/sqlx#4393; SQLite: while a custom
+/// `BEGIN` is checked). The next borrower's statements then run inside it: an upload record
+/// acknowledged there is never committed, and on SQLite every later write fails. A request the
+/// client gives up on is dropped wherever it stands; this task is not, and a transaction
+/// nobody takes from it is dropped whole, its rollback queued.
+async fn begin_detached<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: &'static str,
+) -> Result<sqlx::Transaction<'static, DB>, CatalogError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .unwrap_or_else(|error| match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels the task.
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        })
+        .map_err(CatalogError::from)
+}
+
 use crate::access::tokens::TokenRecord;
 use crate::access::{Scope, TenantId};
 use crate::audit::{AuditEntry, AuditFilter};

@@ -97,9 +97,8 @@ impl PostgresCatalog {
 /// A write transaction holding the archive's write lock until it ends. READ COMMITTED whatever
 /// the server's default: each statement must see what the previous lock holder committed.
 async fn begin_write(writer: &PgPool) -> Result<Transaction<'static, Postgres>, CatalogError> {
-    let mut transaction = writer
-        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-        .await?;
+    let mut transaction =
+        super::begin_detached(writer, "BEGIN ISOLATION LEVEL READ COMMITTED").await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(WRITE_LOCK)
         .execute(&mut *transaction)

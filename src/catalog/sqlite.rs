@@ -95,5 +95,5 @@ impl SqliteCatalog {
 
 /// A write transaction holding SQLite's write lock from its first statement.
 async fn begin_write(writer: &SqlitePool) -> Result<Transaction<'static, Sqlite>, CatalogError> {
-    Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
+    super::begin_detached(writer, "BEGIN IMMEDIATE").await
 }

@@ -405,6 +405,11 @@ impl TestApp {
             .await
     }
 
+    /// The catalog, as the server's own handle on it would be used.
+    pub fn catalog(&self) -> &dyn ged::catalog::Catalog {
+        self.archive.catalog.as_ref()
+    }
+
     /// The catalog's latest change sequence number.
     pub async fn latest_seq(&self) -> i64 {
         self.archive.catalog.latest_seq().await.unwrap()

@@ -11,6 +11,7 @@ mod audit;
 mod batch_durability;
 mod batches;
 mod bench;
+mod cancelled;
 mod config;
 mod content;
 mod dossiers;

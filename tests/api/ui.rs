@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use ged::access::{DEFAULT_TENANT, Role};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -87,17 +88,31 @@ async fn wait_for_path(client: &Client, path: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let text = client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     panic!(
-        "the browser stayed at {}, not {path}: {text}",
-        client.current_url().await.unwrap()
+        "the browser stayed at {}, not {path}: {}",
+        client.current_url().await.unwrap(),
+        body_text(client).await
     );
+}
+
+/// All the page shows, for a failure's message.
+async fn body_text(client: &Client) -> String {
+    let body = client.find(Locator::Css("body")).await.unwrap();
+    body.text().await.unwrap()
+}
+
+/// Waits for an element to appear; on timeout, says where the browser was and what it showed.
+async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
+    match client.wait().for_element(locator).await {
+        Ok(element) => element,
+        Err(error) => {
+            let url = client.current_url().await.unwrap();
+            panic!(
+                "{error}: no {locator:?} at {url}: {}",
+                body_text(client).await
+            )
+        }
+    }
 }
 
 async fn click(client: &Client, locator: Locator<'_>) {
@@ -187,11 +202,7 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
     )
     .await;
     let title = "Réclamation facture d'eau";
-    client
-        .wait()
-        .for_element(Locator::LinkText(title))
-        .await
-        .unwrap();
+    wait_for(client, Locator::LinkText(title)).await;
     let text = page_text(client).await;
     assert!(text.contains("1 document"), "{text}");
     assert!(text.contains("5 mars 2024"), "French dates: {text}");
@@ -217,11 +228,7 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         Locator::Css("form[role=search] button[type=submit]"),
     )
     .await;
-    let link = client
-        .wait()
-        .for_element(Locator::LinkText(title))
-        .await
-        .unwrap();
+    let link = wait_for(client, Locator::LinkText(title)).await;
     assert!(page_text(client).await.contains("732 829 320 00074"));
     screenshot(client, "recherche-entreprise").await;
 
@@ -266,13 +273,11 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         Locator::Css("form[action$='/dossiers/retirer'] button"),
     )
     .await;
-    client
-        .wait()
-        .for_element(Locator::XPath(
-            "//p[contains(., \"rattaché à aucun dossier\")]",
-        ))
-        .await
-        .unwrap();
+    wait_for(
+        client,
+        Locator::XPath("//p[contains(., \"rattaché à aucun dossier\")]"),
+    )
+    .await;
     assert_eq!(app.count_audit("dossier.unlinked").await, 1);
 
     // An email found by a word of its body: the word marked in the extract, then the email
@@ -305,11 +310,7 @@ async fn an_agent_signs_in_searches_opens_a_document_and_its_dossier_in_a_browse
         Locator::LinkText("Contestation de l'indu — dossier RDR-2024-001"),
     )
     .await;
-    client
-        .wait()
-        .for_element(Locator::XPath("//h2[. = 'Pièces jointes']"))
-        .await
-        .unwrap();
+    wait_for(client, Locator::XPath("//h2[. = 'Pièces jointes']")).await;
     let text = page_text(client).await;
     assert!(text.contains("Renée Lefèvre"), "{text}");
     assert!(text.contains("justificatif scanné.png"), "{text}");

@@ -20,6 +20,8 @@ mod archive;
 mod audit;
 #[path = "../api/batches.rs"]
 mod batches;
+#[path = "../api/cancelled.rs"]
+mod cancelled;
 #[path = "../api/dossiers.rs"]
 mod dossiers;
 mod nodes;
