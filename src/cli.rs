@@ -247,6 +247,11 @@ enum BenchCommand {
         /// Uploads in flight.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// People the documents concern (client number, name, birth date), documents dealt
+        /// out in turn, as a day's mail comes back to known people; by default a new person
+        /// per document (client number only).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        people: Option<u64>,
         /// Where to work (a fresh temporary folder by default; must be empty).
         #[arg(long = "bench-dir")]
         bench_dir: Option<PathBuf>,
@@ -387,6 +392,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                         documents,
                         size,
                         concurrency,
+                        people,
                         bench_dir,
                     },
             } => {
@@ -394,6 +400,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     documents: usize::try_from(documents)?,
                     size: usize::try_from(size)?,
                     concurrency,
+                    people: people.map(usize::try_from).transpose()?,
                     bench_dir,
                     // `--store s3://…`: the server keeps content there, compared with plain PUTs.
                     store: settings.store.clone(),

@@ -22,6 +22,8 @@ pub struct Options {
     pub size: usize,
     /// Uploads in flight.
     pub concurrency: usize,
+    /// People the documents concern, dealt out in turn (a new person per document if `None`).
+    pub people: Option<usize>,
     /// Where to work (a fresh temporary folder by default; must not exist or be empty).
     pub bench_dir: Option<PathBuf>,
     /// The server's content on this S3-compatible store (`s3://bucket/prefix`, AWS variables
@@ -45,15 +47,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         root.display()
     );
     println!(
-        "ged bench ingest: {} files of {} bytes, {} uploads in flight, in {}",
+        "ged bench ingest: {} files of {} bytes, {} uploads in flight, about {} people, in {}",
         options.documents,
         options.size,
         options.concurrency,
+        options.people.unwrap_or(options.documents),
         root.display()
     );
     let batch_dir = root.join("batch");
     let started = Instant::now();
-    let files = write_batch(&batch_dir, options.documents, options.size)?;
+    let files = write_batch(&batch_dir, options.documents, options.size, options.people)?;
     println!(
         "generated the batch folder in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -183,8 +186,14 @@ struct GeneratedFile {
     sha256: String,
 }
 
-/// Writes `count` distinct PDF-looking files of `size` bytes and their `manifest.json`.
-fn write_batch(folder: &Path, count: usize, size: usize) -> anyhow::Result<Vec<GeneratedFile>> {
+/// Writes `count` distinct PDF-looking files of `size` bytes and their `manifest.json`, the
+/// documents about `people` people in turn (a new person each if `None`).
+fn write_batch(
+    folder: &Path,
+    count: usize,
+    size: usize,
+    people: Option<usize>,
+) -> anyhow::Result<Vec<GeneratedFile>> {
     std::fs::create_dir_all(folder)?;
     let mut rng = SmallRng::seed_from_u64(20_261_123);
     let mut files = Vec::with_capacity(count);
@@ -202,9 +211,19 @@ fn write_batch(folder: &Path, count: usize, size: usize) -> anyhow::Result<Vec<G
         std::fs::write(folder.join(&name), &bytes)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let separator = if n == 0 { "" } else { "," };
+        let individual = match people {
+            None => format!(r#"{{"client_number":"C-{n:07}"}}"#),
+            // Known people come back with their names: the catalog checks and keeps them.
+            Some(people) => {
+                let person = n % people;
+                format!(
+                    r#"{{"client_number":"C-{person:07}","last_name":"NOM{person}","first_name":"Prénom","birth_date":"1980-01-01"}}"#
+                )
+            }
+        };
         write!(
             manifest,
-            r#"{separator}{{"file":"{name}","sha256":"{sha256}","size":{},"document_type":"COURRIER","document_date":"2024-03-05","title":"Courrier {n}","individuals":[{{"client_number":"C-{n:07}"}}]}}"#,
+            r#"{separator}{{"file":"{name}","sha256":"{sha256}","size":{},"document_type":"COURRIER","document_date":"2024-03-05","title":"Courrier {n}","individuals":[{individual}]}}"#,
             bytes.len()
         )?;
         files.push(GeneratedFile { name, sha256 });

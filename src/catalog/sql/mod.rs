@@ -1271,6 +1271,15 @@ struct PartyNames<'a> {
     name: Option<&'a str>,
 }
 
+impl PartyNames<'_> {
+    fn is_empty(&self) -> bool {
+        self.last_name.is_none()
+            && self.first_name.is_none()
+            && self.birth_date.is_none()
+            && self.name.is_none()
+    }
+}
+
 async fn resolve_individual(
     connection: &mut Connection,
     tenant: &str,
@@ -1327,26 +1336,29 @@ async fn resolve_party(
     names: PartyNames<'_>,
     now: &str,
 ) -> Result<i64, CatalogError> {
-    let mut found = BTreeSet::new();
-    for (reference_kind, value) in references {
-        let party: Option<i64> = sqlx::query_scalar(
-            "SELECT party_id FROM party_references WHERE tenant_id = $1 AND kind = $2 AND value = $3",
-        )
-        .bind(tenant)
-        .bind(reference_kind.as_str())
-        .bind(value)
-        .fetch_optional(&mut *connection)
-        .await?;
-        found.extend(party);
-    }
-    let (party_id, mut party_changed) = match found.len() {
+    let references_json = serde_json::Value::Array(
+        references
+            .iter()
+            .map(|(reference_kind, value)| serde_json::json!([reference_kind.as_str(), value]))
+            .collect(),
+    )
+    .to_string();
+    // Who holds the entry's references, in one call: a party already known is then resolved
+    // in one or two, where a query per reference made each known party cost several.
+    let held: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT r.kind, r.value, r.party_id FROM {} CROSS JOIN party_references r \
+         WHERE r.tenant_id = $1 AND r.kind = j.value ->> 0 AND r.value = j.value ->> 1",
+        json_rows(2)
+    ))
+    .bind(tenant)
+    .bind(&references_json)
+    .fetch_all(&mut *connection)
+    .await?;
+    let found: BTreeSet<i64> = held.iter().map(|(_, _, party)| *party).collect();
+    let (party_id, party_changed) = match found.len() {
         // A new party and all its references in one call: none of them is held (looked up
         // above, under the write lock).
         0 => {
-            let new_references: Vec<serde_json::Value> = references
-                .iter()
-                .map(|(reference_kind, value)| serde_json::json!([reference_kind.as_str(), value]))
-                .collect();
             return Ok(sqlx::query_scalar(&format!(
                 "{}{} SELECT $1, value ->> 0, value ->> 1, p.id FROM p, {}{}",
                 pick(
@@ -1371,21 +1383,31 @@ async fn resolve_party(
             .bind(&names.birth_date)
             .bind(names.name)
             .bind(now)
-            .bind(serde_json::Value::Array(new_references).to_string())
+            .bind(&references_json)
             .fetch_one(&mut *connection)
             .await?);
         }
         1 => {
             let party_id = *found.first().expect("one party");
-            for (reference_kind, value) in references.iter().filter(|(k, _)| k.is_single_valued()) {
-                let held: Option<String> = sqlx::query_scalar(
+            let missing: Vec<&(ReferenceKind, String)> = references
+                .iter()
+                .filter(|(reference_kind, value)| {
+                    !held
+                        .iter()
+                        .any(|(k, v, _)| k == reference_kind.as_str() && v == value)
+                })
+                .collect();
+            // A reference the party has one of at most (a NIR, a SIREN), new to it: the party
+            // must not hold another.
+            for (reference_kind, value) in missing.iter().filter(|(k, _)| k.is_single_valued()) {
+                let other: Option<String> = sqlx::query_scalar(
                     "SELECT value FROM party_references WHERE party_id = $1 AND kind = $2",
                 )
                 .bind(party_id)
                 .bind(reference_kind.as_str())
                 .fetch_optional(&mut *connection)
                 .await?;
-                if held.as_ref().is_some_and(|held| held != value) {
+                if other.as_ref().is_some_and(|other| other != value) {
                     return Err(CatalogError::Conflict {
                         field: reference_kind.as_str().to_string(),
                         message: format!(
@@ -1395,22 +1417,54 @@ async fn resolve_party(
                     });
                 }
             }
-            let named = sqlx::query(
-                "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
-                 birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 \
-                 WHERE id = $1 AND ((last_name IS NULL AND $2 IS NOT NULL) OR (first_name IS NULL AND $3 IS NOT NULL) \
-                 OR (birth_date IS NULL AND $4 IS NOT NULL) OR (name IS NULL AND $5 IS NOT NULL))",
-            )
-            .bind(party_id)
-            .bind(names.last_name)
-            .bind(names.first_name)
-            .bind(&names.birth_date)
-            .bind(names.name)
-            .bind(now)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-            (party_id, named > 0)
+            let named = if names.is_empty() {
+                0
+            } else {
+                sqlx::query(
+                    "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
+                     birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 \
+                     WHERE id = $1 AND ((last_name IS NULL AND $2 IS NOT NULL) OR (first_name IS NULL AND $3 IS NOT NULL) \
+                     OR (birth_date IS NULL AND $4 IS NOT NULL) OR (name IS NULL AND $5 IS NOT NULL))",
+                )
+                .bind(party_id)
+                .bind(names.last_name)
+                .bind(names.first_name)
+                .bind(&names.birth_date)
+                .bind(names.name)
+                .bind(now)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected()
+            };
+            if !missing.is_empty() {
+                let missing_json = serde_json::Value::Array(
+                    missing
+                        .iter()
+                        .map(|(reference_kind, value)| {
+                            serde_json::json!([reference_kind.as_str(), value])
+                        })
+                        .collect(),
+                )
+                .to_string();
+                // `WHERE true`: SQLite would read `ON` as the join's.
+                sqlx::query(&format!(
+                    "INSERT INTO party_references (tenant_id, kind, value, party_id) \
+                     SELECT $1, value ->> 0, value ->> 1, $2 FROM {} WHERE true \
+                     ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+                    json_rows(3)
+                ))
+                .bind(tenant)
+                .bind(party_id)
+                .bind(missing_json)
+                .execute(&mut *connection)
+                .await?;
+            }
+            // Other documents show the party's references, except SIRETs: each document shows
+            // the establishment it was filed under, so a new SIRET changes no other document.
+            let learned = missing
+                .iter()
+                .any(|(reference_kind, _)| *reference_kind != ReferenceKind::Siret);
+            (party_id, named > 0 || learned)
         }
         _ => {
             return Err(CatalogError::Conflict {
@@ -1419,22 +1473,6 @@ async fn resolve_party(
             });
         }
     };
-    for (reference_kind, value) in references {
-        let added = sqlx::query(
-            "INSERT INTO party_references (tenant_id, kind, value, party_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (tenant_id, kind, value) DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(reference_kind.as_str())
-        .bind(value)
-        .bind(party_id)
-        .execute(&mut *connection)
-        .await?
-        .rows_affected();
-        // Other documents show the party's references, except SIRETs: each document shows
-        // the establishment it was filed under, so a new SIRET changes no other document.
-        party_changed |= added > 0 && *reference_kind != ReferenceKind::Siret;
-    }
     if party_changed {
         // The documents already filed under this party are found by its references and names:
         // each gets a change, so that the index re-projects them with what was just learned.
