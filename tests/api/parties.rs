@@ -47,6 +47,51 @@ async fn documents_about_the_same_person_share_one_party() {
 }
 
 #[tokio::test]
+async fn a_known_party_keeps_the_names_it_has_and_learns_those_it_lacked() {
+    let app = spawn_app().await;
+    let first = app
+        .archive_ok(
+            &with_parties(
+                json!([{"client_number": "C-8", "last_name": "Martin"}]),
+                json!([]),
+            ),
+            pdf_part("a"),
+        )
+        .await;
+    // Later mail spells the last name otherwise and brings a first name: the recorded last
+    // name stays (the first writer wins), the first name is learned.
+    let second = app
+        .archive_ok(
+            &with_parties(
+                json!([{"client_number": "C-8", "last_name": "Dupont", "first_name": "Anne"}]),
+                json!([]),
+            ),
+            pdf_part("b"),
+        )
+        .await;
+    assert_eq!(
+        second["individuals"][0]["party_id"],
+        first["individuals"][0]["party_id"]
+    );
+    assert_eq!(second["individuals"][0]["last_name"], "Martin");
+    assert_eq!(second["individuals"][0]["first_name"], "Anne");
+    // The first document is found by the name learned after it was archived.
+    let found = app.search("name=Anne").await;
+    assert_eq!(found["total"], 2, "{found}");
+    let third = app
+        .archive_ok(
+            &with_parties(
+                json!([{"client_number": "C-8", "last_name": "Martin"}]),
+                json!([]),
+            ),
+            pdf_part("c"),
+        )
+        .await;
+    assert_eq!(third["individuals"][0]["first_name"], "Anne");
+    assert_eq!(app.count_rows("parties").await, 1);
+}
+
+#[tokio::test]
 async fn a_new_party_is_found_by_each_of_the_references_it_was_created_with() {
     let app = spawn_app().await;
     // Two new parties, each with several references, written in one document.

@@ -1271,13 +1271,16 @@ struct PartyNames<'a> {
     name: Option<&'a str>,
 }
 
-impl PartyNames<'_> {
-    fn is_empty(&self) -> bool {
-        self.last_name.is_none()
-            && self.first_name.is_none()
-            && self.birth_date.is_none()
-            && self.name.is_none()
-    }
+/// A reference of a party entry that the catalog holds, and the names its party lacks.
+#[derive(sqlx::FromRow)]
+struct HeldReference {
+    kind: String,
+    value: String,
+    party_id: i64,
+    no_last_name: bool,
+    no_first_name: bool,
+    no_birth_date: bool,
+    no_name: bool,
 }
 
 async fn resolve_individual(
@@ -1345,8 +1348,12 @@ async fn resolve_party(
     .to_string();
     // Who holds the entry's references, in one call: a party already known is then resolved
     // in one or two, where a query per reference made each known party cost several.
-    let held: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT r.kind, r.value, r.party_id FROM {} CROSS JOIN party_references r \
+    // With the names the party lacks, so that a party known by name costs no update.
+    let held: Vec<HeldReference> = sqlx::query_as(&format!(
+        "SELECT r.kind, r.value, r.party_id, p.last_name IS NULL AS no_last_name, \
+         p.first_name IS NULL AS no_first_name, p.birth_date IS NULL AS no_birth_date, \
+         p.name IS NULL AS no_name \
+         FROM {} CROSS JOIN party_references r JOIN parties p ON p.id = r.party_id \
          WHERE r.tenant_id = $1 AND r.kind = j.value ->> 0 AND r.value = j.value ->> 1",
         json_rows(2)
     ))
@@ -1354,7 +1361,7 @@ async fn resolve_party(
     .bind(&references_json)
     .fetch_all(&mut *connection)
     .await?;
-    let found: BTreeSet<i64> = held.iter().map(|(_, _, party)| *party).collect();
+    let found: BTreeSet<i64> = held.iter().map(|reference| reference.party_id).collect();
     let (party_id, party_changed) = match found.len() {
         // A new party and all its references in one call: none of them is held (looked up
         // above, under the write lock).
@@ -1394,7 +1401,7 @@ async fn resolve_party(
                 .filter(|(reference_kind, value)| {
                     !held
                         .iter()
-                        .any(|(k, v, _)| k == reference_kind.as_str() && v == value)
+                        .any(|held| held.kind == reference_kind.as_str() && held.value == *value)
                 })
                 .collect();
             // A reference the party has one of at most (a NIR, a SIREN), new to it: the party
@@ -1417,9 +1424,12 @@ async fn resolve_party(
                     });
                 }
             }
-            let named = if names.is_empty() {
-                0
-            } else {
+            let lacks = &held[0];
+            let named = if (lacks.no_last_name && names.last_name.is_some())
+                || (lacks.no_first_name && names.first_name.is_some())
+                || (lacks.no_birth_date && names.birth_date.is_some())
+                || (lacks.no_name && names.name.is_some())
+            {
                 sqlx::query(
                     "UPDATE parties SET last_name = COALESCE(last_name, $2), first_name = COALESCE(first_name, $3), \
                      birth_date = COALESCE(birth_date, $4), name = COALESCE(name, $5), updated_at = $6 \
@@ -1435,6 +1445,8 @@ async fn resolve_party(
                 .execute(&mut *connection)
                 .await?
                 .rows_affected()
+            } else {
+                0
             };
             if !missing.is_empty() {
                 let missing_json = serde_json::Value::Array(
