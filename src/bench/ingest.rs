@@ -47,11 +47,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         root.display()
     );
     println!(
-        "ged bench ingest: {} files of {} bytes, {} uploads in flight, about {} people, in {}",
+        "ged bench ingest: {} files of {} bytes, {} uploads in flight, {} people, in {}",
         options.documents,
         options.size,
         options.concurrency,
-        options.people.unwrap_or(options.documents),
+        options
+            .people
+            .unwrap_or(options.documents)
+            .min(options.documents),
         root.display()
     );
     let batch_dir = root.join("batch");
@@ -213,7 +216,7 @@ fn write_batch(
         let separator = if n == 0 { "" } else { "," };
         let individual = match people {
             None => format!(r#"{{"client_number":"C-{n:07}"}}"#),
-            // Known people come back with their names: the catalog checks and keeps them.
+            // Known people come back with their names, which the catalog already has.
             Some(people) => {
                 let person = n % people;
                 format!(

@@ -10,6 +10,7 @@ mod sqlite;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
 pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
@@ -20,6 +21,19 @@ enum Dialect {
     Sqlite,
     Postgres,
 }
+
+use crate::access::tokens::TokenRecord;
+use crate::access::{Scope, TenantId};
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, NewBatch,
+    PendingBatchDocument,
+};
+use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
+use crate::dossiers::{Dossier, DossierFilter, DossierPage, DossierStatus, Linked, NewDossier};
+use crate::email::EmailHeaders;
+use crate::extraction::{ExtractionJob, ExtractionOutcome, InitialText, QueueLength};
+use crate::parties::{Party, ReferenceKind};
 
 /// Begins a transaction with `statement`, in a task of its own.
 ///
@@ -35,7 +49,8 @@ async fn begin_detached<DB: sqlx::Database>(
     statement: &'static str,
 ) -> Result<sqlx::Transaction<'static, DB>, CatalogError> {
     let pool = pool.clone();
-    tokio::spawn(async move { pool.begin_with(statement).await })
+    // In the request's span: a BEGIN queued behind other writes is logged with its request.
+    tokio::spawn(async move { pool.begin_with(statement).await }.in_current_span())
         .await
         .unwrap_or_else(|error| match error.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
@@ -44,19 +59,6 @@ async fn begin_detached<DB: sqlx::Database>(
         })
         .map_err(CatalogError::from)
 }
-
-use crate::access::tokens::TokenRecord;
-use crate::access::{Scope, TenantId};
-use crate::audit::{AuditEntry, AuditFilter};
-use crate::batches::{
-    BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, NewBatch,
-    PendingBatchDocument,
-};
-use crate::documents::model::{ContentDescription, Document, DocumentId, DocumentMetadata};
-use crate::dossiers::{Dossier, DossierFilter, DossierPage, DossierStatus, Linked, NewDossier};
-use crate::email::EmailHeaders;
-use crate::extraction::{ExtractionJob, ExtractionOutcome, InitialText, QueueLength};
-use crate::parties::{Party, ReferenceKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

@@ -468,6 +468,54 @@ async fn a_party_conflict_found_while_archiving_rejects_that_document_alone() {
 }
 
 #[tokio::test]
+async fn a_person_a_batch_introduces_is_completed_by_its_later_documents() {
+    let app = spawn_app().await;
+    let files: Vec<BatchFile> = (0..5).map(|n| batch_file(&format!("q{n}.pdf"))).collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let about = |file: &BatchFile, individual: Value| {
+        let mut document = entry(file, NIR);
+        document["individuals"] = json!([individual]);
+        document
+    };
+    // One chunk: a new person by client number, then the NIR and a last name, then the NIR
+    // alone, then another NIR for the same client number (refused), then a first name.
+    let batch = manifest(
+        "LOT-PERSON",
+        vec![
+            about(&files[0], json!({"client_number": "C-50"})),
+            about(
+                &files[1],
+                json!({"client_number": "C-50", "nir": NIR, "last_name": "Martin"}),
+            ),
+            about(&files[2], json!({"nir": NIR})),
+            about(&files[3], json!({"client_number": "C-50", "nir": NIR_2})),
+            about(
+                &files[4],
+                json!({"client_number": "C-50", "first_name": "Anne"}),
+            ),
+        ],
+    );
+    let (status, report) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(
+        outcomes(&report),
+        ["archived", "archived", "archived", "rejected", "archived"]
+    );
+    let field = report["documents"][3]["errors"][0]["field"]
+        .as_str()
+        .unwrap();
+    assert!(field.starts_with("individuals[0]"), "{report}");
+    assert_eq!(app.count_rows("parties").await, 1);
+    // Every document is found by what the person's later mail taught, the first included.
+    for query in [format!("nir={NIR}"), "name=Anne Martin".to_string()] {
+        let found = app.search(&query).await;
+        assert_eq!(found["total"], 4, "{query}: {found}");
+    }
+}
+
+#[tokio::test]
 async fn batches_stay_within_their_source_and_tenant() {
     let app = spawn_app().await;
     let file = batch_file("x.pdf");

@@ -74,10 +74,15 @@ async fn browser() -> Option<Browser> {
 }
 
 async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_path(name), png).unwrap();
+}
+
+/// `target/ui-screenshots/{name}.png`, its folder created.
+fn screenshot_path(name: &str) -> PathBuf {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
     std::fs::create_dir_all(&folder).unwrap();
-    let png = client.screenshot().await.unwrap();
-    std::fs::write(folder.join(format!("{name}.png")), png).unwrap();
+    folder.join(format!("{name}.png"))
 }
 
 /// Waits until the page's path is `path` (navigation after a click or a submit).
@@ -89,29 +94,36 @@ async fn wait_for_path(client: &Client, path: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!(
-        "the browser stayed at {}, not {path}: {}",
-        client.current_url().await.unwrap(),
-        body_text(client).await
+        "the browser did not reach {path}: {}",
+        page_state(client).await
     );
 }
 
-/// All the page shows, for a failure's message.
-async fn body_text(client: &Client) -> String {
-    let body = client.find(Locator::Css("body")).await.unwrap();
-    body.text().await.unwrap()
+/// Where the browser is and what it shows, for a failure's message (and a screenshot,
+/// `target/ui-screenshots/failure.png`); the browser's own error when it cannot tell.
+async fn page_state(client: &Client) -> String {
+    let url = match client.current_url().await {
+        Ok(url) => url.to_string(),
+        Err(error) => return format!("the browser does not answer: {error}"),
+    };
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(screenshot_path("failure"), png);
+    }
+    let text = match client.find(Locator::Css("body")).await {
+        Ok(body) => body
+            .text()
+            .await
+            .unwrap_or_else(|error| format!("(no text: {error})")),
+        Err(error) => format!("(no page body: {error})"),
+    };
+    format!("at {url}: {text}")
 }
 
 /// Waits for an element to appear; on timeout, says where the browser was and what it showed.
 async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
     match client.wait().for_element(locator).await {
         Ok(element) => element,
-        Err(error) => {
-            let url = client.current_url().await.unwrap();
-            panic!(
-                "{error}: no {locator:?} at {url}: {}",
-                body_text(client).await
-            )
-        }
+        Err(error) => panic!("{error}: no {locator:?} {}", page_state(client).await),
     }
 }
 

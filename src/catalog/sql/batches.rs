@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use super::{
-    Archived, Connection, Db, Pool, RowsInserted, append_audit, begin_write, insert_document_rows,
-    json_rows,
+    Archived, Connection, Db, KnownReferences, Pool, RowsInserted, append_audit, begin_write,
+    insert_document_rows, json_rows,
 };
 use crate::access::Scope;
 use crate::batches::{
@@ -14,6 +14,7 @@ use crate::batches::{
 };
 use crate::catalog::CatalogError;
 use crate::dates::{format_timestamp, now_timestamp};
+use crate::documents::model::DocumentMetadata;
 use crate::validation::FieldError;
 
 /// Rows of a batch's documents written per SQL call when the batch is recorded.
@@ -403,6 +404,14 @@ async fn archive_chunk(
     .await?
     .into_iter()
     .collect();
+    let mut known = {
+        let metadata: Vec<&DocumentMetadata> = documents
+            .iter()
+            .filter(|item| pending.contains(&item.position))
+            .filter_map(|item| Some(&item.document.as_ref().ok()?.metadata))
+            .collect();
+        KnownReferences::load(&mut transaction, scope.tenant().as_str(), &metadata).await?
+    };
     let mut outcomes = Vec::with_capacity(pending.len());
     for item in documents {
         if !pending.contains(&item.position) {
@@ -411,7 +420,15 @@ async fn archive_chunk(
         let settled = match &item.document {
             Err(errors) => Settled::rejected(errors.clone()),
             Ok(new) => {
-                match insert_document_rows(&mut transaction, scope, new, Some(batch)).await {
+                match insert_document_rows(
+                    &mut transaction,
+                    Some(&mut known),
+                    scope,
+                    new,
+                    Some(batch),
+                )
+                .await
+                {
                     Ok(RowsInserted::Created) => {
                         archived.documents += 1;
                         archived.bytes += new.content.size;

@@ -272,13 +272,13 @@ pub(super) async fn create(
     };
     let mut parties = Vec::new();
     for (index, individual) in new.individuals.iter().enumerate() {
-        let party = resolve_individual(&mut transaction, tenant, individual, &now)
+        let party = resolve_individual(&mut transaction, None, tenant, individual, &now)
             .await
             .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
         parties.push((party, individual.role.clone(), None));
     }
     for (index, company) in new.companies.iter().enumerate() {
-        let party = resolve_company(&mut transaction, tenant, company, &now)
+        let party = resolve_company(&mut transaction, None, tenant, company, &now)
             .await
             .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
         parties.push((

@@ -30,7 +30,7 @@ use crate::catalog::{
     Inserted, NewDocument,
 };
 use crate::dates::{format_date, format_timestamp, now_timestamp};
-use crate::documents::model::{Channel, Direction, Document, DocumentId};
+use crate::documents::model::{Channel, Direction, Document, DocumentId, DocumentMetadata};
 use crate::dossiers::{
     Dossier, DossierFilter, DossierOnDocument, DossierPage, DossierStatus, Linked, NewDossier,
 };
@@ -166,7 +166,7 @@ impl Catalog for Backend {
     ) -> Result<Inserted, CatalogError> {
         let tenant = scope.tenant().as_str();
         let mut transaction = begin_write(&self.writer).await?;
-        let id = match insert_document_rows(&mut transaction, scope, &new, None).await? {
+        let id = match insert_document_rows(&mut transaction, None, scope, &new, None).await? {
             RowsInserted::Created => {
                 transaction.commit().await?;
                 new.id.to_string()
@@ -923,17 +923,19 @@ struct ExistingDocument {
 /// entry) inside the caller's write transaction, unless its external id is taken.
 async fn insert_document_rows(
     connection: &mut Connection,
+    known: Option<&mut KnownReferences>,
     scope: &Scope,
     new: &NewDocument,
     batch: Option<BatchOfDocument<'_>>,
 ) -> Result<RowsInserted, CatalogError> {
-    insert_document_tree(connection, scope, new, batch, None).await
+    insert_document_tree(connection, known, scope, new, batch, None).await
 }
 
 /// [`insert_document_rows`] for a document and, after it, its attachments, which point back at
 /// it (`attached`: the email's id and the attachment's position in it).
 async fn insert_document_tree(
     connection: &mut Connection,
+    mut known: Option<&mut KnownReferences>,
     scope: &Scope,
     new: &NewDocument,
     batch: Option<BatchOfDocument<'_>>,
@@ -961,13 +963,13 @@ async fn insert_document_tree(
 
     let mut links = Vec::new();
     for (index, individual) in metadata.individuals.iter().enumerate() {
-        let party = resolve_individual(connection, tenant, individual, &now)
+        let party = resolve_individual(connection, known.as_deref_mut(), tenant, individual, &now)
             .await
             .map_err(|e| e.at_field(&format!("individuals[{index}]")))?;
         links.push((party, individual.role.clone(), None));
     }
     for (index, company) in metadata.companies.iter().enumerate() {
-        let party = resolve_company(connection, tenant, company, &now)
+        let party = resolve_company(connection, known.as_deref_mut(), tenant, company, &now)
             .await
             .map_err(|e| e.at_field(&format!("companies[{index}]")))?;
         links.push((
@@ -1136,6 +1138,7 @@ async fn insert_document_tree(
         };
         Box::pin(insert_document_tree(
             connection,
+            known.as_deref_mut(),
             scope,
             &child,
             batch,
@@ -1271,8 +1274,95 @@ struct PartyNames<'a> {
     name: Option<&'a str>,
 }
 
+/// `[[kind, value], …]`: references as the SQL statements read them.
+fn references_json<'a>(references: impl Iterator<Item = (ReferenceKind, &'a str)>) -> String {
+    serde_json::Value::Array(
+        references
+            .map(|(kind, value)| serde_json::json!([kind.as_str(), value]))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Those of the references (`references_json`) that the tenant's parties hold, with the names
+/// each party lacks, in one call.
+async fn held_references(
+    connection: &mut Connection,
+    tenant: &str,
+    references_json: &str,
+) -> Result<Vec<HeldReference>, CatalogError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT r.kind, r.value, r.party_id, p.last_name IS NULL AS no_last_name, \
+         p.first_name IS NULL AS no_first_name, p.birth_date IS NULL AS no_birth_date, \
+         p.name IS NULL AS no_name \
+         FROM {} CROSS JOIN party_references r JOIN parties p ON p.id = r.party_id \
+         WHERE r.tenant_id = $1 AND r.kind = j.value ->> 0 AND r.value = j.value ->> 1",
+        json_rows(2)
+    ))
+    .bind(tenant)
+    .bind(references_json)
+    .fetch_all(&mut *connection)
+    .await?)
+}
+
+/// The party references a chunk of a batch names, looked up in one call before its documents
+/// are written (under the write lock) and kept up to date as they are: each document's parties
+/// are then resolved without a lookup of their own.
+#[derive(Default)]
+pub(super) struct KnownReferences {
+    held: HashMap<(String, String), HeldReference>,
+}
+
+impl KnownReferences {
+    /// Looks up every reference of `documents`' parties.
+    pub(super) async fn load(
+        connection: &mut Connection,
+        tenant: &str,
+        documents: &[&DocumentMetadata],
+    ) -> Result<Self, CatalogError> {
+        let mut references = Vec::new();
+        for metadata in documents {
+            for individual in &metadata.individuals {
+                references.extend(individual.references());
+            }
+            for company in &metadata.companies {
+                references.extend(company.references());
+            }
+        }
+        let json = references_json(references.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut known = Self::default();
+        for held in held_references(connection, tenant, &json).await? {
+            known.insert(held);
+        }
+        Ok(known)
+    }
+
+    fn get(&self, kind: ReferenceKind, value: &str) -> Option<HeldReference> {
+        self.held
+            .get(&(kind.as_str().to_string(), value.to_string()))
+            .cloned()
+    }
+
+    fn insert(&mut self, held: HeldReference) {
+        self.held
+            .insert((held.kind.clone(), held.value.clone()), held);
+    }
+
+    /// The names `party` now has, on each of its references.
+    fn party_named(&mut self, party: &HeldReference) {
+        for held in self.held.values_mut() {
+            if held.party_id == party.party_id {
+                held.no_last_name = party.no_last_name;
+                held.no_first_name = party.no_first_name;
+                held.no_birth_date = party.no_birth_date;
+                held.no_name = party.no_name;
+            }
+        }
+    }
+}
+
 /// A reference of a party entry that the catalog holds, and the names its party lacks.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct HeldReference {
     kind: String,
     value: String,
@@ -1285,6 +1375,7 @@ struct HeldReference {
 
 async fn resolve_individual(
     connection: &mut Connection,
+    known: Option<&mut KnownReferences>,
     tenant: &str,
     individual: &IndividualReference,
     now: &str,
@@ -1297,6 +1388,7 @@ async fn resolve_individual(
     };
     resolve_party(
         connection,
+        known,
         tenant,
         PartyKind::Individual,
         &individual.references(),
@@ -1308,6 +1400,7 @@ async fn resolve_individual(
 
 async fn resolve_company(
     connection: &mut Connection,
+    known: Option<&mut KnownReferences>,
     tenant: &str,
     company: &CompanyReference,
     now: &str,
@@ -1320,6 +1413,7 @@ async fn resolve_company(
     };
     resolve_party(
         connection,
+        known,
         tenant,
         PartyKind::Company,
         &company.references(),
@@ -1331,42 +1425,31 @@ async fn resolve_company(
 
 /// Finds the party the references designate, or creates it; adds the references it lacked and
 /// the names it did not have yet (names already recorded are kept: the first writer wins).
+/// `known`: the references of a chunk of documents, looked up together beforehand, instead of
+/// a lookup for this entry alone; kept up to date with what this call writes.
 async fn resolve_party(
     connection: &mut Connection,
+    known: Option<&mut KnownReferences>,
     tenant: &str,
     kind: PartyKind,
     references: &[(ReferenceKind, String)],
     names: PartyNames<'_>,
     now: &str,
 ) -> Result<i64, CatalogError> {
-    let references_json = serde_json::Value::Array(
-        references
+    let all = references_json(references.iter().map(|(k, v)| (*k, v.as_str())));
+    let held: Vec<HeldReference> = match known.as_deref() {
+        Some(known) => references
             .iter()
-            .map(|(reference_kind, value)| serde_json::json!([reference_kind.as_str(), value]))
+            .filter_map(|(reference_kind, value)| known.get(*reference_kind, value))
             .collect(),
-    )
-    .to_string();
-    // Who holds the entry's references, in one call: a party already known is then resolved
-    // in one or two, where a query per reference made each known party cost several.
-    // With the names the party lacks, so that a party known by name costs no update.
-    let held: Vec<HeldReference> = sqlx::query_as(&format!(
-        "SELECT r.kind, r.value, r.party_id, p.last_name IS NULL AS no_last_name, \
-         p.first_name IS NULL AS no_first_name, p.birth_date IS NULL AS no_birth_date, \
-         p.name IS NULL AS no_name \
-         FROM {} CROSS JOIN party_references r JOIN parties p ON p.id = r.party_id \
-         WHERE r.tenant_id = $1 AND r.kind = j.value ->> 0 AND r.value = j.value ->> 1",
-        json_rows(2)
-    ))
-    .bind(tenant)
-    .bind(&references_json)
-    .fetch_all(&mut *connection)
-    .await?;
+        None => held_references(connection, tenant, &all).await?,
+    };
     let found: BTreeSet<i64> = held.iter().map(|reference| reference.party_id).collect();
     let (party_id, party_changed) = match found.len() {
         // A new party and all its references in one call: none of them is held (looked up
         // above, under the write lock).
         0 => {
-            return Ok(sqlx::query_scalar(&format!(
+            let party_id: i64 = sqlx::query_scalar(&format!(
                 "{}{} SELECT $1, value ->> 0, value ->> 1, p.id FROM p, {}{}",
                 pick(
                     // The new party has the largest id (AUTOINCREMENT) while this transaction
@@ -1390,9 +1473,23 @@ async fn resolve_party(
             .bind(&names.birth_date)
             .bind(names.name)
             .bind(now)
-            .bind(&references_json)
+            .bind(&all)
             .fetch_one(&mut *connection)
-            .await?);
+            .await?;
+            if let Some(known) = known {
+                for (reference_kind, value) in references {
+                    known.insert(HeldReference {
+                        kind: reference_kind.as_str().to_string(),
+                        value: value.clone(),
+                        party_id,
+                        no_last_name: names.last_name.is_none(),
+                        no_first_name: names.first_name.is_none(),
+                        no_birth_date: names.birth_date.is_none(),
+                        no_name: names.name.is_none(),
+                    });
+                }
+            }
+            return Ok(party_id);
         }
         1 => {
             let party_id = *found.first().expect("one party");
@@ -1424,7 +1521,7 @@ async fn resolve_party(
                     });
                 }
             }
-            let lacks = &held[0];
+            let mut lacks = held[0].clone();
             let named = if (lacks.no_last_name && names.last_name.is_some())
                 || (lacks.no_first_name && names.first_name.is_some())
                 || (lacks.no_birth_date && names.birth_date.is_some())
@@ -1448,16 +1545,22 @@ async fn resolve_party(
             } else {
                 0
             };
+            if let Some(known) = known {
+                lacks.no_last_name &= names.last_name.is_none();
+                lacks.no_first_name &= names.first_name.is_none();
+                lacks.no_birth_date &= names.birth_date.is_none();
+                lacks.no_name &= names.name.is_none();
+                known.party_named(&lacks);
+                for (reference_kind, value) in &missing {
+                    known.insert(HeldReference {
+                        kind: reference_kind.as_str().to_string(),
+                        value: value.clone(),
+                        ..lacks.clone()
+                    });
+                }
+            }
             if !missing.is_empty() {
-                let missing_json = serde_json::Value::Array(
-                    missing
-                        .iter()
-                        .map(|(reference_kind, value)| {
-                            serde_json::json!([reference_kind.as_str(), value])
-                        })
-                        .collect(),
-                )
-                .to_string();
+                let missing_json = references_json(missing.iter().map(|(k, v)| (*k, v.as_str())));
                 // `WHERE true`: SQLite would read `ON` as the join's.
                 sqlx::query(&format!(
                     "INSERT INTO party_references (tenant_id, kind, value, party_id) \
