@@ -9,6 +9,7 @@ pub mod http;
 pub mod rebuild;
 pub mod schema;
 pub mod search;
+pub mod stemming;
 pub mod table;
 pub mod writer;
 

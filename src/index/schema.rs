@@ -9,9 +9,11 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, StopWordFilter,
+    TextAnalyzer,
 };
+
+use super::stemming::FrenchStemmer;
 
 /// Bumped whenever the fields or their analysis change: an index of another version is rebuilt.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -117,7 +119,7 @@ pub fn register_tokenizers(index: &Index) {
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(StopWordFilter::new(Language::French).expect("tantivy ships French stop words"))
-        .filter(Stemmer::new(Language::French))
+        .filter(FrenchStemmer)
         .filter(AsciiFoldingFilter)
         .build();
     index.tokenizers().register(NAME_TOKENIZER, names);
