@@ -6,8 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use super::schema::Fields;
-use crate::catalog::IndexSource;
-use crate::documents::model::Document;
+use crate::catalog::{IndexSource, IndexedDocument};
 use crate::identifiers::Siret;
 use crate::parties::{CompanyOnDocument, IndividualOnDocument};
 
@@ -68,7 +67,7 @@ pub fn micros(instant: OffsetDateTime) -> i64 {
 }
 
 pub fn to_index_document(fields: &Fields, source: &IndexSource) -> TantivyDocument {
-    let document: &Document = &source.document;
+    let document: &IndexedDocument = &source.document;
     let mut indexed = TantivyDocument::default();
     indexed.add_text(fields.id, document.id.to_string());
     indexed.add_text(fields.tenant, &source.tenant);

@@ -27,7 +27,7 @@ use crate::batches::{
 };
 use crate::catalog::{
     Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, Dialect, IndexSource,
-    Inserted, NewDocument,
+    IndexedDocument, Inserted, NewDocument,
 };
 use crate::dates::{format_date, format_timestamp, now_timestamp};
 use crate::documents::model::{Channel, Direction, Document, DocumentId, DocumentMetadata};
@@ -557,7 +557,7 @@ impl Catalog for Backend {
             });
         };
         const CHANGED: &str = "SELECT document_id FROM changes WHERE seq > $1 AND seq <= $2";
-        let documents = load_documents(
+        let documents = load_index_sources(
             &self.readers,
             &format!("d.id IN ({CHANGED})"),
             after_seq,
@@ -603,7 +603,7 @@ impl Catalog for Backend {
         let Some(upto) = upto else {
             return Ok(Vec::new());
         };
-        let mut documents = load_documents(
+        let mut documents = load_index_sources(
             &self.readers,
             "d.archived_seq > $1 AND d.archived_seq <= $2",
             after_archived_seq,
@@ -1604,6 +1604,7 @@ async fn resolve_party(
     Ok(party_id)
 }
 
+/// A document of a bulk read with its parties and dossiers, for the index.
 #[derive(sqlx::FromRow)]
 struct IndexRow {
     tenant_id: String,
@@ -1613,8 +1614,37 @@ struct IndexRow {
     links: String,
     /// The document's dossiers, as [`DOSSIERS_OF_DOCUMENT`] lists them.
     dossiers: String,
+    id: String,
+    media_type: String,
+    direction: String,
+    channel: String,
+    source: String,
+    document_type: String,
+    document_date: String,
+    title: Option<String>,
+    agent: Option<String>,
+    recipient: Option<String>,
+    sensitive: bool,
+    archived_at: String,
+    batch_ref: Option<String>,
+}
+
+/// A whole document of a bulk read, with its parties and dossiers.
+#[derive(sqlx::FromRow)]
+struct WholeDocumentRow {
+    archived_seq: i64,
+    /// `[[party_id, role, siret], …]` in the document's order.
+    links: String,
+    /// The document's dossiers, as [`DOSSIERS_OF_DOCUMENT`] lists them.
+    dossiers: String,
     #[sqlx(flatten)]
     document: DocumentRow,
+}
+
+/// A document and its place in the archive order.
+struct SequencedDocument {
+    archived_seq: i64,
+    document: Document,
 }
 
 /// The dossiers of document `d` as a JSON list of [`DossierOnDocument`], in link order.
@@ -1663,10 +1693,38 @@ struct IndexPartyRow {
 }
 
 /// Loads whole documents in bulk for the documents matching `filter`, an SQL condition on `d`
-/// (documents) using `$1` and `$2`, in no particular order. Two queries, one row per document and one per distinct
-/// party: the driver's cost is per row, and a party shared by many documents of the page
-/// (a large company) is read once.
+/// (documents) using `$1` and `$2`, in no particular order.
 async fn load_documents(
+    pool: &Pool,
+    filter: &str,
+    low: i64,
+    high: i64,
+) -> Result<Vec<SequencedDocument>, CatalogError> {
+    let rows: Vec<WholeDocumentRow> = sqlx::query_as(&format!(
+        "SELECT d.archived_seq, {LINKS_OF_DOCUMENT} AS links, \
+         {DOSSIERS_OF_DOCUMENT} AS dossiers, {DOCUMENT_COLUMNS} \
+         FROM documents d WHERE {filter}"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(pool)
+    .await?;
+    let parties = PartiesOfDocuments::load(pool, filter, low, high).await?;
+    rows.into_iter()
+        .map(|row| {
+            let id = &row.document.id;
+            let linked = parties.linked(id, &row.links)?;
+            let dossiers = dossiers_from_json(id, &row.dossiers)?;
+            Ok(SequencedDocument {
+                archived_seq: row.archived_seq,
+                document: document_from_rows(row.document, linked, &parties.references, dossiers)?,
+            })
+        })
+        .collect()
+}
+
+/// Loads what the index holds of the documents matching `filter` (as [`load_documents`]).
+async fn load_index_sources(
     pool: &Pool,
     filter: &str,
     low: i64,
@@ -1674,70 +1732,110 @@ async fn load_documents(
 ) -> Result<Vec<IndexSource>, CatalogError> {
     let rows: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT d.tenant_id, d.archived_seq, t.text, {LINKS_OF_DOCUMENT} AS links, \
-         {DOSSIERS_OF_DOCUMENT} AS dossiers, {DOCUMENT_COLUMNS} \
+         {DOSSIERS_OF_DOCUMENT} AS dossiers, d.id, d.media_type, d.direction, d.channel, \
+         d.source, d.document_type, d.document_date, d.title, d.agent, d.recipient, \
+         d.sensitive, d.archived_at, d.batch_ref \
          FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}"
     ))
     .bind(low)
     .bind(high)
     .fetch_all(pool)
     .await?;
-    let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
-        "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, \
-         {REFERENCES_OF_PARTY} AS \"references\" \
-         FROM parties p WHERE p.id IN \
-         (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})"
-    ))
-    .bind(low)
-    .bind(high)
-    .fetch_all(pool)
-    .await?;
-    let mut references = HashMap::with_capacity(parties.len());
-    let mut party_rows = HashMap::with_capacity(parties.len());
-    for party in parties {
-        let pairs: Vec<(String, String)> = serde_json::from_str(&party.references)
-            .map_err(|e| CatalogError::Corrupt(format!("references of party {}: {e}", party.id)))?;
-        let mut kinds = Vec::with_capacity(pairs.len());
-        for (kind, value) in pairs {
-            let kind = ReferenceKind::parse(&kind)
-                .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {kind}")))?;
-            kinds.push((kind, value));
-        }
-        references.insert(party.id, kinds);
-        party_rows.insert(party.id, party);
-    }
+    let parties = PartiesOfDocuments::load(pool, filter, low, high).await?;
     rows.into_iter()
         .map(|row| {
-            let links: Vec<(i64, Option<String>, Option<String>)> =
-                serde_json::from_str(&row.links).map_err(|e| {
-                    CatalogError::Corrupt(format!("parties of document {}: {e}", row.document.id))
-                })?;
-            let parties = links
-                .into_iter()
-                .map(|(party_id, role, siret)| {
-                    let party = party_rows.get(&party_id).ok_or_else(|| {
-                        CatalogError::Corrupt(format!("party {party_id} missing"))
-                    })?;
-                    Ok(DocumentPartyRow {
-                        party_id,
-                        kind: party.kind.clone(),
-                        role,
-                        siret,
-                        last_name: party.last_name.clone(),
-                        first_name: party.first_name.clone(),
-                        birth_date: party.birth_date.clone(),
-                        name: party.name.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, CatalogError>>()?;
-            let dossiers = dossiers_from_json(&row.document.id, &row.dossiers)?;
+            let linked = parties.linked(&row.id, &row.links)?;
+            let (individuals, companies) = parties_from_rows(linked, &parties.references)?;
+            let dossiers = dossiers_from_json(&row.id, &row.dossiers)?;
             Ok(IndexSource {
                 tenant: row.tenant_id,
                 archived_seq: row.archived_seq,
                 text: row.text,
-                document: document_from_rows(row.document, parties, &references, dossiers)?,
+                document: IndexedDocument {
+                    id: parse_document_id(&row.id)?,
+                    media_type: row.media_type,
+                    direction: parse_direction(&row.direction)?,
+                    channel: parse_channel(&row.channel)?,
+                    source: row.source,
+                    document_type: row.document_type,
+                    document_date: row.document_date,
+                    title: row.title,
+                    agent: row.agent,
+                    recipient: row.recipient,
+                    sensitive: row.sensitive,
+                    archived_at: row.archived_at,
+                    batch_ref: row.batch_ref,
+                    individuals,
+                    companies,
+                    dossiers,
+                },
             })
         })
         .collect()
+}
+
+/// The parties of the documents a bulk read selects, read in one query: the driver's cost is
+/// per row, and a party shared by many documents of the read (a large company) is read once.
+struct PartiesOfDocuments {
+    rows: HashMap<i64, IndexPartyRow>,
+    references: HashMap<i64, Vec<(ReferenceKind, String)>>,
+}
+
+impl PartiesOfDocuments {
+    async fn load(pool: &Pool, filter: &str, low: i64, high: i64) -> Result<Self, CatalogError> {
+        let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
+            "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, \
+             {REFERENCES_OF_PARTY} AS \"references\" \
+             FROM parties p WHERE p.id IN \
+             (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})"
+        ))
+        .bind(low)
+        .bind(high)
+        .fetch_all(pool)
+        .await?;
+        let mut references = HashMap::with_capacity(parties.len());
+        let mut rows = HashMap::with_capacity(parties.len());
+        for party in parties {
+            let pairs: Vec<(String, String)> =
+                serde_json::from_str(&party.references).map_err(|e| {
+                    CatalogError::Corrupt(format!("references of party {}: {e}", party.id))
+                })?;
+            let mut kinds = Vec::with_capacity(pairs.len());
+            for (kind, value) in pairs {
+                let kind = ReferenceKind::parse(&kind)
+                    .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {kind}")))?;
+                kinds.push((kind, value));
+            }
+            references.insert(party.id, kinds);
+            rows.insert(party.id, party);
+        }
+        Ok(Self { rows, references })
+    }
+
+    /// The parties of a document, from its links as [`LINKS_OF_DOCUMENT`] lists them.
+    fn linked(&self, document: &str, links: &str) -> Result<Vec<DocumentPartyRow>, CatalogError> {
+        let links: Vec<(i64, Option<String>, Option<String>)> = serde_json::from_str(links)
+            .map_err(|e| CatalogError::Corrupt(format!("parties of document {document}: {e}")))?;
+        links
+            .into_iter()
+            .map(|(party_id, role, siret)| {
+                let party = self
+                    .rows
+                    .get(&party_id)
+                    .ok_or_else(|| CatalogError::Corrupt(format!("party {party_id} missing")))?;
+                Ok(DocumentPartyRow {
+                    party_id,
+                    kind: party.kind.clone(),
+                    role,
+                    siret,
+                    last_name: party.last_name.clone(),
+                    first_name: party.first_name.clone(),
+                    birth_date: party.birth_date.clone(),
+                    name: party.name.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 fn references_by_party(
@@ -1816,10 +1914,8 @@ fn document_from_rows(
     dossiers: Vec<DossierOnDocument>,
 ) -> Result<Document, CatalogError> {
     let (individuals, companies) = parties_from_rows(parties, references)?;
-    let direction = Direction::parse(&row.direction)
-        .ok_or_else(|| CatalogError::Corrupt(format!("direction {}", row.direction)))?;
-    let channel = Channel::parse(&row.channel)
-        .ok_or_else(|| CatalogError::Corrupt(format!("channel {}", row.channel)))?;
+    let direction = parse_direction(&row.direction)?;
+    let channel = parse_channel(&row.channel)?;
     let json = |what: &str, text: &str| {
         CatalogError::Corrupt(format!("{what} of document {}: {text}", row.id))
     };
@@ -1843,8 +1939,7 @@ fn document_from_rows(
         .map(|id| DocumentId::parse(id).ok_or_else(|| json("attached_to", id)))
         .transpose()?;
     Ok(Document {
-        id: DocumentId::parse(&row.id)
-            .ok_or_else(|| CatalogError::Corrupt(format!("document id {}", row.id)))?,
+        id: parse_document_id(&row.id)?,
         sha256: row.sha256,
         size: u64::try_from(row.size)
             .map_err(|_| CatalogError::Corrupt(format!("size {}", row.size)))?,
@@ -1877,6 +1972,19 @@ fn document_from_rows(
 }
 
 /// The persons and companies of a document or dossier, from their link rows and references.
+fn parse_document_id(id: &str) -> Result<DocumentId, CatalogError> {
+    DocumentId::parse(id).ok_or_else(|| CatalogError::Corrupt(format!("document id {id}")))
+}
+
+fn parse_direction(direction: &str) -> Result<Direction, CatalogError> {
+    Direction::parse(direction)
+        .ok_or_else(|| CatalogError::Corrupt(format!("direction {direction}")))
+}
+
+fn parse_channel(channel: &str) -> Result<Channel, CatalogError> {
+    Channel::parse(channel).ok_or_else(|| CatalogError::Corrupt(format!("channel {channel}")))
+}
+
 fn parties_from_rows(
     parties: Vec<DocumentPartyRow>,
     references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
