@@ -1971,7 +1971,6 @@ fn document_from_rows(
     })
 }
 
-/// The persons and companies of a document or dossier, from their link rows and references.
 fn parse_document_id(id: &str) -> Result<DocumentId, CatalogError> {
     DocumentId::parse(id).ok_or_else(|| CatalogError::Corrupt(format!("document id {id}")))
 }
@@ -1985,6 +1984,7 @@ fn parse_channel(channel: &str) -> Result<Channel, CatalogError> {
     Channel::parse(channel).ok_or_else(|| CatalogError::Corrupt(format!("channel {channel}")))
 }
 
+/// The persons and companies of a document or dossier, from their link rows and references.
 fn parties_from_rows(
     parties: Vec<DocumentPartyRow>,
     references: &HashMap<i64, Vec<(ReferenceKind, String)>>,
