@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::time::{Duration, Instant};
+
 use futures::StreamExt;
 
 use super::manifest::{csv_field, located_errors};
@@ -14,7 +16,7 @@ use crate::access::{AccessError, Scope};
 use crate::archive::Archive;
 use crate::catalog::{CatalogError, NewDocument};
 use crate::content::ContentError;
-use crate::documents::media_type::{self, SNIFF_LENGTH};
+use crate::documents::media_type::{SNIFF_LENGTH, Sniffed};
 use crate::documents::metadata::parse_metadata_json;
 use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
 use crate::dossiers::{DossierStatus, cancelled_message, unknown_message};
@@ -43,6 +45,16 @@ pub enum BatchError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Content(#[from] ContentError),
+}
+
+/// Where receiving a batch spent its time, logged with its outcome.
+#[derive(Debug, Default)]
+struct PhaseTimings {
+    check: Duration,
+    record: Duration,
+    read_pending: Duration,
+    archive: Duration,
+    report: Duration,
 }
 
 /// What receiving a batch did, and the batch's report.
@@ -77,6 +89,7 @@ impl Archive {
             .into());
         }
         let fingerprint = manifest.fingerprint();
+        let mut timings = PhaseTimings::default();
         let existing = self
             .catalog
             .batch_by_ref(scope, &header.source, &header.batch_ref)
@@ -85,7 +98,9 @@ impl Archive {
             Some(batch) => (batch, false),
             None => {
                 // The entries become the documents to record: a large manifest is held once.
+                let started = Instant::now();
                 let documents = self.check_content(scope, manifest.entries).await?;
+                timings.check += started.elapsed();
                 if !accept_partial {
                     let errors = located_errors(documents.iter().map(|document| {
                         (
@@ -104,7 +119,10 @@ impl Archive {
                     fingerprint: fingerprint.clone(),
                     documents,
                 };
-                self.catalog.create_batch(scope, &new).await?
+                let started = Instant::now();
+                let created = self.catalog.create_batch(scope, &new).await?;
+                timings.record += started.elapsed();
+                created
             }
         };
         if batch.fingerprint != fingerprint {
@@ -118,10 +136,12 @@ impl Archive {
             batch_ref: &batch.batch_ref,
         };
         loop {
+            let started = Instant::now();
             let pending = self
                 .catalog
                 .pending_batch_documents(scope, &batch.id, CHUNK)
                 .await?;
+            timings.read_pending += started.elapsed();
             if pending.is_empty() {
                 break;
             }
@@ -132,13 +152,16 @@ impl Archive {
                     scope.check_archive(&new.metadata)?;
                 }
             }
+            let started = Instant::now();
             let archived = self
                 .catalog
                 .archive_batch_documents(scope, batch_of, documents)
                 .await?;
+            timings.archive += started.elapsed();
             METRICS.archived(archived.documents, archived.bytes);
             on_progress();
         }
+        let started = Instant::now();
         let (summary, completed_now) = self
             .catalog
             .complete_batch(scope, &batch.id)
@@ -158,7 +181,13 @@ impl Archive {
             }
         }
         let documents = self.catalog.batch_documents(scope, &batch.id).await?;
+        timings.report += started.elapsed();
         tracing::info!(
+            check_ms = timings.check.as_millis(),
+            record_ms = timings.record.as_millis(),
+            read_pending_ms = timings.read_pending.as_millis(),
+            archive_ms = timings.archive.as_millis(),
+            report_ms = timings.report.as_millis(),
             batch_id = %summary.id,
             archived = summary.totals.archived,
             already_archived = summary.totals.already_archived,
@@ -301,10 +330,13 @@ impl Archive {
         size: u64,
         file: &str,
     ) -> Result<Result<String, FieldError>, BatchError> {
-        let stored = if held {
-            self.content.stored_size(sha256).await?
-        } else {
-            None
+        // Content this process stored lately need not be read back: its size and type were
+        // taken from the upload itself.
+        let recent = held.then(|| self.content.recently_stored(sha256)).flatten();
+        let stored = match (held, recent) {
+            (false, _) => None,
+            (true, Some(recent)) => Some(recent.size),
+            (true, None) => self.content.stored_size(sha256).await?,
         };
         match stored {
             None => {
@@ -323,9 +355,13 @@ impl Archive {
             }
             Some(_) => {}
         }
-        let head = self.content.first_bytes(sha256, size, SNIFF_LENGTH).await?;
+        let sniffed = match recent {
+            Some(recent) => recent.sniffed,
+            None => Sniffed::of(&self.content.first_bytes(sha256, size, SNIFF_LENGTH).await?),
+        };
         let name = file.rsplit('/').next();
-        Ok(media_type::detect(&head, name, None)
+        Ok(sniffed
+            .detect(name, None)
             .map(|media_type| media_type.to_string())
             .map_err(|error| FieldError::new("file", error.to_string())))
     }

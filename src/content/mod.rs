@@ -9,6 +9,7 @@
 pub mod http;
 #[cfg(target_os = "linux")]
 mod local;
+mod recent;
 mod staging;
 mod verified;
 
@@ -27,9 +28,12 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use recent::RecentlyStored;
+pub use recent::StoredContent;
 use staging::StagedBytes;
 pub use staging::{StagedContent, StagingError, StagingWriter};
 
+use crate::documents::media_type::Sniffed;
 use crate::identifiers::Sha256Hex;
 
 /// The prefix under which all content lives.
@@ -109,6 +113,8 @@ pub struct ContentStore {
     /// On Linux, the local disk's writes are flushed in groups (see `local`).
     #[cfg(target_os = "linux")]
     group_sync: Option<local::GroupSync>,
+    /// What this process stored lately, shared by the clones of the store.
+    recent: Arc<RecentlyStored>,
 }
 
 impl ContentStore {
@@ -194,6 +200,7 @@ impl ContentStore {
             local_root: None,
             #[cfg(target_os = "linux")]
             group_sync: None,
+            recent: Arc::default(),
         }
     }
 
@@ -238,6 +245,23 @@ impl ContentStore {
     /// Stores staged content under its hash unless it is already there, intact. Returns once
     /// the content is durable.
     pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+        let sha256 = staged.sha256.clone();
+        let stored = StoredContent {
+            size: staged.size,
+            sniffed: Sniffed::of(&staged.head),
+        };
+        let outcome = self.write_staged(staged).await?;
+        self.recent.remember(&sha256, stored);
+        Ok(outcome)
+    }
+
+    /// The size and type of content this process stored lately, if it remembers it; the
+    /// store is not asked.
+    pub fn recently_stored(&self, sha256: &Sha256Hex) -> Option<StoredContent> {
+        self.recent.get(sha256)
+    }
+
+    async fn write_staged(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
         let location = Self::key(&staged.sha256);
         let mut mode = PutMode::Create;
         match self.store.head(&location).await {

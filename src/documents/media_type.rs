@@ -40,35 +40,115 @@ pub fn detect(
     file_name: Option<&str>,
     declared: Option<&str>,
 ) -> Result<&'static str, MediaTypeError> {
-    let named = file_name
-        .and_then(|name| mime_guess::from_path(name).first())
-        .map(|mime| mime.essence_str().to_string());
-    let declared = declared
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase())
-        .filter(|value| !value.is_empty() && value != "application/octet-stream");
-    let claims = [
-        ("the file name", named),
-        ("the declared Content-Type", declared),
-    ];
+    Sniffed::of(head).detect(file_name, declared)
+}
 
-    let actual = match infer::get(head) {
-        Some(kind) => accepted(kind.mime_type())
-            .ok_or_else(|| MediaTypeError::Unsupported(kind.mime_type().to_string()))?,
-        None => detect_text(head, &claims)?,
-    };
-    for (claim, claimed) in claims {
-        if let Some(claimed) = claimed
-            && !same_type(&claimed, actual)
-        {
-            return Err(MediaTypeError::Mismatch {
-                claim,
-                claimed,
-                actual: actual.to_string(),
-            });
+/// What a file's first bytes say of its type, whatever its name: kept instead of the bytes,
+/// it decides the type for any name later without reading the file again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sniffed {
+    /// The type its magic bytes give, if any.
+    magic: Option<&'static str>,
+    /// Without magic bytes: whether it reads as text, and starts with a mail header.
+    text: bool,
+    mail_header: bool,
+}
+
+impl Sniffed {
+    /// Reads `head`, up to [`SNIFF_LENGTH`] first bytes of a file.
+    pub fn of(head: &[u8]) -> Self {
+        let magic = infer::get(head).map(|kind| kind.mime_type());
+        Self {
+            magic,
+            text: magic.is_none() && looks_like_text(head),
+            mail_header: magic.is_none() && starts_with_mail_header(head),
         }
     }
-    Ok(actual)
+
+    /// The file's media type, given its name and the Content-Type its sender declared.
+    pub fn detect(
+        &self,
+        file_name: Option<&str>,
+        declared: Option<&str>,
+    ) -> Result<&'static str, MediaTypeError> {
+        let named = file_name
+            .and_then(|name| mime_guess::from_path(name).first())
+            .map(|mime| mime.essence_str().to_string());
+        let declared = declared
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase())
+            .filter(|value| !value.is_empty() && value != "application/octet-stream");
+        let claims = [
+            ("the file name", named),
+            ("the declared Content-Type", declared),
+        ];
+
+        let actual = match self.magic {
+            Some(magic) => {
+                accepted(magic).ok_or_else(|| MediaTypeError::Unsupported(magic.to_string()))?
+            }
+            None => self.detect_text(&claims)?,
+        };
+        for (claim, claimed) in claims {
+            if let Some(claimed) = claimed
+                && !same_type(&claimed, actual)
+            {
+                return Err(MediaTypeError::Mismatch {
+                    claim,
+                    claimed,
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(actual)
+    }
+
+    /// Files without magic bytes: emails and plain text, told apart by their claims and by
+    /// whether the first line looks like a mail header.
+    fn detect_text(
+        &self,
+        claims: &[(&'static str, Option<String>); 2],
+    ) -> Result<&'static str, MediaTypeError> {
+        // The first claim made (the name, else the declared type) is the one a refusal names.
+        let (claim, claimed) = claims
+            .iter()
+            .find_map(|(claim, claimed)| Some((*claim, claimed.clone()?)))
+            .map_or(("the file name", None), |(claim, claimed)| {
+                (claim, Some(claimed))
+            });
+        if !self.text {
+            return Err(match claimed {
+                Some(claimed) if accepted(&claimed).is_some() => MediaTypeError::Mismatch {
+                    claim,
+                    claimed,
+                    actual: "not a file of that type".into(),
+                },
+                _ => MediaTypeError::Unsupported("application/octet-stream".into()),
+            });
+        }
+        let is_email =
+            claimed.as_deref() == Some("message/rfc822") || (claimed.is_none() && self.mail_header);
+        if is_email && !self.mail_header {
+            return Err(MediaTypeError::Mismatch {
+                claim,
+                claimed: "message/rfc822".into(),
+                actual: "text without mail headers".into(),
+            });
+        }
+        match claimed.as_deref() {
+            None | Some("text/plain" | "message/rfc822") => Ok(if is_email {
+                "message/rfc822"
+            } else {
+                "text/plain"
+            }),
+            Some(other) if accepted(other).is_some() => Err(MediaTypeError::Mismatch {
+                claim,
+                claimed: other.to_string(),
+                actual: "text".into(),
+            }),
+            Some(other) => Err(MediaTypeError::Unsupported(other.to_string())),
+        }
+    }
 }
 
 fn accepted(media_type: &str) -> Option<&'static str> {
@@ -87,53 +167,6 @@ fn same_type(claimed: &str, actual: &str) -> bool {
                 | ("application/x-pdf", "application/pdf")
                 | ("text/plain", "message/rfc822")
         )
-}
-
-/// Files without magic bytes: emails and plain text, told apart by their claims and by
-/// whether the first line looks like a mail header.
-fn detect_text(
-    head: &[u8],
-    claims: &[(&'static str, Option<String>); 2],
-) -> Result<&'static str, MediaTypeError> {
-    // The first claim made (the name, else the declared type) is the one a refusal names.
-    let (claim, claimed) = claims
-        .iter()
-        .find_map(|(claim, claimed)| Some((*claim, claimed.clone()?)))
-        .map_or(("the file name", None), |(claim, claimed)| {
-            (claim, Some(claimed))
-        });
-    if !looks_like_text(head) {
-        return Err(match claimed {
-            Some(claimed) if accepted(&claimed).is_some() => MediaTypeError::Mismatch {
-                claim,
-                claimed,
-                actual: "not a file of that type".into(),
-            },
-            _ => MediaTypeError::Unsupported("application/octet-stream".into()),
-        });
-    }
-    let is_email = claimed.as_deref() == Some("message/rfc822")
-        || (claimed.is_none() && starts_with_mail_header(head));
-    if is_email && !starts_with_mail_header(head) {
-        return Err(MediaTypeError::Mismatch {
-            claim,
-            claimed: "message/rfc822".into(),
-            actual: "text without mail headers".into(),
-        });
-    }
-    match claimed.as_deref() {
-        None | Some("text/plain" | "message/rfc822") => Ok(if is_email {
-            "message/rfc822"
-        } else {
-            "text/plain"
-        }),
-        Some(other) if accepted(other).is_some() => Err(MediaTypeError::Mismatch {
-            claim,
-            claimed: other.to_string(),
-            actual: "text".into(),
-        }),
-        Some(other) => Err(MediaTypeError::Unsupported(other.to_string())),
-    }
 }
 
 /// Text is valid UTF-8 (a character cut at the end of the sniffed head is fine) or 8-bit text
@@ -203,6 +236,27 @@ mod tests {
             Ok("text/plain")
         );
         assert!(detect(b"no header here", Some("message.eml"), None).is_err());
+    }
+
+    #[test]
+    fn what_the_first_bytes_say_decides_later_for_any_name() {
+        let names = [
+            None,
+            Some("lettre.pdf"),
+            Some("scan.png"),
+            Some("message.eml"),
+        ];
+        let names = names.into_iter().chain([Some("note.txt"), Some("x.zip")]);
+        for name in names {
+            for head in [PDF, PNG, EMAIL, b"Bonjour".as_slice(), b"\0\x01binary"] {
+                let sniffed = Sniffed::of(head);
+                assert_eq!(sniffed.detect(name, None), detect(head, name, None));
+                assert_eq!(
+                    sniffed.detect(name, Some("application/pdf")),
+                    detect(head, name, Some("application/pdf"))
+                );
+            }
+        }
     }
 
     #[test]

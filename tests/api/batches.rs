@@ -340,6 +340,49 @@ async fn a_partly_invalid_batch_is_refused_whole_with_every_error_unless_partial
     assert_eq!(list["batches"][0]["status"], "completed");
 }
 
+/// The server that stored a batch's content checks the manifest from what the uploads found;
+/// a server started since reads the content back from the store: the same verdicts.
+#[tokio::test]
+async fn a_manifest_is_checked_alike_by_the_server_that_stored_its_content_and_after_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let files: Vec<BatchFile> = (1..=3).map(|n| batch_file(&format!("{n}.pdf"))).collect();
+    let mut bad_size = entry(&files[1], NIR);
+    bad_size["size"] = json!(5);
+    let mut misnamed = entry(&files[2], NIR);
+    misnamed["file"] = json!("3.png");
+    let batch = manifest(
+        "LOT-RESTART",
+        vec![entry(&files[0], NIR), bad_size, misnamed],
+    );
+
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let (status, before) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 422, "{before}");
+    assert_eq!(
+        error_fields(&before),
+        ["documents[1].size", "documents[2].file"]
+    );
+    app.stop().await;
+
+    let app = spawn_app_on(&data_dir, |_| {}).await;
+    let (status, after) = commit(&app, &app.scanner, "", &batch).await;
+    assert_eq!(status, 422, "{after}");
+    assert_eq!(after["errors"], before["errors"]);
+    let (status, report) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest("LOT-RESTART", vec![entry(&files[0], NIR)]),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(outcomes(&report), ["archived"]);
+}
+
 #[tokio::test]
 async fn a_csv_manifest_names_several_parties_per_line() {
     let app = spawn_app().await;
