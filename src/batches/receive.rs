@@ -333,10 +333,10 @@ impl Archive {
         // Content this process stored lately need not be read back: its size and type were
         // taken from the upload itself.
         let recent = held.then(|| self.content.recently_stored(sha256)).flatten();
-        let stored = match (held, recent) {
-            (false, _) => None,
-            (true, Some(recent)) => Some(recent.size),
-            (true, None) => self.content.stored_size(sha256).await?,
+        let stored = match recent {
+            Some(recent) => Some(recent.size),
+            None if held => self.content.stored_size(sha256).await?,
+            None => None,
         };
         match stored {
             None => {

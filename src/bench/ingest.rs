@@ -60,8 +60,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let batch_dir = root.join("batch");
     let started = Instant::now();
     let files = write_batch(&batch_dir, options.documents, options.size, options.people)?;
-    // The batch folder's gigabyte would otherwise still be in the page cache, dirty, when the
-    // server's first `syncfs` runs: ged would pay for writing the scanning centre's files.
+    // The batch folder would otherwise still be in the page cache, dirty, when the server's
+    // first `syncfs` runs: ged would pay for writing the scanning centre's files.
+    #[cfg(target_os = "linux")]
     rustix::fs::syncfs(std::fs::File::open(&batch_dir)?)?;
     println!(
         "generated the batch folder in {:.1} s",

@@ -525,7 +525,34 @@ impl ContentStore {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_s3_url;
+    use super::{ContentStore, StagedContent, parse_s3_url};
+
+    #[tokio::test]
+    async fn what_an_upload_found_is_remembered_once_stored_and_shared_by_clones() {
+        let folder = tempfile::tempdir().unwrap();
+        let store =
+            ContentStore::open_local(&folder.path().join("objects"), &folder.path().join("tmp"))
+                .unwrap();
+        let bytes = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n".to_vec();
+        let staged = StagedContent::from_bytes(bytes.clone());
+        let sha256 = staged.sha256.clone();
+        assert_eq!(store.recently_stored(&sha256), None);
+        store.put(staged).await.unwrap();
+        let remembered = store
+            .recently_stored(&sha256)
+            .expect("remembered once stored");
+        assert_eq!(remembered.size, bytes.len() as u64);
+        assert_eq!(
+            remembered.sniffed.detect(Some("lettre.pdf"), None),
+            Ok("application/pdf")
+        );
+        assert!(remembered.sniffed.detect(Some("scan.png"), None).is_err());
+        assert_eq!(
+            store.stored_size(&sha256).await.unwrap(),
+            Some(remembered.size)
+        );
+        assert_eq!(store.clone().recently_stored(&sha256), Some(remembered));
+    }
 
     #[test]
     fn s3_urls_name_a_bucket_and_a_prefix() {

@@ -239,27 +239,6 @@ mod tests {
     }
 
     #[test]
-    fn what_the_first_bytes_say_decides_later_for_any_name() {
-        let names = [
-            None,
-            Some("lettre.pdf"),
-            Some("scan.png"),
-            Some("message.eml"),
-        ];
-        let names = names.into_iter().chain([Some("note.txt"), Some("x.zip")]);
-        for name in names {
-            for head in [PDF, PNG, EMAIL, b"Bonjour".as_slice(), b"\0\x01binary"] {
-                let sniffed = Sniffed::of(head);
-                assert_eq!(sniffed.detect(name, None), detect(head, name, None));
-                assert_eq!(
-                    sniffed.detect(name, Some("application/pdf")),
-                    detect(head, name, Some("application/pdf"))
-                );
-            }
-        }
-    }
-
-    #[test]
     fn unknown_binary_and_unaccepted_types_are_unsupported() {
         assert!(matches!(
             detect(b"PK\x03\x04\x14\0\0\0", Some("archive.zip"), None),
