@@ -33,7 +33,6 @@ pub use recent::StoredContent;
 use staging::StagedBytes;
 pub use staging::{StagedContent, StagingError, StagingWriter};
 
-use crate::documents::media_type::Sniffed;
 use crate::identifiers::Sha256Hex;
 
 /// The prefix under which all content lives.
@@ -248,7 +247,7 @@ impl ContentStore {
         let sha256 = staged.sha256.clone();
         let stored = StoredContent {
             size: staged.size,
-            sniffed: Sniffed::of(&staged.head),
+            sniffed: staged.sniffed,
         };
         let outcome = self.write_staged(staged).await?;
         self.recent.remember(&sha256, stored);

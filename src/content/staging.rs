@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::documents::media_type::SNIFF_LENGTH;
+use crate::documents::media_type::{SNIFF_LENGTH, Sniffed};
 use crate::identifiers::Sha256Hex;
 
 /// Uploads up to this size stay in memory; larger ones go to a temporary file.
@@ -40,7 +40,8 @@ pub struct StagedContent {
     pub sha256: Sha256Hex,
     pub size: u64,
     /// The first bytes, for media-type detection.
-    pub head: Bytes,
+    /// What its first bytes say of its type, taken once as it arrived.
+    pub sniffed: Sniffed,
     pub(super) bytes: StagedBytes,
 }
 
@@ -54,11 +55,11 @@ impl StagedContent {
     /// Content already in memory (an email's attachment), hashed here.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         let sha256 = Sha256Hex::from_digest(&Sha256::digest(&bytes));
-        let head = Bytes::copy_from_slice(&bytes[..bytes.len().min(SNIFF_LENGTH)]);
+        let sniffed = Sniffed::of(&bytes[..bytes.len().min(SNIFF_LENGTH)]);
         Self {
             sha256,
             size: bytes.len() as u64,
-            head,
+            sniffed,
             bytes: StagedBytes::Memory(Bytes::from(bytes)),
         }
     }
@@ -132,7 +133,7 @@ impl StagingWriter {
         Ok(StagedContent {
             sha256: Sha256Hex::from_digest(&self.hasher.finalize()),
             size: self.size,
-            head: Bytes::from(self.head),
+            sniffed: Sniffed::of(&self.head),
             bytes,
         })
     }

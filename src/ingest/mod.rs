@@ -12,7 +12,7 @@ use crate::archive::Archive;
 use crate::catalog::{CatalogError, Inserted, NewAttachment, NewDocument};
 use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::dates::{format_date, parse_date};
-use crate::documents::media_type::{self, MediaTypeError};
+use crate::documents::media_type::MediaTypeError;
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
 use crate::email::{self, EmailAttachment, ParsedEmail};
@@ -73,17 +73,20 @@ impl Archive {
                 "file", "is empty",
             )));
         }
-        let media_type = media_type::detect(
-            &staged.head,
-            file.file_name.as_deref(),
-            file.declared_media_type.as_deref(),
-        )
-        .map_err(|error| match error {
-            MediaTypeError::Unsupported(_) => ArchiveError::UnsupportedMediaType(error.to_string()),
-            MediaTypeError::Mismatch { .. } => {
-                ArchiveError::Invalid(ValidationErrors::single("file", error.to_string()))
-            }
-        })?;
+        let media_type = staged
+            .sniffed
+            .detect(
+                file.file_name.as_deref(),
+                file.declared_media_type.as_deref(),
+            )
+            .map_err(|error| match error {
+                MediaTypeError::Unsupported(_) => {
+                    ArchiveError::UnsupportedMediaType(error.to_string())
+                }
+                MediaTypeError::Mismatch { .. } => {
+                    ArchiveError::Invalid(ValidationErrors::single("file", error.to_string()))
+                }
+            })?;
 
         // A message past the split limit is kept whole with its headers read; its body and
         // attachments stay inside the .eml (parsing holds the message and its decoded parts in
@@ -188,12 +191,13 @@ impl Archive {
         attachment: EmailAttachment,
     ) -> Result<NewAttachment, ArchiveError> {
         let staged = StagedContent::from_bytes(attachment.bytes);
-        let media_type = media_type::detect(
-            &staged.head,
-            attachment.file_name.as_deref(),
-            attachment.declared_media_type.as_deref(),
-        )
-        .unwrap_or(OPAQUE);
+        let media_type = staged
+            .sniffed
+            .detect(
+                attachment.file_name.as_deref(),
+                attachment.declared_media_type.as_deref(),
+            )
+            .unwrap_or(OPAQUE);
         let content = ContentDescription {
             sha256: staged.sha256.clone(),
             size: staged.size,
