@@ -16,7 +16,7 @@ use tantivy::tokenizer::{
 use super::stemming::FrenchStemmer;
 
 /// Bumped whenever the fields or their analysis change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Names: split on non-alphanumerics, lower case, accents folded ("Lefèvre" = "LEFEVRE").
 pub const NAME_TOKENIZER: &str = "ged_name";
@@ -95,11 +95,11 @@ pub fn build_schema() -> (Schema, Fields) {
         batch: builder.add_text_field("batch", STRING),
         dossier: builder.add_text_field("dossier", STRING),
         dossier_status: builder.add_text_field("dossier_status", STRING),
-        document_day: builder.add_i64_field("document_day", INDEXED | FAST),
+        document_day: builder.add_i64_field("document_day", FAST),
         year: builder.add_u64_field("year", FAST),
-        archived_micros: builder.add_i64_field("archived_micros", INDEXED | FAST),
-        date_key: builder.add_i64_field("date_key", INDEXED | FAST),
-        archived_key: builder.add_i64_field("archived_key", INDEXED | FAST),
+        archived_micros: builder.add_i64_field("archived_micros", FAST),
+        date_key: builder.add_i64_field("date_key", FAST),
+        archived_key: builder.add_i64_field("archived_key", FAST),
         title: builder.add_text_field("title", text(FRENCH_TOKENIZER)),
         text: builder.add_text_field("text", text(FRENCH_TOKENIZER)),
         hit: builder.add_text_field("hit", STORED),

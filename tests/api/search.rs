@@ -515,3 +515,58 @@ async fn the_search_command_prints_a_table_or_json() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("2 of 2 documents"));
 }
+
+/// The index reads documents in bulk as JSON the database writes: quotes, backslashes, line
+/// breaks, accents and flags must come back as the document itself shows them.
+#[tokio::test]
+async fn a_hit_shows_what_the_document_shows_whatever_its_characters() {
+    let app = spawn_app().await;
+    let mut first = metadata();
+    first["title"] = json!("Lettre \"urgente\" \\ n°5 —\nété ✉");
+    first["sensitive"] = json!(true);
+    first["recipient"] = json!("Service \"Contentieux\"");
+    first["individuals"] = json!([{"nir": NIR, "client_number": "b-2",
+        "last_name": "O'Brien \"Jr\" \\", "first_name": "Zoé"}]);
+    first["companies"] = json!([{"siret": SIRET, "name": "Eaux \"de\" Lyon \\ Ω"}]);
+    let first = app.archive_ok(&first, pdf_part("characters")).await;
+    // The person gains a second client number, which sorts before "b-2" as bytes.
+    let mut second = metadata();
+    second["individuals"] = json!([{"nir": NIR, "client_number": "Z-9"}]);
+    second["companies"] = json!([]);
+    app.archive_ok(&second, pdf_part("second number")).await;
+
+    let found = app.search(&format!("nir={NIR}&sort=archived_asc")).await;
+    assert_eq!(total(&found), 2);
+    let hit = &found["hits"][0];
+    assert_eq!(hit["id"], first["id"]);
+    let response = app
+        .get(&format!("/api/v1/documents/{}", id_of(&first)))
+        .await;
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    for field in [
+        "title",
+        "sensitive",
+        "document_type",
+        "document_date",
+        "direction",
+        "channel",
+        "source",
+        "individuals",
+        "companies",
+    ] {
+        assert_eq!(hit[field], document[field], "{field}");
+    }
+    assert_eq!(hit["title"], "Lettre \"urgente\" \\ n°5 —\nété ✉");
+    assert_eq!(hit["sensitive"], true);
+    assert_eq!(
+        hit["individuals"][0]["client_numbers"],
+        json!(["Z-9", "b-2"])
+    );
+    assert_eq!(hit["individuals"][0]["last_name"], "O'Brien \"Jr\" \\");
+    assert_eq!(hit["companies"][0]["name"], "Eaux \"de\" Lyon \\ Ω");
+    assert_eq!(
+        total(&app.search("recipient=contentieux&name=o%27brien").await),
+        1
+    );
+}

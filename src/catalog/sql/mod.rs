@@ -1604,16 +1604,16 @@ async fn resolve_party(
     Ok(party_id)
 }
 
-/// A document of a bulk read with its parties and dossiers, for the index.
-#[derive(sqlx::FromRow)]
+/// A document of a bulk read with its parties and dossiers, for the index: one element of the
+/// JSON list [`load_index_sources`] reads, a positional array in the order of these fields.
+#[derive(serde::Deserialize)]
 struct IndexRow {
     tenant_id: String,
     archived_seq: i64,
     text: Option<String>,
     /// `[[party_id, role, siret], …]` in the document's order.
-    links: String,
-    /// The document's dossiers, as [`DOSSIERS_OF_DOCUMENT`] lists them.
-    dossiers: String,
+    links: Vec<PartyLink>,
+    dossiers: Vec<DossierOnDocument>,
     id: String,
     media_type: String,
     direction: String,
@@ -1624,10 +1624,14 @@ struct IndexRow {
     title: Option<String>,
     agent: Option<String>,
     recipient: Option<String>,
-    sensitive: bool,
+    /// 0 or 1: both dialects write it as a number.
+    sensitive: u8,
     archived_at: String,
     batch_ref: Option<String>,
 }
+
+/// A document's link to a party: party id, role, SIRET.
+type PartyLink = (i64, Option<String>, Option<String>);
 
 /// A whole document of a bulk read, with its parties and dossiers.
 #[derive(sqlx::FromRow)]
@@ -1667,20 +1671,61 @@ const LINKS_OF_DOCUMENT: &str = pick(
      ORDER BY dp.position)::text FROM document_parties dp WHERE dp.document_id = d.id), '[]')",
 );
 
-/// The references of party `p` as `[[kind, value], …]`, sorted.
+/// The references of party `p` as `[[kind, value], …]`, in no order: [`references_by_party`]
+/// sorts them (a sort per party in SQLite was a third of reading the parties).
 const REFERENCES_OF_PARTY: &str = pick(
-    "(SELECT json_group_array(json_array(r.kind, r.value)) FROM \
-     (SELECT kind, value FROM party_references WHERE party_id = p.id ORDER BY kind, value) r)",
-    "COALESCE((SELECT json_agg(json_build_array(r.kind, r.value) ORDER BY r.kind, r.value)::text \
+    "(SELECT json_group_array(json_array(r.kind, r.value)) \
+     FROM party_references r WHERE r.party_id = p.id)",
+    "COALESCE((SELECT json_agg(json_build_array(r.kind, r.value))::text \
      FROM party_references r WHERE r.party_id = p.id), '[]')",
 );
+
+/// Bulk reads come back as one JSON list built by the database, one value in all: the driver's
+/// cost is per row and per column (a copy of each value, handed over from its thread), and it
+/// was half of `ged reindex`'s time. See docs/search.md (index build rate).
+fn json_list_of(columns: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Dialect::Postgres => format!("COALESCE(json_agg(json_build_array({columns})), '[]')::text"),
+    }
+}
+
+/// A JSON text (such as [`LINKS_OF_DOCUMENT`]) nested as JSON, not as a string, in
+/// [`json_list_of`]'s list: a subquery's value loses SQLite's JSON subtype.
+fn nested_json(text: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("json({text})"),
+        Dialect::Postgres => format!("({text})::json"),
+    }
+}
+
+/// `d.sensitive` as 0 or 1 in both dialects (SQLite stores booleans as numbers).
+const SENSITIVE_AS_NUMBER: &str = pick("d.sensitive", "d.sensitive::int");
+
+/// Runs `query`, binding `low` and `high` to `$1` and `$2`, whose one value is a JSON list
+/// made by [`json_list_of`], and reads it as `T`s; `what` names them in an error.
+async fn read_json_list<T: serde::de::DeserializeOwned>(
+    pool: &Pool,
+    query: &str,
+    low: i64,
+    high: i64,
+    what: &str,
+) -> Result<Vec<T>, CatalogError> {
+    let list: String = sqlx::query_scalar(query)
+        .bind(low)
+        .bind(high)
+        .fetch_one(pool)
+        .await?;
+    serde_json::from_str(&list).map_err(|e| CatalogError::Corrupt(format!("{what}: {e}")))
+}
 
 fn dossiers_from_json(document: &str, json: &str) -> Result<Vec<DossierOnDocument>, CatalogError> {
     serde_json::from_str(json)
         .map_err(|e| CatalogError::Corrupt(format!("dossiers of document {document}: {e}")))
 }
 
-#[derive(sqlx::FromRow)]
+/// A party of a bulk read: one element of the JSON list [`PartiesOfDocuments::load`] reads.
+#[derive(serde::Deserialize)]
 struct IndexPartyRow {
     id: i64,
     kind: String,
@@ -1689,7 +1734,7 @@ struct IndexPartyRow {
     birth_date: Option<String>,
     name: Option<String>,
     /// `[[kind, value], …]`.
-    references: String,
+    references: Vec<(String, String)>,
 }
 
 /// Loads whole documents in bulk for the documents matching `filter`, an SQL condition on `d`
@@ -1713,7 +1758,9 @@ async fn load_documents(
     rows.into_iter()
         .map(|row| {
             let id = &row.document.id;
-            let linked = parties.linked(id, &row.links)?;
+            let links = serde_json::from_str(&row.links)
+                .map_err(|e| CatalogError::Corrupt(format!("parties of document {id}: {e}")))?;
+            let linked = parties.linked(links)?;
             let dossiers = dossiers_from_json(id, &row.dossiers)?;
             Ok(SequencedDocument {
                 archived_seq: row.archived_seq,
@@ -1730,23 +1777,30 @@ async fn load_index_sources(
     low: i64,
     high: i64,
 ) -> Result<Vec<IndexSource>, CatalogError> {
-    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
-        "SELECT d.tenant_id, d.archived_seq, t.text, {LINKS_OF_DOCUMENT} AS links, \
-         {DOSSIERS_OF_DOCUMENT} AS dossiers, d.id, d.media_type, d.direction, d.channel, \
-         d.source, d.document_type, d.document_date, d.title, d.agent, d.recipient, \
-         d.sensitive, d.archived_at, d.batch_ref \
-         FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id WHERE {filter}"
-    ))
-    .bind(low)
-    .bind(high)
-    .fetch_all(pool)
+    let columns = format!(
+        "d.tenant_id, d.archived_seq, t.text, {}, {}, d.id, d.media_type, d.direction, \
+         d.channel, d.source, d.document_type, d.document_date, d.title, d.agent, d.recipient, \
+         {SENSITIVE_AS_NUMBER}, d.archived_at, d.batch_ref",
+        nested_json(LINKS_OF_DOCUMENT),
+        nested_json(DOSSIERS_OF_DOCUMENT),
+    );
+    let rows: Vec<IndexRow> = read_json_list(
+        pool,
+        &format!(
+            "SELECT {} FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id \
+             WHERE {filter}",
+            json_list_of(&columns)
+        ),
+        low,
+        high,
+        "documents to index",
+    )
     .await?;
     let parties = PartiesOfDocuments::load(pool, filter, low, high).await?;
     rows.into_iter()
         .map(|row| {
-            let linked = parties.linked(&row.id, &row.links)?;
+            let linked = parties.linked(row.links)?;
             let (individuals, companies) = parties_from_rows(linked, &parties.references)?;
-            let dossiers = dossiers_from_json(&row.id, &row.dossiers)?;
             Ok(IndexSource {
                 tenant: row.tenant_id,
                 archived_seq: row.archived_seq,
@@ -1762,12 +1816,12 @@ async fn load_index_sources(
                     title: row.title,
                     agent: row.agent,
                     recipient: row.recipient,
-                    sensitive: row.sensitive,
+                    sensitive: row.sensitive != 0,
                     archived_at: row.archived_at,
                     batch_ref: row.batch_ref,
                     individuals,
                     companies,
-                    dossiers,
+                    dossiers: row.dossiers,
                 },
             })
         })
@@ -1783,39 +1837,40 @@ struct PartiesOfDocuments {
 
 impl PartiesOfDocuments {
     async fn load(pool: &Pool, filter: &str, low: i64, high: i64) -> Result<Self, CatalogError> {
-        let parties: Vec<IndexPartyRow> = sqlx::query_as(&format!(
-            "SELECT p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, \
-             {REFERENCES_OF_PARTY} AS \"references\" \
-             FROM parties p WHERE p.id IN \
-             (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})"
-        ))
-        .bind(low)
-        .bind(high)
-        .fetch_all(pool)
+        let columns = format!(
+            "p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, {}",
+            nested_json(REFERENCES_OF_PARTY)
+        );
+        let parties: Vec<IndexPartyRow> = read_json_list(
+            pool,
+            &format!(
+                "SELECT {} FROM parties p WHERE p.id IN \
+                 (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})",
+                json_list_of(&columns)
+            ),
+            low,
+            high,
+            "parties of documents",
+        )
         .await?;
-        let mut references = HashMap::with_capacity(parties.len());
+        let mut references = Vec::with_capacity(parties.len());
         let mut rows = HashMap::with_capacity(parties.len());
-        for party in parties {
-            let pairs: Vec<(String, String)> =
-                serde_json::from_str(&party.references).map_err(|e| {
-                    CatalogError::Corrupt(format!("references of party {}: {e}", party.id))
-                })?;
-            let mut kinds = Vec::with_capacity(pairs.len());
-            for (kind, value) in pairs {
-                let kind = ReferenceKind::parse(&kind)
-                    .ok_or_else(|| CatalogError::Corrupt(format!("reference kind {kind}")))?;
-                kinds.push((kind, value));
-            }
-            references.insert(party.id, kinds);
+        for mut party in parties {
+            references.extend(std::mem::take(&mut party.references).into_iter().map(
+                |(kind, value)| ReferenceRow {
+                    party_id: party.id,
+                    kind,
+                    value,
+                },
+            ));
             rows.insert(party.id, party);
         }
+        let references = references_by_party(references)?;
         Ok(Self { rows, references })
     }
 
     /// The parties of a document, from its links as [`LINKS_OF_DOCUMENT`] lists them.
-    fn linked(&self, document: &str, links: &str) -> Result<Vec<DocumentPartyRow>, CatalogError> {
-        let links: Vec<(i64, Option<String>, Option<String>)> = serde_json::from_str(links)
-            .map_err(|e| CatalogError::Corrupt(format!("parties of document {document}: {e}")))?;
+    fn linked(&self, links: Vec<PartyLink>) -> Result<Vec<DocumentPartyRow>, CatalogError> {
         links
             .into_iter()
             .map(|(party_id, role, siret)| {
@@ -1849,6 +1904,11 @@ fn references_by_party(
             .entry(reference.party_id)
             .or_default()
             .push((kind, reference.value));
+    }
+    // Values by bytes, whatever order and collation the query had: a party's numbers are
+    // listed alike by every read and both dialects.
+    for values in by_party.values_mut() {
+        values.sort_unstable_by(|a, b| a.1.cmp(&b.1));
     }
     Ok(by_party)
 }
