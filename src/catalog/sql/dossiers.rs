@@ -827,16 +827,19 @@ pub(super) async fn party(
         row = find(ReferenceKind::Siren, siret.siren().as_str().to_string()).await?;
     }
     let Some(row) = row else { return Ok(None) };
-    let references: Vec<(String, String)> = sqlx::query_as(
-        "SELECT kind, value FROM party_references WHERE party_id = $1 ORDER BY kind, value",
-    )
-    .bind(row.id)
-    .fetch_all(pool)
-    .await?;
+    let references: Vec<ReferenceRow> =
+        sqlx::query_as("SELECT party_id, kind, value FROM party_references WHERE party_id = $1")
+            .bind(row.id)
+            .fetch_all(pool)
+            .await?;
+    // Ordered as every other read orders a party's numbers.
+    let references = references_by_party(references)?;
     let of = |wanted: ReferenceKind| -> Vec<String> {
         references
-            .iter()
-            .filter(|(kind, _)| kind == wanted.as_str())
+            .get(&row.id)
+            .into_iter()
+            .flatten()
+            .filter(|(kind, _)| *kind == wanted)
             .map(|(_, value)| value.clone())
             .collect()
     };
