@@ -191,6 +191,31 @@ pub struct IndexedDocument {
     pub dossiers: Vec<DossierOnDocument>,
 }
 
+/// How much one bulk read for the index takes: at most `documents`, and no further document
+/// once the extracted texts read reach `text_bytes` (the first document is always read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexPage {
+    pub documents: u32,
+    pub text_bytes: u64,
+}
+
+impl IndexPage {
+    /// Texts read at once. A page is read as one JSON value, which SQLite and PostgreSQL refuse
+    /// beyond 1 GB: a text grows at most 6-fold escaped (a control character is `\u00XX`),
+    /// so 16 MiB stays far below it, and adds at most a few tens of MiB to `ged reindex`'s
+    /// peak memory (its target is 512 MB). Scanned letters of 20 KB of text still come
+    /// 800 to a page.
+    pub const TEXT_BYTES: u64 = 16 * 1024 * 1024;
+
+    /// Pages of at most `documents` documents and [`Self::TEXT_BYTES`] of text.
+    pub const fn of(documents: u32) -> Self {
+        Self {
+            documents,
+            text_bytes: Self::TEXT_BYTES,
+        }
+    }
+}
+
 /// The documents touched by a run of changes, in their current state.
 #[derive(Debug, Clone, Default)]
 pub struct ChangedDocuments {
@@ -198,6 +223,8 @@ pub struct ChangedDocuments {
     pub upto_seq: i64,
     /// How many changes the run covered.
     pub changes: usize,
+    /// Whether the run reached the last change (when it was read).
+    pub caught_up: bool,
     pub documents: Vec<IndexSource>,
     /// Documents changed in the run that no longer exist.
     pub removed: Vec<String>,
@@ -326,20 +353,21 @@ pub trait Catalog: Send + Sync + 'static {
     /// The highest change sequence number (0 for an empty catalog).
     async fn latest_seq(&self) -> Result<i64, CatalogError>;
 
-    /// The documents touched by the (at most `limit`) changes after `after_seq`, every tenant,
-    /// sensitive included: for the search index, which applies the scope at query time.
+    /// The documents touched by the changes after `after_seq`, as many changes as `page`
+    /// allows, every tenant, sensitive included: for the search index, which applies the scope
+    /// at query time.
     async fn changed_documents(
         &self,
         after_seq: i64,
-        limit: u32,
+        page: IndexPage,
     ) -> Result<ChangedDocuments, CatalogError>;
 
-    /// Up to `limit` documents in archive order after `after_archived_seq`: for rebuilding the
-    /// index from scratch.
+    /// The documents in archive order after `after_archived_seq`, as many as `page` allows:
+    /// for rebuilding the index from scratch.
     async fn documents_in_archive_order(
         &self,
         after_archived_seq: i64,
-        limit: u32,
+        page: IndexPage,
     ) -> Result<Vec<IndexSource>, CatalogError>;
 
     async fn document_count(&self) -> Result<i64, CatalogError>;

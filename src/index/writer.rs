@@ -18,10 +18,10 @@ use tokio::sync::{Notify, watch};
 
 use super::document::to_index_document;
 use super::schema::{Fields, SCHEMA_VERSION, build_schema, register_tokenizers};
-use crate::catalog::{Catalog, IndexSource};
+use crate::catalog::{Catalog, IndexPage, IndexSource};
 
-/// Changes read from the catalog at once.
-const PAGE: u32 = 5_000;
+/// Changes read from the catalog at once (fewer when their texts are long).
+const PAGE: IndexPage = IndexPage::of(5_000);
 /// Commit after this many uncommitted changes…
 const COMMIT_COUNT: usize = 100_000;
 /// …or this long after the first uncommitted one when caught up (near-real-time)…
@@ -352,7 +352,7 @@ impl Follower {
                     continue;
                 }
             };
-            let caught_up = batch.changes < PAGE as usize;
+            let caught_up = batch.caught_up;
             if batch.changes > 0 {
                 let fields = self.fields;
                 let applied = self

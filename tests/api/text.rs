@@ -17,6 +17,7 @@ use reqwest::multipart::Part;
 use serde_json::{Value, json};
 
 use ged::access::{DEFAULT_TENANT, Role};
+use ged::catalog::IndexPage;
 
 use crate::helpers::{TestApp, catalog_pool, metadata, sha256_hex, spawn_app, spawn_app_on};
 
@@ -563,4 +564,119 @@ async fn the_web_ui_shows_an_emails_headers_attachments_and_search_extracts() {
     app.search("q=gracieuse").await;
     let html = page("/ui/recherche/individu?q=gracieuse&nir=185057800608491".into()).await;
     assert!(html.contains("<mark>gracieuse</mark>"), "{html}");
+}
+
+/// A plain-text email whose body is `words` words, all `word` but the last, `last`.
+fn long_email(n: usize, word: &str, words: usize, last: &str) -> Vec<u8> {
+    let mut body = String::new();
+    for i in 1..words {
+        body.push_str(word);
+        body.push_str(if i % 12 == 0 { "\r\n" } else { " " });
+    }
+    body.push_str(last);
+    format!(
+        "From: Renée Lefèvre <renee.lefevre@example.fr>\r\nTo: reclamations@caf.example\r\n\
+         Subject: Pièces {n}\r\nDate: Tue, 5 Mar 2024 10:00:00 +0100\r\n\
+         Message-ID: <pieces-{n}@example.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_index_reads_long_texts_a_few_at_a_time() {
+    // A page of the index's reads is one JSON value in the database, which refuses values
+    // beyond 1 GB: pages are bounded by the bytes of their texts too.
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (n, last) in ["premierement", "deuxiemement", "troisiemement"]
+        .into_iter()
+        .enumerate()
+    {
+        // 50,000 words of 8 bytes: 400 KB of text each.
+        let email = long_email(n, "justific", 50_000, last);
+        let document = app
+            .archive_ok(
+                &email_metadata(),
+                part(&email, &format!("pieces-{n}.eml"), "message/rfc822"),
+            )
+            .await;
+        let id = document["id"].as_str().unwrap().to_string();
+        assert_eq!(extracted(&app, &id).await["text"]["status"], "done");
+        ids.push(id);
+    }
+    let text = text_of(&app, &ids[2]).await;
+    assert!(
+        text.len() > 400_000 && text.ends_with("troisiemement"),
+        "{}",
+        text.len()
+    );
+
+    // The first text starts a page at 0 bytes, the second at 400 KB, under the bound: both
+    // are read; the third would start at 800 KB.
+    let page = IndexPage {
+        documents: 100,
+        text_bytes: 500_000,
+    };
+    let catalog = app.catalog();
+    let first = catalog.documents_in_archive_order(0, page).await.unwrap();
+    let read: Vec<String> = first.iter().map(|s| s.document.id.to_string()).collect();
+    assert_eq!(read, ids[..2]);
+    assert!(
+        first
+            .iter()
+            .all(|s| s.text.as_ref().unwrap().len() > 400_000)
+    );
+    let after = first[1].archived_seq;
+    let second = catalog
+        .documents_in_archive_order(after, page)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].document.id.to_string(), ids[2]);
+    let after = second[0].archived_seq;
+    assert!(
+        catalog
+            .documents_in_archive_order(after, page)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A single text over the bound is read all the same, alone.
+    let tiny = IndexPage {
+        documents: 100,
+        text_bytes: 1,
+    };
+    assert_eq!(
+        catalog
+            .documents_in_archive_order(0, tiny)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The writer's reads: an email's text is recorded with its document, one change each;
+    // a run takes the changes whose documents' texts before them stay under the bound, and
+    // says it has caught up only once it has read the last change.
+    let mut after_seq = 0;
+    let mut runs = Vec::new();
+    loop {
+        let run = catalog.changed_documents(after_seq, page).await.unwrap();
+        runs.push((run.changes, run.documents.len(), run.caught_up));
+        after_seq = run.upto_seq;
+        if run.caught_up || runs.len() > 10 {
+            break;
+        }
+    }
+    assert_eq!(runs, [(2, 2, false), (1, 1, true)]);
+    assert_eq!(after_seq, app.latest_seq().await);
+
+    // And the running server's writer indexed them all.
+    for (id, word) in ids
+        .iter()
+        .zip(["premierement", "deuxiemement", "troisiemement"])
+    {
+        let results = app.search(&format!("q={word}")).await;
+        assert_eq!(hit_ids(&results), [id.as_str()], "{word}");
+    }
 }

@@ -26,8 +26,8 @@ use crate::batches::{
     PendingBatchDocument,
 };
 use crate::catalog::{
-    Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, Dialect, IndexSource,
-    IndexedDocument, Inserted, NewDocument,
+    Archived, Catalog, CatalogError, ChangedDocuments, ContentReference, Dialect, IndexPage,
+    IndexSource, IndexedDocument, Inserted, NewDocument,
 };
 use crate::dates::{format_date, format_timestamp, now_timestamp};
 use crate::documents::model::{Channel, Direction, Document, DocumentId, DocumentMetadata};
@@ -541,18 +541,21 @@ impl Catalog for Backend {
     async fn changed_documents(
         &self,
         after_seq: i64,
-        limit: u32,
+        page: IndexPage,
     ) -> Result<ChangedDocuments, CatalogError> {
-        let (upto_seq, changes): (Option<i64>, i64) = sqlx::query_as(
-            "SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2) AS run",
+        let (upto_seq, changes, listed) = page_end(
+            &self.readers,
+            "SELECT c.seq AS k, COALESCE(octet_length(t.text), 0) AS bytes FROM changes c \
+             LEFT JOIN document_texts t ON t.document_id = c.document_id \
+             WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+            after_seq,
+            page,
         )
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_one(&self.readers)
         .await?;
         let Some(upto_seq) = upto_seq else {
             return Ok(ChangedDocuments {
                 upto_seq: after_seq,
+                caught_up: true,
                 ..Default::default()
             });
         };
@@ -582,6 +585,7 @@ impl Catalog for Backend {
         Ok(ChangedDocuments {
             upto_seq,
             changes: changes as usize,
+            caught_up: changes == listed && listed < i64::from(page.documents),
             documents,
             removed,
         })
@@ -590,15 +594,16 @@ impl Catalog for Backend {
     async fn documents_in_archive_order(
         &self,
         after_archived_seq: i64,
-        limit: u32,
+        page: IndexPage,
     ) -> Result<Vec<IndexSource>, CatalogError> {
-        let upto: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(archived_seq) FROM \
-             (SELECT archived_seq FROM documents WHERE archived_seq > $1 ORDER BY archived_seq LIMIT $2) AS run",
+        let (upto, _, _) = page_end(
+            &self.readers,
+            "SELECT d.archived_seq AS k, COALESCE(octet_length(t.text), 0) AS bytes \
+             FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id \
+             WHERE d.archived_seq > $1 ORDER BY d.archived_seq LIMIT $2",
+            after_archived_seq,
+            page,
         )
-        .bind(after_archived_seq)
-        .bind(i64::from(limit))
-        .fetch_one(&self.readers)
         .await?;
         let Some(upto) = upto else {
             return Ok(Vec::new());
@@ -1701,6 +1706,29 @@ fn nested_json(text: &str) -> String {
 
 /// `d.sensitive` as 0 or 1 in both dialects (SQLite stores booleans as numbers).
 const SENSITIVE_AS_NUMBER: &str = pick("d.sensitive", "d.sensitive::int");
+
+/// Where the next page of an index read ends. `rows` lists `k` (the order) and `bytes` (the
+/// length of the text read with the row) after `$1`, at most `$2` rows, in order; the page
+/// takes them while the texts before each stay under `page.text_bytes`. Returns the page's
+/// last `k` (`None` when nothing is listed), its rows and the rows listed.
+async fn page_end(
+    pool: &Pool,
+    rows: &str,
+    after: i64,
+    page: IndexPage,
+) -> Result<(Option<i64>, i64, i64), CatalogError> {
+    let (last, taken, listed): (Option<i64>, i64, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT MAX(k), COUNT(*), MAX(listed) FROM \
+         (SELECT k, bytes, SUM(bytes) OVER (ORDER BY k) AS running, COUNT(*) OVER () AS listed \
+         FROM ({rows}) AS listing) AS sized WHERE running - bytes < $3"
+    ))
+    .bind(after)
+    .bind(i64::from(page.documents))
+    .bind(i64::try_from(page.text_bytes).unwrap_or(i64::MAX))
+    .fetch_one(pool)
+    .await?;
+    Ok((last, taken, listed.unwrap_or(0)))
+}
 
 /// Runs `query`, binding `low` and `high` to `$1` and `$2`, whose one value is a JSON list
 /// made by [`json_list_of`], and reads it as `T`s; `what` names them in an error.
