@@ -191,8 +191,11 @@ pub struct IndexedDocument {
     pub dossiers: Vec<DossierOnDocument>,
 }
 
-/// How much one bulk read for the index takes: at most `documents`, and no further document
-/// once the extracted texts read reach `text_bytes` (the first document is always read).
+/// How much one bulk read for the index takes: at most `documents` (changes, for
+/// [`Catalog::changed_documents`]), and none further once the texts before it reach
+/// `text_bytes`. The first is always taken, so a page's texts stay under `text_bytes` plus
+/// one text (2 MiB at most); a document changed several times in a run counts its text each
+/// time, which only makes the page smaller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexPage {
     pub documents: u32,

@@ -94,6 +94,11 @@ impl PostgresCatalog {
     }
 }
 
+/// A read transaction: its reads see one state of the catalog.
+async fn begin_snapshot(readers: &PgPool) -> Result<Transaction<'static, Postgres>, CatalogError> {
+    super::begin_detached(readers, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
+}
+
 /// A write transaction holding the archive's write lock until it ends. READ COMMITTED whatever
 /// the server's default: each statement must see what the previous lock holder committed.
 async fn begin_write(writer: &PgPool) -> Result<Transaction<'static, Postgres>, CatalogError> {

@@ -93,6 +93,14 @@ impl SqliteCatalog {
     }
 }
 
+/// A read transaction: its reads see one state of the catalog (WAL mode keeps the snapshot
+/// its first read takes).
+async fn begin_snapshot(
+    readers: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, CatalogError> {
+    super::begin_detached(readers, "BEGIN").await
+}
+
 /// A write transaction holding SQLite's write lock from its first statement.
 async fn begin_write(writer: &SqlitePool) -> Result<Transaction<'static, Sqlite>, CatalogError> {
     super::begin_detached(writer, "BEGIN IMMEDIATE").await

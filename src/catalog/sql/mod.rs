@@ -17,7 +17,7 @@ pub(super) use batches::record_blob_uploads;
 mod extraction;
 
 use super::Db;
-use super::{Backend, DIALECT, begin_write};
+use super::{Backend, DIALECT, begin_snapshot, begin_write};
 use crate::access::tokens::TokenRecord;
 use crate::access::{Role, Scope, TenantId};
 use crate::audit::{AuditEntry, AuditFilter, GENESIS_HASH, entry_hash};
@@ -543,8 +543,10 @@ impl Catalog for Backend {
         after_seq: i64,
         page: IndexPage,
     ) -> Result<ChangedDocuments, CatalogError> {
+        // One snapshot: a text recorded between the reads would join the page unmeasured.
+        let mut snapshot = begin_snapshot(&self.readers).await?;
         let (upto_seq, changes, listed) = page_end(
-            &self.readers,
+            &mut snapshot,
             "SELECT c.seq AS k, COALESCE(octet_length(t.text), 0) AS bytes FROM changes c \
              LEFT JOIN document_texts t ON t.document_id = c.document_id \
              WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
@@ -561,7 +563,7 @@ impl Catalog for Backend {
         };
         const CHANGED: &str = "SELECT document_id FROM changes WHERE seq > $1 AND seq <= $2";
         let documents = load_index_sources(
-            &self.readers,
+            &mut snapshot,
             &format!("d.id IN ({CHANGED})"),
             after_seq,
             upto_seq,
@@ -572,8 +574,9 @@ impl Catalog for Backend {
         ))
         .bind(after_seq)
         .bind(upto_seq)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *snapshot)
         .await?;
+        snapshot.commit().await?;
         let present: std::collections::HashSet<String> = documents
             .iter()
             .map(|source| source.document.id.to_string())
@@ -596,8 +599,9 @@ impl Catalog for Backend {
         after_archived_seq: i64,
         page: IndexPage,
     ) -> Result<Vec<IndexSource>, CatalogError> {
+        let mut snapshot = begin_snapshot(&self.readers).await?;
         let (upto, _, _) = page_end(
-            &self.readers,
+            &mut snapshot,
             "SELECT d.archived_seq AS k, COALESCE(octet_length(t.text), 0) AS bytes \
              FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id \
              WHERE d.archived_seq > $1 ORDER BY d.archived_seq LIMIT $2",
@@ -609,12 +613,13 @@ impl Catalog for Backend {
             return Ok(Vec::new());
         };
         let mut documents = load_index_sources(
-            &self.readers,
+            &mut snapshot,
             "d.archived_seq > $1 AND d.archived_seq <= $2",
             after_archived_seq,
             upto,
         )
         .await?;
+        snapshot.commit().await?;
         documents.sort_by_key(|source| source.archived_seq);
         Ok(documents)
     }
@@ -1712,7 +1717,7 @@ const SENSITIVE_AS_NUMBER: &str = pick("d.sensitive", "d.sensitive::int");
 /// takes them while the texts before each stay under `page.text_bytes`. Returns the page's
 /// last `k` (`None` when nothing is listed), its rows and the rows listed.
 async fn page_end(
-    pool: &Pool,
+    connection: &mut Connection,
     rows: &str,
     after: i64,
     page: IndexPage,
@@ -1724,8 +1729,9 @@ async fn page_end(
     ))
     .bind(after)
     .bind(i64::from(page.documents))
-    .bind(i64::try_from(page.text_bytes).unwrap_or(i64::MAX))
-    .fetch_one(pool)
+    // A bound of 0 would take nothing, and the reader would think it had read everything.
+    .bind(i64::try_from(page.text_bytes.max(1)).unwrap_or(i64::MAX))
+    .fetch_one(connection)
     .await?;
     Ok((last, taken, listed.unwrap_or(0)))
 }
@@ -1733,7 +1739,7 @@ async fn page_end(
 /// Runs `query`, binding `low` and `high` to `$1` and `$2`, whose one value is a JSON list
 /// made by [`json_list_of`], and reads it as `T`s; `what` names them in an error.
 async fn read_json_list<T: serde::de::DeserializeOwned>(
-    pool: &Pool,
+    connection: &mut Connection,
     query: &str,
     low: i64,
     high: i64,
@@ -1742,7 +1748,7 @@ async fn read_json_list<T: serde::de::DeserializeOwned>(
     let list: String = sqlx::query_scalar(query)
         .bind(low)
         .bind(high)
-        .fetch_one(pool)
+        .fetch_one(connection)
         .await?;
     serde_json::from_str(&list).map_err(|e| CatalogError::Corrupt(format!("{what}: {e}")))
 }
@@ -1782,7 +1788,7 @@ async fn load_documents(
     .bind(high)
     .fetch_all(pool)
     .await?;
-    let parties = PartiesOfDocuments::load(pool, filter, low, high).await?;
+    let parties = PartiesOfDocuments::load(&mut *pool.acquire().await?, filter, low, high).await?;
     rows.into_iter()
         .map(|row| {
             let id = &row.document.id;
@@ -1800,7 +1806,7 @@ async fn load_documents(
 
 /// Loads what the index holds of the documents matching `filter` (as [`load_documents`]).
 async fn load_index_sources(
-    pool: &Pool,
+    connection: &mut Connection,
     filter: &str,
     low: i64,
     high: i64,
@@ -1813,7 +1819,7 @@ async fn load_index_sources(
         nested_json(DOSSIERS_OF_DOCUMENT),
     );
     let rows: Vec<IndexRow> = read_json_list(
-        pool,
+        &mut *connection,
         &format!(
             "SELECT {} FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id \
              WHERE {filter}",
@@ -1824,7 +1830,7 @@ async fn load_index_sources(
         "documents to index",
     )
     .await?;
-    let parties = PartiesOfDocuments::load(pool, filter, low, high).await?;
+    let parties = PartiesOfDocuments::load(connection, filter, low, high).await?;
     rows.into_iter()
         .map(|row| {
             let linked = parties.linked(row.links)?;
@@ -1864,13 +1870,18 @@ struct PartiesOfDocuments {
 }
 
 impl PartiesOfDocuments {
-    async fn load(pool: &Pool, filter: &str, low: i64, high: i64) -> Result<Self, CatalogError> {
+    async fn load(
+        connection: &mut Connection,
+        filter: &str,
+        low: i64,
+        high: i64,
+    ) -> Result<Self, CatalogError> {
         let columns = format!(
             "p.id, p.kind, p.last_name, p.first_name, p.birth_date, p.name, {}",
             nested_json(REFERENCES_OF_PARTY)
         );
         let parties: Vec<IndexPartyRow> = read_json_list(
-            pool,
+            connection,
             &format!(
                 "SELECT {} FROM parties p WHERE p.id IN \
                  (SELECT dp.party_id FROM document_parties dp JOIN documents d ON d.id = dp.document_id WHERE {filter})",
