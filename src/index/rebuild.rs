@@ -8,10 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::document::to_index_document;
 use super::schema::build_schema;
 use super::writer::{
-    COMMIT_TEXT_BYTES, CatalogState, IndexLock, REBUILD_WRITER_MEMORY, commit, open_or_create,
-    take_writer,
+    CatalogState, IndexLock, REBUILD_WRITER_MEMORY, commit, open_or_create, take_writer,
 };
-use crate::catalog::{Catalog, IndexPage, IndexSource};
+use crate::catalog::{Catalog, IndexPage};
 
 /// Documents read from the catalog at once (fewer when their texts are long, see
 /// [`IndexPage`]). A party shared by documents of a page is read once
@@ -42,18 +41,6 @@ pub async fn rebuild(
     folder: &Path,
     show_progress: bool,
 ) -> anyhow::Result<RebuildReport> {
-    rebuild_in_pages(catalog, folder, show_progress, PAGE, COMMIT_TEXT_BYTES).await
-}
-
-/// [`rebuild`] reading `page` at a time and waiting for tantivy to index what it was given
-/// (a commit) whenever `drain_text_bytes` of text were handed to it since the last wait.
-pub async fn rebuild_in_pages(
-    catalog: &dyn Catalog,
-    folder: &Path,
-    show_progress: bool,
-    page_size: IndexPage,
-    drain_text_bytes: u64,
-) -> anyhow::Result<RebuildReport> {
     let started = Instant::now();
     let lock = IndexLock::acquire(folder)?;
     // Changes after this point are applied by the server's writer when it starts.
@@ -72,33 +59,19 @@ pub async fn rebuild_in_pages(
         ProgressBar::hidden()
     };
     let mut documents = 0u64;
-    let mut queued_text = 0u64;
     // A pipeline: while one page is turned into index documents on a blocking thread (and
     // tantivy's threads index them), the catalog reads the next one.
-    let mut page = catalog.documents_in_archive_order(0, page_size).await?;
+    let mut page = catalog.documents_in_archive_order(0, PAGE).await?;
     while let Some(last) = page.last() {
         let after = last.archived_seq;
         let count = page.len() as u64;
-        queued_text += page.iter().map(IndexSource::text_bytes).sum::<u64>();
-        let drain = queued_text >= drain_text_bytes;
-        if drain {
-            queued_text = 0;
-        }
-        let identity = state.identity.clone();
         let indexing = tokio::task::spawn_blocking(move || {
             for source in &page {
                 writer.add_document(to_index_document(&fields, source))?;
             }
-            if drain {
-                // Waits until tantivy has indexed what it was given (see COMMIT_TEXT_BYTES).
-                // At change 0: an index left by a rebuild cut short after this commit holds
-                // part of the documents, and the server brings it up to date from the first
-                // change, re-projecting every document.
-                commit(&mut writer, 0, &identity)?;
-            }
-            Ok::<_, super::IndexError>(writer)
+            Ok::<_, tantivy::TantivyError>(writer)
         });
-        let next = catalog.documents_in_archive_order(after, page_size).await;
+        let next = catalog.documents_in_archive_order(after, PAGE).await;
         writer = indexing.await??;
         page = next?;
         documents += count;

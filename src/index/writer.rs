@@ -26,13 +26,8 @@ const PAGE: IndexPage = IndexPage::of(5_000);
 const COMMIT_COUNT: usize = 100_000;
 /// …or this long after the first uncommitted one when caught up (near-real-time)…
 const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
-/// …or this long while catching up a backlog, where fewer, larger commits go faster…
+/// …or this long while catching up a backlog, where fewer, larger commits go faster.
 const BACKLOG_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-/// …or once this much extracted text was handed to tantivy since the last commit. Its queue
-/// takes up to 10,000 documents whatever their size, and a commit is the one way to wait for
-/// it to drain: without it, long texts read faster than they are indexed piled up (a rebuild
-/// with a thousand texts of 1 MB peaked at 777 MiB).
-pub const COMMIT_TEXT_BYTES: u64 = 64 * 1024 * 1024;
 /// How often the catalog is asked for changes made by other processes or nodes.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The indexing memory budget of a rebuild, shared by the indexing threads (≥ 15 MB each).
@@ -343,7 +338,6 @@ impl Follower {
     async fn run(mut self) {
         let mut applied_seq = self.committed_seq;
         let mut pending = 0usize;
-        let mut pending_text = 0u64;
         let mut first_pending_at: Option<Instant> = None;
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
@@ -360,7 +354,6 @@ impl Follower {
             };
             let caught_up = batch.caught_up;
             if batch.changes > 0 {
-                let text: u64 = batch.documents.iter().map(IndexSource::text_bytes).sum();
                 let fields = self.fields;
                 let applied = self
                     .with_writer(move |writer| {
@@ -378,14 +371,12 @@ impl Follower {
                     self.roll_back().await;
                     applied_seq = self.committed_seq;
                     pending = 0;
-                    pending_text = 0;
                     first_pending_at = None;
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
                 applied_seq = batch.upto_seq;
                 pending += batch.changes;
-                pending_text += text;
                 first_pending_at.get_or_insert_with(Instant::now);
             }
             let interval = if caught_up {
@@ -394,15 +385,13 @@ impl Follower {
                 BACKLOG_COMMIT_INTERVAL
             };
             let due = first_pending_at.is_some_and(|first| first.elapsed() >= interval);
-            let full = pending >= COMMIT_COUNT || pending_text >= COMMIT_TEXT_BYTES;
-            if pending > 0 && (full || due || stopping) {
+            if pending > 0 && (pending >= COMMIT_COUNT || due || stopping) {
                 if let Err(error) = self.commit(applied_seq).await {
                     tracing::error!(error = %cause_chain(&error), "index commit failed; retrying from the last commit");
                     self.roll_back().await;
                     applied_seq = self.committed_seq;
                 }
                 pending = 0;
-                pending_text = 0;
                 first_pending_at = None;
             }
             if stopping && pending == 0 {

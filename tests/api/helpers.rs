@@ -563,39 +563,6 @@ pub const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-pub fn part(bytes: &[u8], name: &str, media_type: &str) -> Part {
-    Part::bytes(bytes.to_vec())
-        .file_name(name.to_string())
-        .mime_str(media_type)
-        .unwrap()
-}
-
-/// Metadata an email gateway sends: no channel, date or title (the message gives them).
-pub fn email_metadata() -> Value {
-    let mut metadata = metadata();
-    let fields = metadata.as_object_mut().unwrap();
-    for field in ["channel", "document_date", "title", "received_at"] {
-        fields.remove(field);
-    }
-    metadata
-}
-
-/// A plain-text email whose body is `words` words, all `word` but the last, `last`.
-pub fn long_email(n: usize, word: &str, words: usize, last: &str) -> Vec<u8> {
-    let mut body = String::new();
-    for i in 1..words {
-        body.push_str(word);
-        body.push_str(if i % 12 == 0 { "\r\n" } else { " " });
-    }
-    body.push_str(last);
-    format!(
-        "From: Renée Lefèvre <renee.lefevre@example.fr>\r\nTo: reclamations@caf.example\r\n\
-         Subject: Pièces {n}\r\nDate: Tue, 5 Mar 2024 10:00:00 +0100\r\n\
-         Message-ID: <pieces-{n}@example.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-    .into_bytes()
-}
-
 pub fn pdf_part(text: &str) -> Part {
     Part::bytes(pdf_bytes(text))
         .file_name("courrier.pdf")

@@ -101,55 +101,6 @@ async fn the_reindex_command_rebuilds_and_refuses_while_a_server_holds_the_index
 }
 
 #[tokio::test]
-async fn a_rebuild_that_waits_for_tantivy_as_texts_pile_up_ends_complete() {
-    // Long texts make a rebuild commit midway (at change 0) to let tantivy's queue drain;
-    // here every page of three does.
-    let folder = tempfile::tempdir().unwrap();
-    let data_dir = folder.path().join("data");
-    let mut app = spawn_app_on(&data_dir, |_| {}).await;
-    for n in 0..7 {
-        let email = long_email(n, "courrier", 100, &format!("drained{n}"));
-        app.archive_ok(
-            &email_metadata(),
-            part(&email, &format!("{n}.eml"), "message/rfc822"),
-        )
-        .await;
-    }
-    // Each text extracted and indexed: the rebuild hands texts to tantivy.
-    for n in 0..7 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while app.search(&format!("q=drained{n}")).await["total"] != 1 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "text {n} never indexed"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    app.stop().await;
-
-    let page = ged::catalog::IndexPage {
-        documents: 3,
-        text_bytes: ged::catalog::IndexPage::TEXT_BYTES,
-    };
-    let report = ged::index::rebuild::rebuild_in_pages(
-        app.catalog(),
-        &data_dir.join("index"),
-        false,
-        page,
-        1,
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.documents, 7);
-    let app = spawn_app_on(&data_dir, |_| {}).await;
-    assert_index_matches_catalog(&app).await;
-    for n in 0..7 {
-        assert_eq!(app.search(&format!("q=drained{n}")).await["total"], 1);
-    }
-}
-
-#[tokio::test]
 async fn after_kill_9_at_any_point_the_index_catches_up_with_the_catalog() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");

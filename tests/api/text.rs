@@ -13,15 +13,13 @@
 
 use std::time::Duration;
 
+use reqwest::multipart::Part;
 use serde_json::{Value, json};
 
 use ged::access::{DEFAULT_TENANT, Role};
 use ged::catalog::IndexPage;
 
-use crate::helpers::{
-    TestApp, catalog_pool, email_metadata, long_email, metadata, part, sha256_hex, spawn_app,
-    spawn_app_on,
-};
+use crate::helpers::{TestApp, catalog_pool, metadata, sha256_hex, spawn_app, spawn_app_on};
 
 const EMAIL: &[u8] = include_bytes!("../fixtures/contestation.eml");
 const TEXT_PDF: &[u8] = include_bytes!("../fixtures/letter-text.pdf");
@@ -41,6 +39,23 @@ async fn ocr_installed(test: &str) -> bool {
         "SKIPPED {test}: OCR needs apt-get install tesseract-ocr tesseract-ocr-fra poppler-utils"
     );
     false
+}
+
+fn part(bytes: &[u8], name: &str, media_type: &str) -> Part {
+    Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str(media_type)
+        .unwrap()
+}
+
+/// Metadata an email gateway sends: no channel, date or title (the message gives them).
+fn email_metadata() -> Value {
+    let mut metadata = metadata();
+    let fields = metadata.as_object_mut().unwrap();
+    for field in ["channel", "document_date", "title", "received_at"] {
+        fields.remove(field);
+    }
+    metadata
 }
 
 /// The document as the reader sees it.
@@ -549,6 +564,22 @@ async fn the_web_ui_shows_an_emails_headers_attachments_and_search_extracts() {
     app.search("q=gracieuse").await;
     let html = page("/ui/recherche/individu?q=gracieuse&nir=185057800608491".into()).await;
     assert!(html.contains("<mark>gracieuse</mark>"), "{html}");
+}
+
+/// A plain-text email whose body is `words` words, all `word` but the last, `last`.
+fn long_email(n: usize, word: &str, words: usize, last: &str) -> Vec<u8> {
+    let mut body = String::new();
+    for i in 1..words {
+        body.push_str(word);
+        body.push_str(if i % 12 == 0 { "\r\n" } else { " " });
+    }
+    body.push_str(last);
+    format!(
+        "From: Renée Lefèvre <renee.lefevre@example.fr>\r\nTo: reclamations@caf.example\r\n\
+         Subject: Pièces {n}\r\nDate: Tue, 5 Mar 2024 10:00:00 +0100\r\n\
+         Message-ID: <pieces-{n}@example.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
 }
 
 #[tokio::test]
