@@ -168,6 +168,13 @@ pub struct IndexSource {
     pub document: IndexedDocument,
 }
 
+impl IndexSource {
+    /// The bytes of its extracted text.
+    pub fn text_bytes(&self) -> u64 {
+        self.text.as_ref().map_or(0, |text| text.len() as u64)
+    }
+}
+
 /// The part of a [`Document`] the index holds. Read by its own query: a rebuild reads every
 /// document, and the rest of a document (content, extraction state, email headers,
 /// attachments) cost a third of that read.

@@ -6,6 +6,7 @@
 
 pub mod document;
 pub mod http;
+pub mod queue;
 pub mod rebuild;
 pub mod schema;
 pub mod search;

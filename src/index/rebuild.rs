@@ -45,7 +45,7 @@ pub async fn rebuild(
     let lock = IndexLock::acquire(folder)?;
     // Changes after this point are applied by the server's writer when it starts.
     let state = CatalogState::read(catalog).await?;
-    let (index, _) = open_or_create(&lock, folder, &state)?;
+    let (index, _, mut queue) = open_or_create(&lock, folder, &state)?;
     let mut writer = take_writer(&index, REBUILD_WRITER_MEMORY)?;
     writer.delete_all_documents()?;
     let (_, fields) = build_schema();
@@ -68,11 +68,12 @@ pub async fn rebuild(
         let indexing = tokio::task::spawn_blocking(move || {
             for source in &page {
                 writer.add_document(to_index_document(&fields, source))?;
+                queue.handed(source);
             }
-            Ok::<_, tantivy::TantivyError>(writer)
+            Ok::<_, tantivy::TantivyError>((writer, queue))
         });
         let next = catalog.documents_in_archive_order(after, PAGE).await;
-        writer = indexing.await??;
+        (writer, queue) = indexing.await??;
         page = next?;
         documents += count;
         progress.inc(count);

@@ -13,6 +13,7 @@ use tantivy::tokenizer::{
     TextAnalyzer,
 };
 
+use super::queue::{AnalysedBytes, Counted};
 use super::stemming::FrenchStemmer;
 
 /// Bumped whenever the fields or their analysis change: an index of another version is rebuilt.
@@ -108,14 +109,20 @@ pub fn build_schema() -> (Schema, Fields) {
 }
 
 /// Registers the analysers the schema names; needed on every `Index` opened or created.
-pub fn register_tokenizers(index: &Index) {
+/// Returns the count of bytes its French analyser (titles and texts) is given.
+pub fn register_tokenizers(index: &Index) -> AnalysedBytes {
     let names = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .build();
     // Stemming before folding: the French stemmer knows accented suffixes.
-    let french = TextAnalyzer::builder(SimpleTokenizer::default())
+    let analysed = AnalysedBytes::default();
+    let counted = Counted {
+        inner: SimpleTokenizer::default(),
+        analysed: analysed.clone(),
+    };
+    let french = TextAnalyzer::builder(counted)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(StopWordFilter::new(Language::French).expect("tantivy ships French stop words"))
@@ -124,4 +131,5 @@ pub fn register_tokenizers(index: &Index) {
         .build();
     index.tokenizers().register(NAME_TOKENIZER, names);
     index.tokenizers().register(FRENCH_TOKENIZER, french);
+    analysed
 }

@@ -17,6 +17,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 use tokio::sync::{Notify, watch};
 
 use super::document::to_index_document;
+use super::queue::TextQueue;
 use super::schema::{Fields, SCHEMA_VERSION, build_schema, register_tokenizers};
 use crate::catalog::{Catalog, IndexPage, IndexSource};
 
@@ -140,7 +141,7 @@ pub fn open_or_create(
     _lock: &IndexLock,
     folder: &Path,
     catalog: &CatalogState,
-) -> Result<(Index, i64), IndexError> {
+) -> Result<(Index, i64, TextQueue), IndexError> {
     std::fs::create_dir_all(folder)?;
     let (schema, _) = build_schema();
     let existing = Index::open_in_dir(folder).ok().and_then(|index| {
@@ -165,8 +166,8 @@ pub fn open_or_create(
             (Index::create(directory, schema, Default::default())?, 0)
         }
     };
-    register_tokenizers(&index);
-    Ok((index, seq))
+    let queue = TextQueue::new(register_tokenizers(&index));
+    Ok((index, seq, queue))
 }
 
 fn remove_index_files(folder: &Path) -> std::io::Result<()> {
@@ -237,7 +238,7 @@ pub async fn start(
 ) -> Result<(SearchIndex, IndexWriterTask), IndexError> {
     let lock = IndexLock::acquire(folder)?;
     let state = CatalogState::read(catalog.as_ref()).await?;
-    let (index, committed_seq) = open_or_create(&lock, folder, &state)?;
+    let (index, committed_seq, queue) = open_or_create(&lock, folder, &state)?;
     let writer = take_writer(&index, SERVER_WRITER_MEMORY)?;
     // A crash before a commit can leave segment files no commit refers to.
     if let Err(error) = writer.garbage_collect_files().wait() {
@@ -262,7 +263,7 @@ pub async fn start(
         _lock: lock,
         catalog_identity: state.identity,
         catalog,
-        writer: Some(writer),
+        writer: Some((writer, queue)),
         reader,
         fields,
         applied_tx,
@@ -322,8 +323,8 @@ impl SearchIndex {
 struct Follower {
     catalog: Arc<dyn Catalog>,
     catalog_identity: String,
-    /// Lent to blocking tasks for tantivy's work, and given back.
-    writer: Option<IndexWriter>,
+    /// Lent to blocking tasks for tantivy's work, and given back, with what it has queued.
+    writer: Option<(IndexWriter, TextQueue)>,
     reader: IndexReader,
     fields: Fields,
     applied_tx: watch::Sender<i64>,
@@ -356,12 +357,13 @@ impl Follower {
             if batch.changes > 0 {
                 let fields = self.fields;
                 let applied = self
-                    .with_writer(move |writer| {
+                    .with_writer(move |writer, queue| {
                         for id in &batch.removed {
                             writer.delete_term(Term::from_field_text(fields.id, id));
                         }
                         for source in &batch.documents {
                             apply(writer, &fields, source)?;
+                            queue.handed(source);
                         }
                         Ok(())
                     })
@@ -410,20 +412,19 @@ impl Follower {
     /// Runs tantivy's (blocking) work on the writer off the async threads.
     async fn with_writer(
         &mut self,
-        work: impl FnOnce(&mut IndexWriter) -> Result<(), IndexError> + Send + 'static,
+        work: impl FnOnce(&mut IndexWriter, &mut TextQueue) -> Result<(), IndexError> + Send + 'static,
     ) -> Result<(), IndexError> {
-        let mut writer = self
+        let (mut writer, mut queue) = self
             .writer
             .take()
             .expect("the writer is back after each use");
         let (writer, result) = tokio::task::spawn_blocking(move || {
             // A panic inside tantivy must not take the writer (and the task) down with it.
-            let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut writer)))
-                    .unwrap_or_else(|_| {
-                        Err(IndexError::Io(std::io::Error::other("index work panicked")))
-                    });
-            (writer, result)
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                work(&mut writer, &mut queue)
+            }))
+            .unwrap_or_else(|_| Err(IndexError::Io(std::io::Error::other("index work panicked"))));
+            ((writer, queue), result)
         })
         .await
         .map_err(std::io::Error::other)?;
@@ -433,15 +434,20 @@ impl Follower {
 
     async fn roll_back(&mut self) {
         let _ = self
-            .with_writer(|writer| writer.rollback().map(drop).map_err(Into::into))
+            .with_writer(|writer, queue| {
+                writer.rollback()?;
+                queue.drained();
+                Ok(())
+            })
             .await;
     }
 
     async fn commit(&mut self, seq: i64) -> Result<(), IndexError> {
         let reader = self.reader.clone();
         let identity = self.catalog_identity.clone();
-        self.with_writer(move |writer| {
+        self.with_writer(move |writer, queue| {
             commit(writer, seq, &identity)?;
+            queue.drained();
             reader.reload()?;
             Ok(())
         })
