@@ -435,9 +435,9 @@ impl Follower {
     async fn roll_back(&mut self) {
         let _ = self
             .with_writer(|writer, queue| {
-                writer.rollback()?;
+                let rolled_back = writer.rollback();
                 queue.drained();
-                Ok(())
+                rolled_back.map(drop).map_err(Into::into)
             })
             .await;
     }
