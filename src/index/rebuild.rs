@@ -13,8 +13,8 @@ use super::writer::{
 use crate::catalog::{Catalog, IndexPage};
 
 /// Documents read from the catalog at once (fewer when their texts are long, see
-/// [`IndexPage`]). A party shared by documents of a page is read once
-/// per page. A page comes back as one JSON list (see `load_index_sources`) whose copies are
+/// [`IndexPage`]). A party shared by documents of a page is read once per page. A page comes
+/// back as one JSON list (see `load_index_sources`) whose copies are
 /// held while it is parsed: on 1M documents, pages of 20,000 peaked at 464–480 MiB against
 /// 405 MiB for 10,000 (the target is 512), for 10% more speed.
 const PAGE: IndexPage = IndexPage::of(10_000);
