@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use super::{
-    Archived, Connection, Db, KnownReferences, Pool, RowsInserted, append_audit, begin_write,
-    insert_document_rows, json_rows,
+    Archived, Connection, Db, DocumentRows, KnownReferences, MAX_TEXT_BYTES, Pool, RowsInserted,
+    append_audit, begin_write, insert_document_rows, json_rows,
 };
 use crate::access::Scope;
 use crate::batches::{
@@ -412,6 +412,7 @@ async fn archive_chunk(
             .collect();
         KnownReferences::load(&mut transaction, scope.tenant().as_str(), &metadata).await?
     };
+    let mut rows = DocumentRows::default();
     let mut outcomes = Vec::with_capacity(pending.len());
     for item in documents {
         if !pending.contains(&item.position) {
@@ -423,6 +424,7 @@ async fn archive_chunk(
                 match insert_document_rows(
                     &mut transaction,
                     Some(&mut known),
+                    &mut rows,
                     scope,
                     new,
                     Some(batch),
@@ -469,7 +471,11 @@ async fn archive_chunk(
             }
         };
         outcomes.push((item.position, settled));
+        if rows.text_bytes() > MAX_TEXT_BYTES {
+            rows.write(&mut transaction, scope).await?;
+        }
     }
+    rows.write(&mut transaction, scope).await?;
     settle(&mut transaction, batch.id, outcomes).await?;
     transaction.commit().await?;
     Ok(Ok(archived))

@@ -1,6 +1,6 @@
 //! Document text and email headers in the catalog, and the extraction job queue.
 
-use super::{Connection, DIALECT, Pool, begin_write, json_values, pick, record_change};
+use super::{Connection, DIALECT, Pool, begin_write, json_values, record_change};
 use crate::catalog::Dialect;
 use time::OffsetDateTime;
 
@@ -23,7 +23,6 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// A new document's text state: a queued job, or the text already read.
 pub(super) struct NewText<'a> {
-    pub media_type: &'a str,
     pub status: &'static str,
     pub needs_ocr: bool,
     pub method: Option<&'static str>,
@@ -49,7 +48,6 @@ impl<'a> NewText<'a> {
             InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
         };
         Self {
-            media_type,
             status,
             needs_ocr: status == "pending" && needs_ocr(media_type),
             method,
@@ -58,20 +56,6 @@ impl<'a> NewText<'a> {
         }
     }
 }
-
-/// Records a [`NewText`]: document `$6`, at `$2`, then `$10` to `$16` (sha256, media type,
-/// status, needs_ocr, method, reason, text). Written to follow other statements: after a `;`
-/// on SQLite, after a `WITH` clause and a comma on PostgreSQL.
-pub(super) const QUEUE_TEXT: &str = pick(
-    "INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, method, \
-     reason, queued_at, finished_at) \
-     VALUES ($6, $10, $11, $12, $13, $14, $15, $2, CASE WHEN $12 = 'pending' THEN NULL ELSE $2 END); \
-     INSERT INTO document_texts (document_id, text) SELECT $6, $16 WHERE $16 IS NOT NULL",
-    "text AS (INSERT INTO text_extractions (document_id, sha256, media_type, status, needs_ocr, \
-     method, reason, queued_at, finished_at) \
-     VALUES ($6, $10, $11, $12, $13, $14, $15, $2, CASE WHEN $12 = 'pending' THEN NULL ELSE $2 END)) \
-     INSERT INTO document_texts (document_id, text) SELECT $6, $16 WHERE $16 IS NOT NULL",
-);
 
 pub(super) async fn insert_email(
     connection: &mut Connection,

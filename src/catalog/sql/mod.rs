@@ -12,8 +12,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use async_trait::async_trait;
 
 mod batches;
+mod document_rows;
 mod dossiers;
 pub(super) use batches::record_blob_uploads;
+use document_rows::{DocumentRows, MAX_TEXT_BYTES, NewRows};
 mod extraction;
 
 use super::Db;
@@ -166,8 +168,12 @@ impl Catalog for Backend {
     ) -> Result<Inserted, CatalogError> {
         let tenant = scope.tenant().as_str();
         let mut transaction = begin_write(&self.writer).await?;
-        let id = match insert_document_rows(&mut transaction, None, scope, &new, None).await? {
+        let mut rows = DocumentRows::default();
+        let inserted =
+            insert_document_rows(&mut transaction, None, &mut rows, scope, &new, None).await?;
+        let id = match inserted {
             RowsInserted::Created => {
+                rows.write(&mut transaction, scope).await?;
                 transaction.commit().await?;
                 new.id.to_string()
             }
@@ -922,23 +928,25 @@ enum RowsInserted {
     Existing(ExistingDocument),
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct ExistingDocument {
     id: String,
     sha256: String,
     direction: String,
 }
 
-/// Writes a document's rows (content reference, parties, change, document, links, audit
-/// entry) inside the caller's write transaction, unless its external id is taken.
+/// Gathers a document's rows (content reference, change, document, links, audit entry) into
+/// `rows`, written by [`DocumentRows::write`] in the caller's write transaction, unless its
+/// external id is taken. Its parties and dossiers are resolved (and written) now.
 async fn insert_document_rows(
     connection: &mut Connection,
     known: Option<&mut KnownReferences>,
+    rows: &mut DocumentRows,
     scope: &Scope,
     new: &NewDocument,
     batch: Option<BatchOfDocument<'_>>,
 ) -> Result<RowsInserted, CatalogError> {
-    insert_document_tree(connection, known, scope, new, batch, None).await
+    insert_document_tree(connection, known, rows, scope, new, batch, None).await
 }
 
 /// [`insert_document_rows`] for a document and, after it, its attachments, which point back at
@@ -946,6 +954,7 @@ async fn insert_document_rows(
 async fn insert_document_tree(
     connection: &mut Connection,
     mut known: Option<&mut KnownReferences>,
+    rows: &mut DocumentRows,
     scope: &Scope,
     new: &NewDocument,
     batch: Option<BatchOfDocument<'_>>,
@@ -954,6 +963,9 @@ async fn insert_document_tree(
     let tenant = scope.tenant().as_str();
     let metadata = &new.metadata;
     if let Some(external_id) = &metadata.external_id {
+        if let Some(existing) = rows.existing(&metadata.source, external_id) {
+            return Ok(RowsInserted::Existing(existing));
+        }
         let existing: Option<ExistingDocument> = sqlx::query_as(
             "SELECT id, sha256, direction FROM documents \
              WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
@@ -1005,135 +1017,74 @@ async fn insert_document_tree(
         dossier_ids.push(dossier);
     }
 
-    let links = serde_json::Value::Array(
-        links
-            .iter()
-            .map(|(party_id, role, siret)| serde_json::json!([party_id, role, siret]))
-            .collect(),
-    );
-    // One call for the content reference, the change, the document and its links: each call
-    // is a round trip (to SQLite's worker thread, or to the PostgreSQL server), which dominates
-    // the cost of archiving. The change's number becomes the document's; the last part reads it
-    // back with the audit chain's head.
-    let (seq, audit_seq, audit_hash): (i64, Option<i64>, Option<String>) = sqlx::query_as(pick(
-        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($3, $4, $5, $19) \
-         ON CONFLICT (sha256) DO NOTHING; \
-         INSERT INTO changes (tenant_id, document_id, kind, at) VALUES ($2, $1, 'document_archived', $19); \
-         INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, direction, \
-         channel, source, document_type, document_date, received_at, sent_at, title, agent, \
-         recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, batch_ref, \
-         attached_to, attachment_position) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         last_insert_rowid(), last_insert_rowid(), $20, $21, $25, $26); \
-         INSERT INTO document_parties (document_id, position, party_id, role, siret) \
-         SELECT $1, CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
-         json_extract(value, '$[2]') FROM json_each($22); \
-         INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
-         SELECT $1, value, $19, $24 FROM json_each($23); \
-         SELECT d.archived_seq, \
-         (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
-         (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
-         FROM documents d WHERE d.id = $1",
-        "WITH blob AS (INSERT INTO blobs (sha256, size, media_type, created_at) \
-         VALUES ($3, $4, $5, $19) ON CONFLICT (sha256) DO NOTHING), \
-         change AS (INSERT INTO changes (tenant_id, document_id, kind, at) \
-         VALUES ($2, $1, 'document_archived', $19) RETURNING seq), \
-         document AS (INSERT INTO documents (id, tenant_id, sha256, size, media_type, file_name, \
-         direction, channel, source, document_type, document_date, received_at, sent_at, title, \
-         agent, recipient, sensitive, external_id, archived_at, archived_seq, seq, batch_id, \
-         batch_ref, attached_to, attachment_position) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, change.seq, change.seq, $20, $21, $25, $26 FROM change RETURNING id, archived_seq), \
-         parties AS (INSERT INTO document_parties (document_id, position, party_id, role, siret) \
-         SELECT document.id, j.position - 1, (j.value ->> 0)::bigint, j.value ->> 1, j.value ->> 2 \
-         FROM document, jsonb_array_elements($22::jsonb) WITH ORDINALITY AS j(value, position)), \
-         dossiers AS (INSERT INTO document_dossiers (document_id, dossier_id, linked_at, linked_by) \
-         SELECT document.id, j.value::bigint, $19, $24 \
-         FROM document, jsonb_array_elements_text($23::jsonb) AS j(value)) \
-         SELECT document.archived_seq, \
-         (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
-         (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) \
-         FROM document",
-    ))
-    .bind(&id)
-    .bind(tenant)
-    .bind(new.content.sha256.as_str())
-    .bind(new.content.size as i64)
-    .bind(&new.content.media_type)
-    .bind(&new.content.file_name)
-    .bind(metadata.direction.as_str())
-    .bind(metadata.channel.as_str())
-    .bind(&metadata.source)
-    .bind(&metadata.document_type)
-    .bind(format_date(metadata.document_date))
-    .bind(metadata.received_at.map(format_timestamp))
-    .bind(metadata.sent_at.map(format_timestamp))
-    .bind(&metadata.title)
-    .bind(&metadata.agent)
-    .bind(&metadata.recipient)
-    .bind(metadata.sensitive)
-    .bind(&metadata.external_id)
-    .bind(&now)
-    .bind(batch.map(|b| b.id))
-    .bind(batch.map(|b| b.batch_ref))
-    .bind(links.to_string())
-    .bind(serde_json::Value::from(dossier_ids).to_string())
-    .bind(scope.actor())
-    .bind(attached.map(|(email, _)| email))
-    .bind(attached.map(|(_, position)| position))
-    .fetch_one(&mut *connection)
-    .await?;
-    let audit_head = audit_seq.zip(audit_hash);
-
-    let mut details = serde_json::json!({
+    let row = serde_json::json!({
+        "id": id,
+        "tenant": tenant,
         "sha256": new.content.sha256.as_str(),
         "size": new.content.size,
+        "media_type": new.content.media_type,
+        "file_name": new.content.file_name,
+        "direction": metadata.direction.as_str(),
+        "channel": metadata.channel.as_str(),
         "source": metadata.source,
         "document_type": metadata.document_type,
-        "seq": seq,
+        "document_date": format_date(metadata.document_date),
+        "received_at": metadata.received_at.map(format_timestamp),
+        "sent_at": metadata.sent_at.map(format_timestamp),
+        "title": metadata.title,
+        "agent": metadata.agent,
+        "recipient": metadata.recipient,
+        "sensitive": metadata.sensitive,
+        "external_id": metadata.external_id,
+        "at": now,
+        "batch_id": batch.map(|b| b.id),
+        "batch_ref": batch.map(|b| b.batch_ref),
+        "attached_to": attached.map(|(email, _)| email),
+        "attachment_position": attached.map(|(_, position)| position),
+        "links": links
+            .iter()
+            .map(|(party_id, role, siret)| serde_json::json!([party_id, role, siret]))
+            .collect::<Vec<_>>(),
+        "dossiers": dossier_ids,
     });
+    // The change's number joins the details when the rows are written.
+    let mut details = serde_json::Map::new();
+    details.insert("sha256".into(), new.content.sha256.as_str().into());
+    details.insert("size".into(), new.content.size.into());
+    details.insert("source".into(), metadata.source.clone().into());
+    details.insert(
+        "document_type".into(),
+        metadata.document_type.clone().into(),
+    );
     if let Some(batch) = batch {
-        details["batch_id"] = batch.id.into();
+        details.insert("batch_id".into(), batch.id.into());
     }
     if !metadata.dossiers.is_empty() {
-        details["dossiers"] = metadata
-            .dossiers
-            .iter()
-            .map(|link| link.reference.as_str())
-            .collect();
+        details.insert(
+            "dossiers".into(),
+            metadata
+                .dossiers
+                .iter()
+                .map(|link| link.reference.as_str())
+                .collect(),
+        );
     }
     if let Some((email, _)) = attached {
-        details["attached_to"] = email.into();
+        details.insert("attached_to".into(), email.into());
     }
-    // The audit entry and the text's state in one call: each call is a round trip.
-    let details = details.to_string();
-    let audit = AuditRow::after(
-        audit_head,
-        scope,
-        "document.archived",
-        Some(&id),
-        &details,
-        &now,
-    );
-    let text = extraction::NewText::of(&new.content, &new.text);
-    let statement = match DIALECT {
-        Dialect::Sqlite => format!("{INSERT_AUDIT}; {}", extraction::QUEUE_TEXT),
-        Dialect::Postgres => format!("WITH audit AS ({INSERT_AUDIT}), {}", extraction::QUEUE_TEXT),
-    };
-    audit
-        .bind(sqlx::query(&statement))
-        .bind(new.content.sha256.as_str())
-        .bind(text.media_type)
-        .bind(text.status)
-        .bind(text.needs_ocr)
-        .bind(text.method)
-        .bind(text.reason)
-        .bind(text.body)
-        .execute(&mut *connection)
-        .await?;
-    if let Some(email) = &new.email {
-        extraction::insert_email(connection, &id, email).await?;
-    }
+    rows.push(NewRows {
+        row,
+        details,
+        text: extraction::NewText::of(&new.content, &new.text),
+        email: new.email.as_ref(),
+        external_id: metadata.external_id.as_deref().map(|external_id| {
+            (
+                metadata.source.as_str(),
+                external_id,
+                metadata.direction.as_str(),
+            )
+        }),
+    });
     for (position, attachment) in new.attachments.iter().enumerate() {
         let mut metadata = metadata.clone();
         metadata.title = attachment.content.file_name.clone().or(metadata.title);
@@ -1149,6 +1100,7 @@ async fn insert_document_tree(
         Box::pin(insert_document_tree(
             connection,
             known.as_deref_mut(),
+            rows,
             scope,
             &child,
             batch,
