@@ -410,7 +410,12 @@ async fn archive_chunk(
             .filter(|item| pending.contains(&item.position))
             .filter_map(|item| Some(&item.document.as_ref().ok()?.metadata))
             .collect();
-        KnownReferences::load(&mut transaction, scope.tenant().as_str(), &metadata).await?
+        let tenant = scope.tenant().as_str();
+        let mut known = KnownReferences::load(&mut transaction, tenant, &metadata).await?;
+        known
+            .create_new_parties(&mut transaction, tenant, &metadata, &now_timestamp())
+            .await?;
+        known
     };
     let mut rows = DocumentRows::default();
     let mut outcomes = Vec::with_capacity(pending.len());

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::extraction::{self, NewText};
-use super::{AuditRow, Connection, DIALECT, ExistingDocument, pick};
+use super::{AuditRow, Connection, DIALECT, ExistingDocument};
 use crate::access::Scope;
 use crate::catalog::{CatalogError, Dialect};
 use crate::email::EmailHeaders;
@@ -103,21 +103,16 @@ impl DocumentRows {
         if self.documents.is_empty() {
             return Ok(());
         }
-        let count = self.documents.len() as i64;
         let (seqs, audit_seq, audit_hash): (String, Option<i64>, Option<String>) =
-            sqlx::query_as(NEXT_NUMBERS)
-                .bind(count)
-                .fetch_one(&mut *connection)
-                .await?;
-        let seqs: Vec<i64> = serde_json::from_str(&seqs)
-            .map_err(|error| CatalogError::Corrupt(format!("change numbers: {error}")))?;
-        if seqs.len() != self.documents.len() {
-            return Err(CatalogError::Corrupt(format!(
-                "{} change numbers for {} documents",
-                seqs.len(),
-                count
-            )));
-        }
+            sqlx::query_as(&format!(
+                "SELECT {}, (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
+                 (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
+                next_numbers("changes", "seq")
+            ))
+            .bind(self.documents.len() as i64)
+            .fetch_one(&mut *connection)
+            .await?;
+        let seqs = parse_numbers(&seqs, self.documents.len())?;
         let mut head = audit_seq.zip(audit_hash);
         let mut audit = Vec::with_capacity(self.documents.len());
         for ((row, details), seq) in self.documents.iter_mut().zip(&mut self.details).zip(seqs) {
@@ -159,22 +154,37 @@ impl DocumentRows {
     }
 }
 
-/// The next `$1` change numbers (a JSON list) and the audit chain's head, under the caller's
-/// write lock. SQLite's numbers follow the largest ever given (AUTOINCREMENT); PostgreSQL's are
-/// drawn from the column's sequence.
-const NEXT_NUMBERS: &str = pick(
-    "WITH RECURSIVE next(seq, n) AS (\
-     SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0), \
-     COALESCE((SELECT max(seq) FROM changes), 0)) + 1, 1 \
-     UNION ALL SELECT seq + 1, n + 1 FROM next WHERE n < $1) \
-     SELECT (SELECT json_group_array(seq) FROM next), \
-     (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
-     (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
-    "SELECT (SELECT json_agg(s ORDER BY s)::text FROM \
-     (SELECT nextval(pg_get_serial_sequence('changes', 'seq')) AS s FROM generate_series(1, $1)) n), \
-     (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), \
-     (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
-);
+/// A scalar subquery: the next `$1` numbers of `table`'s `column`, as a JSON list, under the
+/// caller's write lock. SQLite's follow the largest ever given (AUTOINCREMENT); PostgreSQL's
+/// are drawn from the column's sequence.
+pub(super) fn next_numbers(table: &str, column: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!(
+            "(WITH RECURSIVE next(number, n) AS (\
+             SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), \
+             COALESCE((SELECT max({column}) FROM {table}), 0)) + 1, 1 \
+             UNION ALL SELECT number + 1, n + 1 FROM next WHERE n < $1) \
+             SELECT json_group_array(number) FROM next)"
+        ),
+        Dialect::Postgres => format!(
+            "(SELECT json_agg(s ORDER BY s)::text FROM (SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS s \
+             FROM generate_series(1, $1)) n)"
+        ),
+    }
+}
+
+/// The numbers [`next_numbers`] listed, `count` of them.
+pub(super) fn parse_numbers(list: &str, count: usize) -> Result<Vec<i64>, CatalogError> {
+    let numbers: Vec<i64> = serde_json::from_str(list)
+        .map_err(|error| CatalogError::Corrupt(format!("new row numbers: {error}")))?;
+    if numbers.len() != count {
+        return Err(CatalogError::Corrupt(format!(
+            "{} new row numbers for {count} rows",
+            numbers.len()
+        )));
+    }
+    Ok(numbers)
+}
 
 /// The fields of a document's JSON object.
 const FIELDS: [&str; 31] = [

@@ -15,7 +15,7 @@ mod batches;
 mod document_rows;
 mod dossiers;
 pub(super) use batches::record_blob_uploads;
-use document_rows::{DocumentRows, MAX_TEXT_BYTES, NewRows};
+use document_rows::{DocumentRows, MAX_TEXT_BYTES, NewRows, next_numbers, parse_numbers};
 mod extraction;
 
 use super::Db;
@@ -1236,6 +1236,26 @@ struct PartyNames<'a> {
     name: Option<&'a str>,
 }
 
+impl<'a> PartyNames<'a> {
+    fn of_individual(individual: &'a IndividualReference) -> Self {
+        Self {
+            last_name: individual.last_name.as_deref(),
+            first_name: individual.first_name.as_deref(),
+            birth_date: individual.birth_date.map(format_date),
+            name: None,
+        }
+    }
+
+    fn of_company(company: &'a CompanyReference) -> Self {
+        Self {
+            last_name: None,
+            first_name: None,
+            birth_date: None,
+            name: company.name.as_deref(),
+        }
+    }
+}
+
 /// `[[kind, value], …]`: references as the SQL statements read them.
 fn references_json<'a>(references: impl Iterator<Item = (ReferenceKind, &'a str)>) -> String {
     serde_json::Value::Array(
@@ -1310,6 +1330,111 @@ impl KnownReferences {
             .insert((held.kind.clone(), held.value.clone()), held);
     }
 
+    /// Creates together the parties that `documents` introduce, as [`resolve_party`] would
+    /// one entry at a time, and adds them to the known references, so that their entries then
+    /// resolve without a call. An entry introduces a party when none of its references is
+    /// held, nor named by an earlier entry of the documents (that one resolves it, in order).
+    pub(super) async fn create_new_parties(
+        &mut self,
+        connection: &mut Connection,
+        tenant: &str,
+        documents: &[&DocumentMetadata],
+        now: &str,
+    ) -> Result<(), CatalogError> {
+        let entries = documents.iter().flat_map(|metadata| {
+            let individuals = metadata.individuals.iter().map(|individual| {
+                (
+                    PartyKind::Individual,
+                    individual.references(),
+                    PartyNames::of_individual(individual),
+                )
+            });
+            let companies = metadata.companies.iter().map(|company| {
+                (
+                    PartyKind::Company,
+                    company.references(),
+                    PartyNames::of_company(company),
+                )
+            });
+            individuals.chain(companies)
+        });
+        let mut named: HashSet<(String, String)> = HashSet::new();
+        let mut new = Vec::new();
+        for (kind, references, names) in entries {
+            let keys: Vec<(String, String)> = references
+                .iter()
+                .map(|(reference_kind, value)| (reference_kind.as_str().to_string(), value.clone()))
+                .collect();
+            let introduces = !keys.is_empty()
+                && keys
+                    .iter()
+                    .all(|key| !self.held.contains_key(key) && !named.contains(key));
+            named.extend(keys);
+            if introduces {
+                new.push((kind, references, names));
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let (ids,): (String,) =
+            sqlx::query_as(&format!("SELECT {}", next_numbers("parties", "id")))
+                .bind(new.len() as i64)
+                .fetch_one(&mut *connection)
+                .await?;
+        let ids = parse_numbers(&ids, new.len())?;
+        let mut parties = Vec::with_capacity(new.len());
+        let mut references = Vec::new();
+        for ((kind, entry_references, names), id) in new.iter().zip(ids) {
+            parties.push(serde_json::json!([
+                id,
+                kind.as_str(),
+                names.last_name,
+                names.first_name,
+                names.birth_date,
+                names.name,
+            ]));
+            for (reference_kind, value) in entry_references {
+                references.push(serde_json::json!([reference_kind.as_str(), value, id]));
+                self.insert(HeldReference {
+                    kind: reference_kind.as_str().to_string(),
+                    value: value.clone(),
+                    party_id: id,
+                    no_last_name: names.last_name.is_none(),
+                    no_first_name: names.first_name.is_none(),
+                    no_birth_date: names.birth_date.is_none(),
+                    no_name: names.name.is_none(),
+                });
+            }
+        }
+        let (cast, party_id) = match DIALECT {
+            Dialect::Sqlite => ("value ->> 0", "value ->> 2"),
+            Dialect::Postgres => ("(value ->> 0)::bigint", "(value ->> 2)::bigint"),
+        };
+        let insert_parties = format!(
+            "INSERT INTO parties (id, tenant_id, kind, last_name, first_name, birth_date, name, \
+             created_at, updated_at) SELECT {cast}, $1, value ->> 1, value ->> 2, value ->> 3, \
+             value ->> 4, value ->> 5, $2, $2 FROM {}",
+            json_rows(3)
+        );
+        let insert_references = format!(
+            "INSERT INTO party_references (tenant_id, kind, value, party_id) \
+             SELECT $1, value ->> 0, value ->> 1, {party_id} FROM {}",
+            json_rows(4)
+        );
+        sqlx::query(&match DIALECT {
+            Dialect::Sqlite => format!("{insert_parties}; {insert_references}"),
+            Dialect::Postgres => format!("WITH p AS ({insert_parties}) {insert_references}"),
+        })
+        .bind(tenant)
+        .bind(now)
+        .bind(serde_json::Value::Array(parties).to_string())
+        .bind(serde_json::Value::Array(references).to_string())
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
     /// The names `party` now has, on each of its references.
     fn party_named(&mut self, party: &HeldReference) {
         for held in self.held.values_mut() {
@@ -1342,12 +1467,7 @@ async fn resolve_individual(
     individual: &IndividualReference,
     now: &str,
 ) -> Result<i64, CatalogError> {
-    let names = PartyNames {
-        last_name: individual.last_name.as_deref(),
-        first_name: individual.first_name.as_deref(),
-        birth_date: individual.birth_date.map(format_date),
-        name: None,
-    };
+    let names = PartyNames::of_individual(individual);
     resolve_party(
         connection,
         known,
@@ -1367,12 +1487,7 @@ async fn resolve_company(
     company: &CompanyReference,
     now: &str,
 ) -> Result<i64, CatalogError> {
-    let names = PartyNames {
-        last_name: None,
-        first_name: None,
-        birth_date: None,
-        name: company.name.as_deref(),
-    };
+    let names = PartyNames::of_company(company);
     resolve_party(
         connection,
         known,
