@@ -34,6 +34,13 @@ pub fn entry(file: &BatchFile, nir: &str) -> Value {
     })
 }
 
+/// A manifest entry for `file` about one individual.
+fn about(file: &BatchFile, individual: Value) -> Value {
+    let mut document = entry(file, NIR);
+    document["individuals"] = json!([individual]);
+    document
+}
+
 pub fn manifest(batch_ref: &str, documents: Vec<Value>) -> Value {
     json!({
         "batch_ref": batch_ref,
@@ -517,11 +524,6 @@ async fn a_person_a_batch_introduces_is_completed_by_its_later_documents() {
     for file in &files {
         upload(&app, file).await;
     }
-    let about = |file: &BatchFile, individual: Value| {
-        let mut document = entry(file, NIR);
-        document["individuals"] = json!([individual]);
-        document
-    };
     // One chunk: a new person by client number, then the NIR and a last name, then the NIR
     // alone, then another NIR for the same client number (refused), then a first name.
     let batch = manifest(
@@ -556,6 +558,57 @@ async fn a_person_a_batch_introduces_is_completed_by_its_later_documents() {
         let found = app.search(&query).await;
         assert_eq!(found["total"], 4, "{query}: {found}");
     }
+}
+
+#[tokio::test]
+async fn a_document_already_archived_teaches_the_batch_nothing_about_its_parties() {
+    let app = spawn_app().await;
+    let files: Vec<BatchFile> = (0..3).map(|n| batch_file(&format!("k{n}.pdf"))).collect();
+    for file in &files {
+        upload(&app, file).await;
+    }
+    let (status, _) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest(
+            "LOT-FIRST",
+            vec![about(&files[0], json!({"client_number": "C-77"}))],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Sent again inside a later batch (same content, so the same external id) with a person
+    // the archive does not know, whom the next document names with another NIR: the first is
+    // not archived again, so its entry must not create that person.
+    let (status, report) = commit(
+        &app,
+        &app.scanner,
+        "",
+        &manifest(
+            "LOT-AGAIN",
+            vec![
+                about(&files[0], json!({"client_number": "C-78", "nir": NIR})),
+                about(&files[1], json!({"client_number": "C-78", "nir": NIR_2})),
+                about(&files[2], json!({"client_number": "C-79"})),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(
+        outcomes(&report),
+        ["already_archived", "archived", "archived"],
+        "{report}"
+    );
+    assert_eq!(app.count_rows("parties").await, 3);
+    assert_eq!(
+        app.count_rows(&format!("party_references WHERE value = '{NIR}'"))
+            .await,
+        0
+    );
+    let found = app.search(&format!("nir={NIR_2}")).await;
+    assert_eq!(found["total"], 1, "{found}");
 }
 
 #[tokio::test]

@@ -404,6 +404,7 @@ async fn archive_chunk(
     .await?
     .into_iter()
     .collect();
+    let mut rows = DocumentRows::default();
     let mut known = {
         let metadata: Vec<&DocumentMetadata> = documents
             .iter()
@@ -412,12 +413,13 @@ async fn archive_chunk(
             .collect();
         let tenant = scope.tenant().as_str();
         let mut known = KnownReferences::load(&mut transaction, tenant, &metadata).await?;
+        rows.look_up_external_ids(&mut transaction, tenant, &metadata)
+            .await?;
         known
-            .create_new_parties(&mut transaction, tenant, &metadata, &now_timestamp())
+            .create_new_parties(&mut transaction, tenant, &metadata, &rows, &now_timestamp())
             .await?;
         known
     };
-    let mut rows = DocumentRows::default();
     let mut outcomes = Vec::with_capacity(pending.len());
     for item in documents {
         if !pending.contains(&item.position) {

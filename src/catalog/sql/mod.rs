@@ -962,10 +962,16 @@ async fn insert_document_tree(
 ) -> Result<RowsInserted, CatalogError> {
     let tenant = scope.tenant().as_str();
     let metadata = &new.metadata;
-    if let Some(external_id) = &metadata.external_id {
-        if let Some(existing) = rows.existing(&metadata.source, external_id) {
-            return Ok(RowsInserted::Existing(existing));
-        }
+    if let Some(external_id) = &metadata.external_id
+        && let Some(existing) = rows.existing(&metadata.source, external_id)
+    {
+        return Ok(RowsInserted::Existing(existing));
+    }
+    if let Some(external_id) = metadata
+        .external_id
+        .as_ref()
+        .filter(|external_id| !rows.looked_up(&metadata.source, external_id))
+    {
         let existing: Option<ExistingDocument> = sqlx::query_as(
             "SELECT id, sha256, direction FROM documents \
              WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
@@ -1334,14 +1340,27 @@ impl KnownReferences {
     /// one entry at a time, and adds them to the known references, so that their entries then
     /// resolve without a call. An entry introduces a party when none of its references is
     /// held, nor named by an earlier entry of the documents (that one resolves it, in order).
-    pub(super) async fn create_new_parties(
+    /// A document whose external id is taken (in the catalog, as `rows` looked it up, or by
+    /// an earlier document) is not archived and resolves no party: its entries are left out.
+    async fn create_new_parties(
         &mut self,
         connection: &mut Connection,
         tenant: &str,
         documents: &[&DocumentMetadata],
+        rows: &DocumentRows,
         now: &str,
     ) -> Result<(), CatalogError> {
-        let entries = documents.iter().flat_map(|metadata| {
+        let mut earlier = HashSet::new();
+        let archived = documents
+            .iter()
+            .filter(|metadata| match &metadata.external_id {
+                Some(external_id) => {
+                    rows.existing(&metadata.source, external_id).is_none()
+                        && earlier.insert((&metadata.source, external_id))
+                }
+                None => true,
+            });
+        let entries = archived.flat_map(|metadata| {
             let individuals = metadata.individuals.iter().map(|individual| {
                 (
                     PartyKind::Individual,
