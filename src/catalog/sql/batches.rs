@@ -494,9 +494,12 @@ async fn settle(
     batch_id: &str,
     outcomes: Vec<(i64, Settled)>,
 ) -> Result<(), CatalogError> {
-    if outcomes.is_empty() {
+    let (Some(low), Some(high)) = (
+        outcomes.iter().map(|(position, _)| *position).min(),
+        outcomes.iter().map(|(position, _)| *position).max(),
+    ) else {
         return Ok(());
-    }
+    };
     let rows: Vec<serde_json::Value> = outcomes
         .into_iter()
         .map(|(position, settled)| {
@@ -512,17 +515,23 @@ async fn settle(
         // The metadata (names, NIRs) was kept only to archive the document: the document holds
         // it now, and a batch report must not be a second copy of personal data.
         // Materialised first: otherwise SQLite may scan the batch's rows for each outcome.
+        // Bounded by the chunk's positions: SQLite walks the batch's pending rows and looks
+        // each up in the outcomes (7 ms a chunk at the start of a 100,000-document batch,
+        // 1 ms at its end, before the bound).
         "WITH outcomes AS MATERIALIZED (SELECT CAST(value ->> 0 AS BIGINT) AS position, \
          value ->> 1 AS outcome, value ->> 2 AS document_id, value ->> 3 AS errors FROM {}) \
          UPDATE batch_documents SET outcome = outcomes.outcome, \
          document_id = outcomes.document_id, errors = outcomes.errors, metadata = NULL \
          FROM outcomes WHERE batch_documents.batch_id = $1 \
          AND batch_documents.position = outcomes.position \
-         AND batch_documents.outcome = 'pending'",
+         AND batch_documents.outcome = 'pending' \
+         AND batch_documents.position BETWEEN $3 AND $4",
         json_rows(2)
     ))
     .bind(batch_id)
     .bind(serde_json::Value::Array(rows).to_string())
+    .bind(low)
+    .bind(high)
     .execute(connection)
     .await?;
     Ok(())
