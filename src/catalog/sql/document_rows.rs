@@ -2,11 +2,13 @@
 //! each call to the database is a round trip (to SQLite's worker thread, or to the PostgreSQL
 //! server), and on a machine whose cores sleep between calls a round trip cost more than the
 //! rows it wrote. A batch's chunk of 200 documents is written in two calls instead of two per
-//! document (see docs/batches.md, "Throughput").
+//! document, after one lookup of its external ids (see docs/batches.md, "Throughput").
 //!
 //! Party and dossier resolution still write as they go (a later document of the group may name
-//! the party an earlier one created); only the rows nothing else reads before the commit wait
-//! here: content reference, change, document, links, audit entry, text state, email headers.
+//! the party an earlier one created; the parties a chunk introduces are created beforehand,
+//! together, by `KnownReferences::create_new_parties`); only the rows nothing else reads
+//! before the commit wait here: content reference, change, document, links, audit entry, text
+//! state, email headers.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,7 +28,7 @@ pub(super) const MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
 /// Documents of one write transaction whose rows are not written yet.
 #[derive(Default)]
 pub(super) struct DocumentRows {
-    /// One JSON object per document, in archive order, as [`INSERT_DOCUMENTS`] reads it; the
+    /// One JSON object per document, in archive order, as [`insert_documents`] reads it; the
     /// change number (`seq`) is set when the rows are written.
     documents: Vec<Value>,
     /// The audit entry's details of each document, without the change number.
