@@ -50,8 +50,6 @@ pub(super) struct NewRows<'a> {
     pub details: serde_json::Map<String, Value>,
     pub text: NewText<'a>,
     pub email: Option<&'a EmailHeaders>,
-    /// (source, external id, direction) when the document has an external id.
-    pub external_id: Option<(&'a str, &'a str, &'a str)>,
 }
 
 impl DocumentRows {
@@ -128,19 +126,19 @@ impl DocumentRows {
             details,
             text,
             email,
-            external_id,
         } = new;
         let id = row["id"]
             .as_str()
             .expect("a document row has an id")
             .to_string();
-        if let Some((source, external_id, direction)) = external_id {
+        let text_of = |field: &str| row[field].as_str().unwrap_or_default().to_string();
+        if row["external_id"].is_string() {
             self.external_ids.insert(
-                (source.to_string(), external_id.to_string()),
+                (text_of("source"), text_of("external_id")),
                 ExistingDocument {
                     id: id.clone(),
-                    sha256: row["sha256"].as_str().unwrap_or_default().to_string(),
-                    direction: direction.to_string(),
+                    sha256: text_of("sha256"),
+                    direction: text_of("direction"),
                 },
             );
         }

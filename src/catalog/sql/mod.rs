@@ -962,25 +962,22 @@ async fn insert_document_tree(
 ) -> Result<RowsInserted, CatalogError> {
     let tenant = scope.tenant().as_str();
     let metadata = &new.metadata;
-    if let Some(external_id) = &metadata.external_id
-        && let Some(existing) = rows.existing(&metadata.source, external_id)
-    {
-        return Ok(RowsInserted::Existing(existing));
-    }
-    if let Some(external_id) = metadata
-        .external_id
-        .as_ref()
-        .filter(|external_id| !rows.looked_up(&metadata.source, external_id))
-    {
-        let existing: Option<ExistingDocument> = sqlx::query_as(
-            "SELECT id, sha256, direction FROM documents \
-             WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
-        )
-        .bind(tenant)
-        .bind(&metadata.source)
-        .bind(external_id)
-        .fetch_optional(&mut *connection)
-        .await?;
+    if let Some(external_id) = &metadata.external_id {
+        let existing = match rows.existing(&metadata.source, external_id) {
+            Some(existing) => Some(existing),
+            None if rows.looked_up(&metadata.source, external_id) => None,
+            None => {
+                sqlx::query_as(
+                    "SELECT id, sha256, direction FROM documents \
+                     WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+                )
+                .bind(tenant)
+                .bind(&metadata.source)
+                .bind(external_id)
+                .fetch_optional(&mut *connection)
+                .await?
+            }
+        };
         if let Some(existing) = existing {
             return Ok(RowsInserted::Existing(existing));
         }
@@ -1083,13 +1080,6 @@ async fn insert_document_tree(
         details,
         text: extraction::NewText::of(&new.content, &new.text),
         email: new.email.as_ref(),
-        external_id: metadata.external_id.as_deref().map(|external_id| {
-            (
-                metadata.source.as_str(),
-                external_id,
-                metadata.direction.as_str(),
-            )
-        }),
     });
     for (position, attachment) in new.attachments.iter().enumerate() {
         let mut metadata = metadata.clone();
