@@ -10,8 +10,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -112,12 +113,23 @@ async fn put_blob(
         ));
     }
     let size = staged.size;
-    let outcome = state.archive.content.put(staged).await?;
-    state
-        .archive
-        .catalog
-        .record_blob_upload(&scope, expected.as_str())
-        .await?;
+    // The tenant's upload record is committed only once the content is durable, so it never
+    // names content a crash could lose; with the uploads of the moment on the local disk.
+    let (recorded, record_result) = oneshot::channel();
+    let record = {
+        let (catalog, scope) = (Arc::clone(&state.archive.catalog), scope.clone());
+        let sha256 = expected.as_str().to_string();
+        async move {
+            let _ = recorded.send(catalog.record_blob_upload(&scope, &sha256).await);
+        }
+        .boxed()
+    };
+    let outcome = state.archive.content.put_then(staged, record).await?;
+    record_result.await.map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the upload record was not written after the content was stored"
+        ))
+    })??;
     tracing::info!(sha256 = %expected, size, created = outcome == PutOutcome::Created, "blob stored");
     let (status, stored) = match outcome {
         PutOutcome::Created => (StatusCode::CREATED, "created"),

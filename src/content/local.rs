@@ -18,17 +18,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
 
+use super::Then;
 use crate::group_commit::GroupCommit;
 
 /// Flushes the filesystem of the content folder for every write waiting, one flush at a time.
 #[derive(Clone)]
 pub(super) struct GroupSync {
-    /// Each item is the object a write created, if it created one.
-    flushes: Arc<GroupCommit<Option<PathBuf>, Arc<str>>>,
+    flushes: Arc<GroupCommit<Waiting, Arc<str>>>,
     /// After a failed flush the kernel may have marked the unwritten pages clean, so a later
     /// flush that succeeds would prove nothing: from then on every write is refused, before it
     /// writes anything.
     failed: Arc<AtomicBool>,
+}
+
+/// A write waiting for a flush.
+struct Waiting {
+    /// The object the write created, if it created one: removed if the flush fails.
+    created: Option<PathBuf>,
+    /// What the writer does once its content is durable, run inside the group's step.
+    then: Option<Then>,
 }
 
 impl GroupSync {
@@ -37,8 +45,12 @@ impl GroupSync {
         let failed = Arc::new(AtomicBool::new(false));
         let flushes = {
             let failed = Arc::clone(&failed);
-            GroupCommit::new(move |created: Vec<Option<PathBuf>>| {
+            GroupCommit::new(move |waiting: Vec<Waiting>| {
                 let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
+                let (created, then): (Vec<_>, Vec<_>) = waiting
+                    .into_iter()
+                    .map(|waiting| (waiting.created, waiting.then))
+                    .unzip();
                 async move {
                     let result = if failed.load(Ordering::SeqCst) {
                         Err("an earlier flush of the content folder failed".to_string())
@@ -49,12 +61,16 @@ impl GroupSync {
                             .and_then(|flushed| flushed.map_err(|error| error.to_string()))
                     };
                     let Err(reason) = result else {
+                        // Inside the step, so the next flush starts once these are done: the
+                        // writes that arrive meanwhile share it.
+                        futures::future::join_all(then.into_iter().flatten()).await;
                         return Ok(());
                     };
                     if !failed.swap(true, Ordering::SeqCst) {
                         tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
                     }
-                    // None of these objects was acknowledged. Removed, they cannot pass for
+                    // None of these objects was acknowledged, and what was to follow their
+                    // flush is dropped unrun. Removed, they cannot pass for
                     // intact after a restart, when the page cache may hold bytes the disk
                     // does not.
                     let _ = tokio::task::spawn_blocking(move || {
@@ -82,13 +98,21 @@ impl GroupSync {
     }
 
     /// Returns once everything written to the content's filesystem before the call is durable.
-    /// `created`: the object the caller's write created, removed if the flush fails.
-    pub(super) async fn wait(&self, created: Option<PathBuf>) -> io::Result<()> {
-        self.flushes.submit(created).await.map_err(|reason| {
-            io::Error::other(format!(
-                "flushing the content folder failed, so the write may not be durable: {reason}"
-            ))
-        })
+    /// `created`: the object the caller's write created, removed if the flush fails. `then`
+    /// runs after a successful flush, before this returns.
+    pub(super) async fn wait(
+        &self,
+        created: Option<PathBuf>,
+        then: Option<Then>,
+    ) -> io::Result<()> {
+        self.flushes
+            .submit(Waiting { created, then })
+            .await
+            .map_err(|reason| {
+                io::Error::other(format!(
+                    "flushing the content folder failed, so the write may not be durable: {reason}"
+                ))
+            })
     }
 }
 
@@ -156,9 +180,46 @@ mod tests {
         let group = GroupSync::open(folder.path()).unwrap();
         let path = folder.path().join("ab").join("object");
         write_unflushed(&path, b"content", false).unwrap();
-        group.wait(Some(path)).await.unwrap();
-        group.wait(None).await.unwrap();
+        group.wait(Some(path), None).await.unwrap();
+        group.wait(None, None).await.unwrap();
         assert_eq!(group.flushes.steps(), 2);
+    }
+
+    #[tokio::test]
+    async fn what_follows_a_write_runs_after_its_flush_and_never_after_a_failed_one() {
+        let folder = tempfile::tempdir().unwrap();
+        let group = GroupSync::open(folder.path()).unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let then = |ran: &Arc<AtomicBool>| -> Then {
+            let (ran, steps) = (Arc::clone(ran), Arc::clone(&group.flushes));
+            async move {
+                // Inside the step that flushed: it has not finished yet.
+                assert_eq!(steps.steps(), 0);
+                ran.store(true, Ordering::SeqCst);
+            }
+            .boxed()
+        };
+        group.wait(None, Some(then(&ran))).await.unwrap();
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "it ran before the wait returned"
+        );
+
+        group.failed.store(true, Ordering::SeqCst);
+        let unrun = Arc::new(AtomicBool::new(false));
+        let path = folder.path().join("ab").join("second");
+        write_unflushed(&path, b"second", false).unwrap();
+        assert!(
+            group
+                .wait(Some(path.clone()), Some(then(&unrun)))
+                .await
+                .is_err()
+        );
+        assert!(
+            !unrun.load(Ordering::SeqCst),
+            "a failed flush drops it unrun"
+        );
+        assert!(!path.exists(), "and removes the object it was to cover");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub enum ContentError {
     StagingChanged(Sha256Hex),
 }
 
+/// What follows a write once its content is durable (see [`ContentStore::put_then`]).
+pub type Then = futures::future::BoxFuture<'static, ()>;
+
 /// What a write found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -244,12 +247,37 @@ impl ContentStore {
     /// Stores staged content under its hash unless it is already there, intact. Returns once
     /// the content is durable.
     pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+        self.put_with(staged, None).await
+    }
+
+    /// [`ContentStore::put`], then `then`, run once the content is durable and before this
+    /// returns (not at all if it fails). On the local disk under Linux, `then` runs inside the
+    /// step that flushed the content, so the next flush starts after it: concurrent blob
+    /// uploads share one flush and one commit of their upload records, instead of queueing
+    /// for a flush and then again for a commit (see docs/archive-core.md, "Content store").
+    pub async fn put_then(
+        &self,
+        staged: StagedContent,
+        then: Then,
+    ) -> Result<PutOutcome, ContentError> {
+        self.put_with(staged, Some(then)).await
+    }
+
+    async fn put_with(
+        &self,
+        staged: StagedContent,
+        mut then: Option<Then>,
+    ) -> Result<PutOutcome, ContentError> {
         let sha256 = staged.sha256.clone();
         let stored = StoredContent {
             size: staged.size,
             sniffed: staged.sniffed,
         };
-        let outcome = self.write_staged(staged).await?;
+        let outcome = self.write_staged(staged, &mut then).await?;
+        // Not handed to a flush: the content was durable when the write returned.
+        if let Some(then) = then {
+            then.await;
+        }
         self.recent.remember(&sha256, stored);
         Ok(outcome)
     }
@@ -260,12 +288,18 @@ impl ContentStore {
         self.recent.get(sha256)
     }
 
-    async fn write_staged(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+    /// `then` is taken by a flush that runs it; left in place when the write was durable on
+    /// its own.
+    async fn write_staged(
+        &self,
+        staged: StagedContent,
+        then: &mut Option<Then>,
+    ) -> Result<PutOutcome, ContentError> {
         let location = Self::key(&staged.sha256);
         let mut mode = PutMode::Create;
         match self.store.head(&location).await {
             Ok(_) if self.holds_intact(&location, staged.size).await => {
-                self.make_durable(&location).await?;
+                self.make_durable(&location, then).await?;
                 return Ok(PutOutcome::AlreadyPresent);
             }
             Ok(_) => {
@@ -279,7 +313,8 @@ impl ContentStore {
         match staged.bytes {
             #[cfg(target_os = "linux")]
             StagedBytes::Memory(bytes) if self.group_sync.is_some() => {
-                self.put_local(&location, bytes, mode, staged.size).await
+                self.put_local(&location, bytes, mode, staged.size, then)
+                    .await
             }
             StagedBytes::Memory(bytes) => {
                 let payload = PutPayload::from(bytes);
@@ -303,7 +338,7 @@ impl ContentStore {
                     // wrote is sound, otherwise ours replaces it.
                     Err(object_store::Error::AlreadyExists { .. }) => {
                         if self.holds_intact(&location, staged.size).await {
-                            self.make_durable(&location).await?;
+                            self.make_durable(&location, then).await?;
                             return Ok(PutOutcome::AlreadyPresent);
                         }
                         let options = PutOptions::from(PutMode::Overwrite);
@@ -332,6 +367,7 @@ impl ContentStore {
         bytes: Bytes,
         mode: PutMode,
         size: u64,
+        then: &mut Option<Then>,
     ) -> Result<PutOutcome, ContentError> {
         let (Some(root), Some(group)) = (&self.local_root, &self.group_sync) else {
             unreachable!("a group-synced store is a local one");
@@ -357,7 +393,7 @@ impl ContentStore {
                 (PutOutcome::Created, Some(path.clone()))
             }
         };
-        group.wait(created).await?;
+        group.wait(created, then.take()).await?;
         Ok(outcome)
     }
 
@@ -407,12 +443,16 @@ impl ContentStore {
     /// On the local disk, makes an object found already present durable (a flush on Linux, an
     /// fsync of it and the folders above it elsewhere): the writer that created it may not have
     /// reached its own flush yet (or crashed first), and a dedup hit must be as durable as a
-    /// fresh write before the caller acknowledges it.
-    async fn make_durable(&self, location: &Path) -> Result<(), ContentError> {
+    /// fresh write before the caller acknowledges it. A flush takes `then` and runs it.
+    async fn make_durable(
+        &self,
+        location: &Path,
+        then: &mut Option<Then>,
+    ) -> Result<(), ContentError> {
         #[cfg(target_os = "linux")]
         if let Some(group) = &self.group_sync {
             group.check_usable()?;
-            group.wait(None).await?;
+            group.wait(None, then.take()).await?;
             return Ok(());
         }
         let Some(root) = self.local_root.clone() else {
