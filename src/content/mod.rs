@@ -255,6 +255,9 @@ impl ContentStore {
     /// step that flushed the content, so the next flush starts after it: concurrent blob
     /// uploads share one flush and one commit of their upload records, instead of queueing
     /// for a flush and then again for a commit (see docs/archive-core.md, "Content store").
+    /// Every write of the moment waits for `then`: it must not itself wait for a write to this
+    /// store (nothing holds the catalog's write lock while it writes content, so a catalog
+    /// commit qualifies).
     pub async fn put_then(
         &self,
         staged: StagedContent,
