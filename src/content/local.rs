@@ -13,8 +13,8 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use futures::FutureExt;
 
@@ -29,12 +29,16 @@ pub(super) struct GroupSync {
     /// flush that succeeds would prove nothing: from then on every write is refused, before it
     /// writes anything.
     failed: Arc<AtomicBool>,
+    /// Flushes started so far. A write holds it shared until its object is under its key, so
+    /// a flush numbered above what the write read started after the object was in place.
+    started: Arc<RwLock<u64>>,
 }
 
 /// A write waiting for a flush.
 struct Waiting {
-    /// The object the write created, if it created one: removed if the flush fails.
-    created: Option<PathBuf>,
+    /// The object the write created, if it created one, and the flushes started before it was
+    /// in place: removed if the flush fails and no later one succeeded.
+    created: Option<(PathBuf, u64)>,
     /// What the writer does once its content is durable, run inside the group's step.
     then: Option<Then>,
 }
@@ -43,10 +47,17 @@ impl GroupSync {
     pub(super) fn open(root: &Path) -> io::Result<Self> {
         let folder = Arc::new(File::open(root)?);
         let failed = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(RwLock::new(0));
+        let succeeded = Arc::new(AtomicU64::new(0));
         let flushes = {
-            let failed = Arc::clone(&failed);
+            let (failed, started, succeeded) = (
+                Arc::clone(&failed),
+                Arc::clone(&started),
+                Arc::clone(&succeeded),
+            );
             GroupCommit::new(move |waiting: Vec<Waiting>| {
                 let (folder, failed) = (Arc::clone(&folder), Arc::clone(&failed));
+                let (started, succeeded) = (Arc::clone(&started), Arc::clone(&succeeded));
                 let (created, then): (Vec<_>, Vec<_>) = waiting
                     .into_iter()
                     .map(|waiting| (waiting.created, waiting.then))
@@ -55,12 +66,26 @@ impl GroupSync {
                     let result = if failed.load(Ordering::SeqCst) {
                         Err("an earlier flush of the content folder failed".to_string())
                     } else {
-                        tokio::task::spawn_blocking(move || flush(&folder))
-                            .await
-                            .map_err(|error| error.to_string())
-                            .and_then(|flushed| flushed.map_err(|error| error.to_string()))
+                        tokio::task::spawn_blocking(move || {
+                            let number = {
+                                let mut started = started.write().unwrap_or_else(|e| e.into_inner());
+                                *started += 1;
+                                *started
+                            };
+                            flush(&folder).map(|()| number)
+                        })
+                        .await
+                        .map_err(|error| error.to_string())
+                        .and_then(|flushed| flushed.map_err(|error| error.to_string()))
                     };
-                    let Err(reason) = result else {
+                    let reason = match result {
+                        Ok(number) => {
+                            succeeded.fetch_max(number, Ordering::SeqCst);
+                            None
+                        }
+                        Err(reason) => Some(reason),
+                    };
+                    let Some(reason) = reason else {
                         // Inside the step, so the next flush starts once these are done: the
                         // writes that arrive meanwhile share it.
                         futures::future::join_all(then.into_iter().flatten()).await;
@@ -70,12 +95,16 @@ impl GroupSync {
                         tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
                     }
                     // None of these objects was acknowledged, and what was to follow their
-                    // flush is dropped unrun. Removed, they cannot pass for
-                    // intact after a restart, when the page cache may hold bytes the disk
-                    // does not.
+                    // flush is dropped unrun. Removed, they cannot pass for intact after a
+                    // restart, when the page cache may hold bytes the disk does not. Not one
+                    // a flush that succeeded covered (in place before it started): another
+                    // upload of the same content may have been acknowledged on it.
+                    let durable_through = succeeded.load(Ordering::SeqCst);
                     let _ = tokio::task::spawn_blocking(move || {
-                        for path in created.into_iter().flatten() {
-                            let _ = std::fs::remove_file(path);
+                        for (path, flushes_before) in created.into_iter().flatten() {
+                            if durable_through <= flushes_before {
+                                let _ = std::fs::remove_file(path);
+                            }
                         }
                     })
                     .await;
@@ -84,7 +113,24 @@ impl GroupSync {
                 .boxed()
             })
         };
-        Ok(Self { flushes, failed })
+        Ok(Self {
+            flushes,
+            failed,
+            started,
+        })
+    }
+
+    /// [`write_unflushed`], returning also the number of flushes started before the object was
+    /// in place (for [`GroupSync::wait`]).
+    pub(super) fn write(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        replace: bool,
+    ) -> io::Result<(Written, u64)> {
+        let started = self.started.read().unwrap_or_else(|e| e.into_inner());
+        let written = write_unflushed(path, bytes, replace)?;
+        Ok((written, *started))
     }
 
     /// Refuses a write when an earlier flush failed.
@@ -98,11 +144,12 @@ impl GroupSync {
     }
 
     /// Returns once everything written to the content's filesystem before the call is durable.
-    /// `created`: the object the caller's write created, removed if the flush fails. `then`
+    /// `created`: the object the caller's write created and what [`GroupSync::write`] returned
+    /// with it, removed if the flush fails. `then`
     /// runs after a successful flush, before this returns.
     pub(super) async fn wait(
         &self,
-        created: Option<PathBuf>,
+        created: Option<(PathBuf, u64)>,
         then: Option<Then>,
     ) -> io::Result<()> {
         self.flushes
@@ -127,7 +174,7 @@ fn flush(folder: &File) -> io::Result<()> {
 /// Writes `bytes` under `path` unless something is there already, without flushing: the
 /// caller waits on [`GroupSync::wait`] before it acknowledges the write. With `replace`, an
 /// object already there is replaced.
-pub(super) fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::Result<Written> {
+fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::Result<Written> {
     let folder = path.parent().expect("an object path has a folder");
     std::fs::create_dir_all(folder)?;
     // The `#n` suffix is the object store's own mark of a write in progress: listings skip it.
@@ -172,6 +219,8 @@ fn staging_path(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
 
     #[tokio::test]
@@ -179,47 +228,73 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let group = GroupSync::open(folder.path()).unwrap();
         let path = folder.path().join("ab").join("object");
-        write_unflushed(&path, b"content", false).unwrap();
-        group.wait(Some(path), None).await.unwrap();
+        let (written, flushes_before) = group.write(&path, b"content", false).unwrap();
+        assert_eq!((written, flushes_before), (Written::Created, 0));
+        group.wait(Some((path, 0)), None).await.unwrap();
         group.wait(None, None).await.unwrap();
         assert_eq!(group.flushes.steps(), 2);
+        let (_, flushes_before) = group
+            .write(&folder.path().join("ab").join("next"), b"next", false)
+            .unwrap();
+        assert_eq!(flushes_before, 2);
     }
 
     #[tokio::test]
-    async fn what_follows_a_write_runs_after_its_flush_and_never_after_a_failed_one() {
+    async fn what_follows_a_write_runs_inside_its_flush_step_and_never_after_a_failed_one() {
         let folder = tempfile::tempdir().unwrap();
         let group = GroupSync::open(folder.path()).unwrap();
-        let ran = Arc::new(AtomicBool::new(false));
-        let then = |ran: &Arc<AtomicBool>| -> Then {
-            let (ran, steps) = (Arc::clone(ran), Arc::clone(&group.flushes));
+        // The steps finished when it ran, if it ran.
+        let then = |seen: &Arc<Mutex<Option<u64>>>| -> Then {
+            let (seen, steps) = (Arc::clone(seen), Arc::clone(&group.flushes));
             async move {
-                // Inside the step that flushed: it has not finished yet.
-                assert_eq!(steps.steps(), 0);
-                ran.store(true, Ordering::SeqCst);
+                *seen.lock().unwrap() = Some(steps.steps());
             }
             .boxed()
         };
+        let ran = Arc::new(Mutex::new(None));
         group.wait(None, Some(then(&ran))).await.unwrap();
-        assert!(
-            ran.load(Ordering::SeqCst),
-            "it ran before the wait returned"
+        assert_eq!(
+            *ran.lock().unwrap(),
+            Some(0),
+            "it ran before the wait returned, inside the step that flushed"
         );
 
         group.failed.store(true, Ordering::SeqCst);
-        let unrun = Arc::new(AtomicBool::new(false));
+        let unrun = Arc::new(Mutex::new(None));
         let path = folder.path().join("ab").join("second");
-        write_unflushed(&path, b"second", false).unwrap();
+        let (_, flushes_before) = group.write(&path, b"second", false).unwrap();
         assert!(
             group
-                .wait(Some(path.clone()), Some(then(&unrun)))
+                .wait(Some((path.clone(), flushes_before)), Some(then(&unrun)))
                 .await
                 .is_err()
         );
-        assert!(
-            !unrun.load(Ordering::SeqCst),
+        assert_eq!(
+            *unrun.lock().unwrap(),
+            None,
             "a failed flush drops it unrun"
         );
         assert!(!path.exists(), "and removes the object it was to cover");
+    }
+
+    /// Upload A writes an object and is slow to wait for its flush; upload B of the same
+    /// content finds it, waits for a flush, which succeeds, and is acknowledged. A's own flush
+    /// then fails: the object stays, B's acknowledgement stands on it.
+    #[tokio::test]
+    async fn a_failed_flush_leaves_an_object_an_earlier_flush_made_durable() {
+        let folder = tempfile::tempdir().unwrap();
+        let group = GroupSync::open(folder.path()).unwrap();
+        let path = folder.path().join("ab").join("shared");
+        let (_, flushes_before) = group.write(&path, b"shared", false).unwrap();
+        group.wait(None, None).await.unwrap();
+        group.failed.store(true, Ordering::SeqCst);
+        assert!(
+            group
+                .wait(Some((path.clone(), flushes_before)), None)
+                .await
+                .is_err()
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"shared");
     }
 
     #[test]

@@ -378,22 +378,22 @@ impl ContentStore {
         group.check_usable()?;
         let path = root.join(location.as_ref());
         let write = |replace: bool| {
-            let (path, bytes) = (path.clone(), bytes.clone());
-            tokio::task::spawn_blocking(move || local::write_unflushed(&path, &bytes, replace))
+            let (path, bytes, group) = (path.clone(), bytes.clone(), group.clone());
+            tokio::task::spawn_blocking(move || group.write(&path, &bytes, replace))
         };
-        let written = write(matches!(mode, PutMode::Overwrite))
+        let (written, flushes_before) = write(matches!(mode, PutMode::Overwrite))
             .await
             .map_err(std::io::Error::other)??;
         let (outcome, created) = match written {
-            local::Written::Created => (PutOutcome::Created, Some(path.clone())),
+            local::Written::Created => (PutOutcome::Created, Some((path, flushes_before))),
             // Another upload of the same content won the race: a dedup hit if what it wrote
             // is sound, otherwise ours replaces it.
             local::Written::AlreadyThere if self.holds_intact(location, size).await => {
                 (PutOutcome::AlreadyPresent, None)
             }
             local::Written::AlreadyThere => {
-                write(true).await.map_err(std::io::Error::other)??;
-                (PutOutcome::Created, Some(path.clone()))
+                let (_, flushes_before) = write(true).await.map_err(std::io::Error::other)??;
+                (PutOutcome::Created, Some((path, flushes_before)))
             }
         };
         group.wait(created, then.take()).await?;
