@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -122,6 +123,8 @@ async fn put_blob(
         async move {
             let _ = recorded.send(catalog.record_blob_upload(&scope, &sha256).await);
         }
+        // It may run in the flush's task, among other requests' records.
+        .in_current_span()
         .boxed()
     };
     let outcome = state.archive.content.put_then(staged, record).await?;
