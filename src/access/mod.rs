@@ -8,6 +8,7 @@
 
 mod extract;
 pub mod http;
+pub mod recent;
 pub mod session;
 pub mod tokens;
 
