@@ -187,7 +187,6 @@ pub async fn run(
         index,
         extraction,
         max_upload_bytes: settings.max_upload_bytes,
-        tokens: Default::default(),
     };
     let served = http::serve(listener, state, shutdown)
         .await

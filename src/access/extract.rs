@@ -54,22 +54,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             )
             .into());
         };
-        let secret_sha256 = secret_hash(secret);
-        let record = match state.tokens.get(&secret_sha256) {
-            Some(record) => record,
-            None => {
-                let record = state
-                    .archive
-                    .catalog
-                    .token_by_secret_hash(&secret_sha256)
-                    .await?
-                    .ok_or(AccessError::Unauthenticated("the token is not known"))?;
-                if record.unusable_because(&now_timestamp()).is_none() {
-                    state.tokens.remember(secret_sha256, record.clone());
-                }
-                record
-            }
-        };
+        let record = state
+            .archive
+            .catalog
+            .token_by_secret_hash(&secret_hash(secret))
+            .await?
+            .ok_or(AccessError::Unauthenticated("the token is not known"))?;
         if let Some(reason) = record.unusable_because(&now_timestamp()) {
             return Err(AccessError::Unauthenticated(reason).into());
         }

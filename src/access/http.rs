@@ -96,7 +96,6 @@ async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let scope = caller.require(Permission::ManageTokens)?;
     if state.archive.catalog.revoke_token(&scope, &id).await? {
-        state.tokens.forget_all();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -8,7 +8,6 @@
 
 mod extract;
 pub mod http;
-pub mod recent;
 pub mod session;
 pub mod tokens;
 

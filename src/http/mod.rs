@@ -24,7 +24,6 @@ use utoipa_axum::routes;
 
 pub use error::ApiError;
 
-use crate::access::recent::RecentTokens;
 use crate::archive::Archive;
 use crate::extraction::worker::Extraction;
 use crate::index::SearchIndex;
@@ -46,8 +45,6 @@ pub struct AppState {
     pub extraction: Extraction,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
-    /// Tokens found in the catalog lately.
-    pub tokens: Arc<RecentTokens>,
 }
 
 /// Every route of the service with its OpenAPI description: the only way routes are mounted.
