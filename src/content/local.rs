@@ -81,15 +81,12 @@ impl GroupSync {
                     let reason = match result {
                         Ok(number) => {
                             succeeded.fetch_max(number, Ordering::SeqCst);
-                            None
+                            // Inside the step, so the next flush starts once these are done:
+                            // the writes that arrive meanwhile share it.
+                            futures::future::join_all(then.into_iter().flatten()).await;
+                            return Ok(());
                         }
-                        Err(reason) => Some(reason),
-                    };
-                    let Some(reason) = reason else {
-                        // Inside the step, so the next flush starts once these are done: the
-                        // writes that arrive meanwhile share it.
-                        futures::future::join_all(then.into_iter().flatten()).await;
-                        return Ok(());
+                        Err(reason) => reason,
                     };
                     if !failed.swap(true, Ordering::SeqCst) {
                         tracing::error!(%reason, "flushing the content folder failed: later writes are refused");
