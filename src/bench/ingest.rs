@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::access::tokens::{self, TokenRequest};
 use crate::access::{DEFAULT_TENANT, Role, Scope, TenantId};
 use crate::batches::client::{IngestOptions, ingest};
-use crate::index::rebuild::process_peak_memory_bytes;
+use crate::index::rebuild::{process_cpu_time, process_peak_memory_bytes};
 
 pub struct Options {
     pub documents: usize,
@@ -116,9 +116,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             dry_run: false,
             progress: true,
         };
+        let client_cpu_before = process_cpu_time("self");
         let started = Instant::now();
         let outcome = ingest(&ingest_options).await?;
         let elapsed = started.elapsed();
+        // Where the processor time went: the two cores are shared by the client and the server.
+        let cpu = |time: Option<Duration>| {
+            time.map_or("unknown".into(), |t| format!("{:.2} s", t.as_secs_f64()))
+        };
+        println!(
+            "processor time: server {}, client {} (over {:.2} s)",
+            cpu(process_cpu_time(&server_pid)),
+            cpu(process_cpu_time("self")
+                .zip(client_cpu_before)
+                .map(|(after, before)| after.saturating_sub(before))),
+            elapsed.as_secs_f64()
+        );
         let archived = outcome
             .report
             .as_ref()

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -93,6 +93,9 @@ async fn put_blob(
     let scope = caller.require(Permission::ArchiveDocument)?;
     let expected = parse_hash(&sha256)?;
     let mut writer = state.archive.content.staging_writer(state.max_upload_bytes);
+    if let Some(length) = body.size_hint().exact() {
+        writer.expect(length);
+    }
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {

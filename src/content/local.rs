@@ -172,6 +172,10 @@ fn flush(folder: &File) -> io::Result<()> {
 /// caller waits on [`GroupSync::wait`] before it acknowledges the write. With `replace`, an
 /// object already there is replaced.
 fn write_unflushed(path: &Path, bytes: &[u8], replace: bool) -> io::Result<Written> {
+    // Content addressing makes a second upload of the same content common: it writes nothing.
+    if !replace && path.try_exists()? {
+        return Ok(Written::AlreadyThere);
+    }
     let folder = path.parent().expect("an object path has a folder");
     std::fs::create_dir_all(folder)?;
     // The `#n` suffix is the object store's own mark of a write in progress: listings skip it.

@@ -299,6 +299,16 @@ impl ContentStore {
         then: &mut Option<Then>,
     ) -> Result<PutOutcome, ContentError> {
         let location = Self::key(&staged.sha256);
+        // On the local disk the write itself finds an object already there, in the same
+        // blocking call: no lookup of its own first.
+        #[cfg(target_os = "linux")]
+        if self.group_sync.is_some()
+            && let StagedBytes::Memory(bytes) = &staged.bytes
+        {
+            return self
+                .put_local(&location, bytes.clone(), staged.size, then)
+                .await;
+        }
         let mut mode = PutMode::Create;
         match self.store.head(&location).await {
             Ok(_) if self.holds_intact(&location, staged.size).await => {
@@ -314,11 +324,6 @@ impl ContentStore {
             Err(error) => return Err(error.into()),
         }
         match staged.bytes {
-            #[cfg(target_os = "linux")]
-            StagedBytes::Memory(bytes) if self.group_sync.is_some() => {
-                self.put_local(&location, bytes, mode, staged.size, then)
-                    .await
-            }
             StagedBytes::Memory(bytes) => {
                 let payload = PutPayload::from(bytes);
                 match self
@@ -368,7 +373,6 @@ impl ContentStore {
         &self,
         location: &Path,
         bytes: Bytes,
-        mode: PutMode,
         size: u64,
         then: &mut Option<Then>,
     ) -> Result<PutOutcome, ContentError> {
@@ -381,17 +385,18 @@ impl ContentStore {
             let (path, bytes, group) = (path.clone(), bytes.clone(), group.clone());
             tokio::task::spawn_blocking(move || group.write(&path, &bytes, replace))
         };
-        let (written, flushes_before) = write(matches!(mode, PutMode::Overwrite))
-            .await
-            .map_err(std::io::Error::other)??;
+        let (written, flushes_before) = write(false).await.map_err(std::io::Error::other)??;
         let (outcome, created) = match written {
             local::Written::Created => (PutOutcome::Created, Some((path, flushes_before))),
-            // Another upload of the same content won the race: a dedup hit if what it wrote
-            // is sound, otherwise ours replaces it.
+            // Stored before, or by a concurrent upload of the same content: a dedup hit if it
+            // is sound (made durable by the flush below, as its writer may not have reached
+            // its own), otherwise ours replaces it.
             local::Written::AlreadyThere if self.holds_intact(location, size).await => {
                 (PutOutcome::AlreadyPresent, None)
             }
             local::Written::AlreadyThere => {
+                // A damaged object (bit rot, a cut write): the fresh upload repairs it.
+                tracing::error!(%location, "stored content is damaged: rewriting it from the new upload");
                 let (_, flushes_before) = write(true).await.map_err(std::io::Error::other)??;
                 (PutOutcome::Created, Some((path, flushes_before)))
             }

@@ -96,6 +96,15 @@ impl StagingWriter {
         }
     }
 
+    /// Makes room for an upload that announced its length (`Content-Length`), so that a small
+    /// one is gathered without copying it as it grows. Nothing is trusted: the bytes received
+    /// are still counted and limited.
+    pub fn expect(&mut self, length: u64) {
+        if length <= MEMORY_THRESHOLD as u64 && length <= self.limit {
+            self.memory.reserve(length as usize);
+        }
+    }
+
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StagingError> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {

@@ -108,6 +108,20 @@ pub fn peak_memory_bytes() -> Option<u64> {
     process_peak_memory_bytes("self")
 }
 
+/// The processor time a process (`self` or a pid) has used so far, user and system (Linux
+/// `/proc/…/stat`).
+pub fn process_cpu_time(process: &str) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields are counted after it.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    let ticks = rustix::param::clock_ticks_per_second();
+    Some(std::time::Duration::from_secs_f64(
+        (user + system) as f64 / ticks as f64,
+    ))
+}
+
 /// The peak resident memory of a process (`self` or a pid) so far (Linux `VmHWM`).
 pub fn process_peak_memory_bytes(process: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
