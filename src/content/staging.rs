@@ -15,6 +15,8 @@ use crate::identifiers::Sha256Hex;
 
 /// Uploads up to this size stay in memory; larger ones go to a temporary file.
 pub const MEMORY_THRESHOLD: usize = 8 * 1024 * 1024;
+/// The most memory set aside for an upload before its bytes arrive.
+const UP_FRONT_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StagingError {
@@ -96,12 +98,15 @@ impl StagingWriter {
         }
     }
 
-    /// Makes room for an upload that announced its length (`Content-Length`), so that a small
-    /// one is gathered without copying it as it grows. Nothing is trusted: the bytes received
-    /// are still counted and limited.
+    /// Makes room for an upload that announced its length (`Content-Length`), so that a scan
+    /// of a few hundred kilobytes is gathered without copying it as it grows. Nothing is
+    /// trusted: the bytes received are still counted and limited, and at most
+    /// [`UP_FRONT_LIMIT`] is set aside before they arrive, so that requests announcing large
+    /// bodies and sending nothing hold little memory.
     pub fn expect(&mut self, length: u64) {
-        if length <= MEMORY_THRESHOLD as u64 && length <= self.limit {
-            self.memory.reserve(length as usize);
+        if length <= self.limit {
+            self.memory
+                .reserve(length.min(UP_FRONT_LIMIT as u64) as usize);
         }
     }
 
