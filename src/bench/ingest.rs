@@ -125,7 +125,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             time.map_or("unknown".into(), |t| format!("{:.2} s", t.as_secs_f64()))
         };
         println!(
-            "processor time: server {}, client {} (over {:.2} s)",
+            "processor time: server {} (since it started), client {} (during the ingest's {:.2} s)",
             cpu(process_cpu_time(&server_pid)),
             cpu(process_cpu_time("self")
                 .zip(client_cpu_before)

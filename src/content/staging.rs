@@ -16,7 +16,8 @@ use crate::identifiers::Sha256Hex;
 /// Uploads up to this size stay in memory; larger ones go to a temporary file.
 pub const MEMORY_THRESHOLD: usize = 8 * 1024 * 1024;
 /// The most memory set aside for an upload before its bytes arrive.
-const UP_FRONT_LIMIT: usize = 1024 * 1024;
+/// (A scan is typically 100–500 KB.)
+const UP_FRONT_LIMIT: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StagingError {
