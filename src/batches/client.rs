@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use reqwest::{Method, StatusCode};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -123,12 +125,11 @@ pub async fn ingest(options: &IngestOptions) -> anyhow::Result<IngestOutcome> {
         "/api/v1/batches"
     };
     let report = client
-        .send(
-            Method::POST,
-            path,
-            || Ok(reqwest::Body::from(manifest_bytes.clone())),
-            Some(content_type),
-        )
+        .send(Method::POST, path, |request| {
+            Ok(request
+                .header(CONTENT_TYPE, content_type)
+                .body(manifest_bytes.clone()))
+        })
         .await?;
     let report: Value = report
         .json()
@@ -291,13 +292,17 @@ async fn upload_missing(
     let done = std::sync::atomic::AtomicUsize::new(held.len());
     let uploaded_bytes = to_send.iter().map(|(_, size, _)| size).sum();
     let uploaded = to_send.len();
-    let results = futures::stream::iter(to_send.into_iter().map(|(sha256, size, path)| {
+    let results = futures::stream::iter(requests(to_send).into_iter().map(|request| {
         let bar = &bar;
         let done = &done;
         async move {
-            client.put_blob(&sha256, size, &path).await?;
-            bar.inc(size);
-            let count = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            match request.as_slice() {
+                [(sha256, size, path)] => client.put_blob(sha256, *size, path).await?,
+                several => client.put_blobs(several).await?,
+            }
+            bar.inc(request.iter().map(|(_, size, _)| size).sum());
+            let count =
+                done.fetch_add(request.len(), std::sync::atomic::Ordering::Relaxed) + request.len();
             bar.set_message(format!("{count}/{files} files"));
             Ok::<_, anyhow::Error>(())
         }
@@ -312,6 +317,36 @@ async fn upload_missing(
 
 /// Files up to this size are read whole before they are sent; larger ones are streamed.
 const WHOLE_READ_LIMIT: u64 = 8 * 1024 * 1024;
+/// Files up to this size travel several to a request (`POST /api/v1/blobs`)...
+const SHARED_REQUEST_FILE_LIMIT: u64 = 1024 * 1024;
+/// ...up to this many bytes of files...
+const SHARED_REQUEST_BYTES: u64 = 8 * 1024 * 1024;
+/// ...and this many files (the server takes at most 1,000).
+const SHARED_REQUEST_FILES: usize = 1_000;
+
+/// The uploads to make, in manifest order: small files several to a request, each larger
+/// one on its own.
+fn requests(files: Vec<(Sha256Hex, u64, PathBuf)>) -> Vec<Vec<(Sha256Hex, u64, PathBuf)>> {
+    let mut requests = Vec::new();
+    let mut shared: Vec<(Sha256Hex, u64, PathBuf)> = Vec::new();
+    let mut shared_bytes = 0;
+    for file in files {
+        if file.1 > SHARED_REQUEST_FILE_LIMIT {
+            requests.push(vec![file]);
+            continue;
+        }
+        if shared.len() == SHARED_REQUEST_FILES || shared_bytes + file.1 > SHARED_REQUEST_BYTES {
+            requests.push(std::mem::take(&mut shared));
+            shared_bytes = 0;
+        }
+        shared_bytes += file.1;
+        shared.push(file);
+    }
+    if !shared.is_empty() {
+        requests.push(shared);
+    }
+    requests
+}
 
 /// Files asked about per `POST /api/v1/blobs/missing` (the server takes at most 10,000).
 const MISSING_QUERY_SIZE: usize = 1_000;
@@ -352,12 +387,11 @@ impl Client {
         });
         let body = serde_json::to_vec(&query)?;
         let response = self
-            .send(
-                Method::POST,
-                "/api/v1/blobs/missing",
-                || Ok(reqwest::Body::from(body.clone())),
-                Some("application/json"),
-            )
+            .send(Method::POST, "/api/v1/blobs/missing", |request| {
+                Ok(request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone()))
+            })
             .await?;
         let answer: Value = response
             .json()
@@ -387,54 +421,67 @@ impl Client {
                 .await
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let bytes = bytes::Bytes::from(bytes);
-            self.send(
-                Method::PUT,
-                &url_path,
-                || Ok(reqwest::Body::from(bytes.clone())),
-                Some("application/octet-stream"),
-            )
+            self.send(Method::PUT, &url_path, |request| {
+                Ok(request
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(bytes.clone()))
+            })
             .await?;
             return Ok(());
         }
-        self.send(
-            Method::PUT,
-            &url_path,
-            || {
-                let file = std::fs::File::open(&file_path)
-                    .with_context(|| format!("cannot open {}", file_path.display()))?;
-                let stream = tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
-                    256 * 1024,
-                );
-                Ok(reqwest::Body::wrap_stream(stream))
-            },
-            Some("application/octet-stream"),
-        )
+        self.send(Method::PUT, &url_path, |request| {
+            let file = std::fs::File::open(&file_path)
+                .with_context(|| format!("cannot open {}", file_path.display()))?;
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                256 * 1024,
+            );
+            Ok(request
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(reqwest::Body::wrap_stream(stream)))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Sends several small files in one `POST /api/v1/blobs`, one part each, named with its
+    /// hash: the server makes them durable with one flush.
+    async fn put_blobs(&self, files: &[(Sha256Hex, u64, PathBuf)]) -> anyhow::Result<()> {
+        let mut contents = Vec::with_capacity(files.len());
+        for (sha256, _, path) in files {
+            let bytes = tokio::fs::read(path)
+                .await
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            contents.push((sha256.as_str(), bytes::Bytes::from(bytes)));
+        }
+        self.send(Method::POST, "/api/v1/blobs", |request| {
+            let form = contents.iter().fold(Form::new(), |form, (sha256, bytes)| {
+                let part = Part::stream_with_length(bytes.clone(), bytes.len() as u64);
+                form.part(sha256.to_string(), part)
+            });
+            Ok(request.multipart(form))
+        })
         .await?;
         Ok(())
     }
 
     /// Sends a request, retrying connection failures, timeouts, 408, 429 and 5xx with
-    /// exponential backoff; `body` makes a fresh body for each attempt.
+    /// exponential backoff; `body` gives each attempt a fresh body and its content type.
     async fn send(
         &self,
         method: Method,
         path: &str,
-        body: impl Fn() -> anyhow::Result<reqwest::Body>,
-        content_type: Option<&str>,
+        body: impl Fn(RequestBuilder) -> anyhow::Result<RequestBuilder>,
     ) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}{path}", self.server);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&self.token)
-                .body(body()?);
-            if let Some(content_type) = content_type {
-                request = request.header(reqwest::header::CONTENT_TYPE, content_type);
-            }
+            let request = body(
+                self.http
+                    .request(method.clone(), &url)
+                    .bearer_auth(&self.token),
+            )?;
             let failure = match request.send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {

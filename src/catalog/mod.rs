@@ -386,7 +386,11 @@ pub trait Catalog: Send + Sync + 'static {
     async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool, CatalogError>;
 
     /// Records that the scope's tenant uploaded this content (so its manifests may name it).
-    async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError>;
+    async fn record_blob_uploads(
+        &self,
+        scope: &Scope,
+        sha256s: &[&str],
+    ) -> Result<(), CatalogError>;
 
     /// Those of `sha256s` that the scope's tenant uploaded or archived a document of: one
     /// query for a whole manifest, or for a client asking which of its files to send.

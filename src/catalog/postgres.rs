@@ -85,12 +85,11 @@ impl PostgresCatalog {
 
     /// Each upload record commits on its own: PostgreSQL runs the commits of concurrent
     /// uploads in parallel, where one committer for all measured slower.
-    async fn record_blob_upload_as_backend_prefers(
+    async fn record_blob_uploads_as_backend_prefers(
         &self,
-        tenant: &str,
-        sha256: &str,
+        uploads: Vec<(String, String)>,
     ) -> Result<(), CatalogError> {
-        sql::record_blob_uploads(&self.writer, &[(tenant.to_string(), sha256.to_string())]).await
+        sql::record_blob_uploads(&self.writer, &uploads).await
     }
 }
 

@@ -31,12 +31,15 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A tenant's upload of content: (tenant, sha256).
+type Upload = (String, String);
+
 pub struct SqliteCatalog {
     readers: SqlitePool,
     writer: SqlitePool,
     /// Upload records (tenant, sha256) of concurrent blob uploads, committed together: each
     /// commit is an fsync, and SQLite runs one at a time.
-    blob_uploads: Arc<GroupCommit<(String, String), Arc<str>>>,
+    blob_uploads: Arc<GroupCommit<Vec<Upload>, Arc<str>>>,
 }
 
 impl SqliteCatalog {
@@ -66,8 +69,9 @@ impl SqliteCatalog {
             .await?;
         let blob_uploads = {
             let writer = writer.clone();
-            GroupCommit::new(move |uploads: Vec<(String, String)>| {
+            GroupCommit::new(move |uploads: Vec<Vec<Upload>>| {
                 let writer = writer.clone();
+                let uploads: Vec<_> = uploads.into_iter().flatten().collect();
                 async move {
                     sql::record_blob_uploads(&writer, &uploads)
                         .await
@@ -83,17 +87,15 @@ impl SqliteCatalog {
         })
     }
 
-    async fn record_blob_upload_as_backend_prefers(
+    async fn record_blob_uploads_as_backend_prefers(
         &self,
-        tenant: &str,
-        sha256: &str,
+        uploads: Vec<Upload>,
     ) -> Result<(), CatalogError> {
-        let upload = (tenant.to_string(), sha256.to_string());
-        if self.blob_uploads.submit(upload.clone()).await.is_ok() {
+        if self.blob_uploads.submit(uploads.clone()).await.is_ok() {
             return Ok(());
         }
-        // The group's commit failed: alone, this upload gets its own error (or succeeds).
-        sql::record_blob_uploads(&self.writer, &[upload]).await
+        // The group's commit failed: alone, these uploads get their own error (or succeed).
+        sql::record_blob_uploads(&self.writer, &uploads).await
     }
 }
 

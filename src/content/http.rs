@@ -1,13 +1,15 @@
 //! `/api/v1/blobs/{sha256}`: content uploaded on its own, under its hash, before the batch
-//! manifest that names it. `HEAD` tells a client what it need not send again.
+//! manifest that names it. `HEAD` tells a client what it need not send again. `POST
+//! /api/v1/blobs` carries several files in one request, made durable together.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, HttpBody};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -17,20 +19,32 @@ use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::PutOutcome;
-use crate::access::{Caller, Permission};
-use crate::http::error::{ErrorBody, json_body};
+use super::{PutGroup, PutOutcome};
+use crate::access::{Caller, Permission, Scope};
+use crate::http::error::{ErrorBody, json_body, multipart_error};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Sha256Hex;
+use crate::validation::ValidationErrors;
 
-pub fn router() -> OpenApiRouter<Arc<AppState>> {
+/// `max_upload_bytes` caps each file and, with the multipart framing, a request of several.
+pub fn router(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
+    let body_limit = max_upload_bytes
+        .saturating_add(MULTIPART_OVERHEAD)
+        .try_into()
+        .unwrap_or(usize::MAX);
     OpenApiRouter::new()
+        .routes(routes!(put_blobs))
+        .layer(DefaultBodyLimit::max(body_limit))
         .routes(routes!(put_blob, head_blob))
         .routes(routes!(missing_blobs))
 }
 
 /// The most files one `POST /api/v1/blobs/missing` may ask about.
 const MISSING_QUERY_LIMIT: usize = 10_000;
+/// The most files one `POST /api/v1/blobs` may carry.
+const PARTS_LIMIT: usize = 1_000;
+/// Room for the part headers of a `POST /api/v1/blobs` of `PARTS_LIMIT` files.
+const MULTIPART_OVERHEAD: u64 = 1024 * 1024;
 /// Stored sizes read at once when a query names content the tenant holds.
 const SIZE_CHECKS_IN_FLIGHT: usize = 16;
 
@@ -53,6 +67,22 @@ struct MissingBlobs {
     /// The hashes asked about that the tenant does not hold with that size, each once, in the
     /// order first asked.
     missing: Vec<String>,
+}
+
+/// What a request of several files stored, in the order of its parts.
+#[derive(Serialize, utoipa::ToSchema)]
+struct BlobsStored {
+    blobs: Vec<BlobStored>,
+}
+
+/// `multipart/form-data` of `POST /api/v1/blobs`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the request for the OpenAPI document
+struct BlobsForm {
+    /// One part per file, named with the SHA-256 of its bytes (64 lower-case hex digits); a
+    /// file name, if given, names the part in errors.
+    #[schema(rename = "{sha256}", value_type = String, format = Binary)]
+    sha256: Vec<u8>,
 }
 
 /// What an upload stored.
@@ -117,25 +147,9 @@ async fn put_blob(
         ));
     }
     let size = staged.size;
-    // The tenant's upload record is committed only once the content is durable, so it never
-    // names content a crash could lose; with the uploads of the moment on the local disk.
-    let (recorded, record_result) = oneshot::channel();
-    let record = {
-        let (catalog, scope) = (Arc::clone(&state.archive.catalog), scope.clone());
-        let sha256 = expected.as_str().to_string();
-        async move {
-            let _ = recorded.send(catalog.record_blob_upload(&scope, &sha256).await);
-        }
-        // It may run in the flush's task, among other requests' records.
-        .in_current_span()
-        .boxed()
-    };
-    let outcome = state.archive.content.put_then(staged, record).await?;
-    record_result.await.map_err(|_| {
-        ApiError::Internal(anyhow::anyhow!(
-            "the upload record was not written after the content was stored"
-        ))
-    })??;
+    let mut group = state.archive.content.put_group();
+    let outcome = group.put(staged).await?;
+    finish_and_record(&state, &scope, group, vec![expected.as_str().to_string()]).await?;
     tracing::info!(sha256 = %expected, size, created = outcome == PutOutcome::Created, "blob stored");
     let (status, stored) = match outcome {
         PutOutcome::Created => (StatusCode::CREATED, "created"),
@@ -147,6 +161,144 @@ async fn put_blob(
         stored,
     };
     Ok((status, Json(body)).into_response())
+}
+
+/// Uploads several files in one request, each a part named with its SHA-256: the form of
+/// `PUT /api/v1/blobs/{sha256}` for many small files (a batch's scans), which the server makes
+/// durable together and records in one commit instead of one each.
+///
+/// Every part is checked as it arrives; the parts that hash to their names are stored even
+/// when others are refused, and the answer is 200 only if none was refused (422 names each
+/// refused part, `blobs[n]`, counted from 0).
+#[utoipa::path(post, path = "/api/v1/blobs", tag = "batches",
+    request_body(content = BlobsForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Every part stored (or already there)", body = BlobsStored),
+        (status = 400, description = "Not a multipart body", body = ErrorBody),
+        (status = 403, description = "Not an archiving token", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Parts that do not hash to their names, are empty, or are too many; the others were stored", body = ErrorBody),
+    ))]
+async fn put_blobs(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<BlobsStored>, ApiError> {
+    let scope = caller.require(Permission::ArchiveDocument)?;
+    let mut multipart = multipart.map_err(|rejection| {
+        ApiError::BadRequest(format!(
+            "send multipart/form-data, one part per file named with its SHA-256: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let content = &state.archive.content;
+    let mut group = content.put_group();
+    let mut stored = Vec::new();
+    let mut refused = ValidationErrors::default();
+    let mut parts = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let part = format!("blobs[{parts}]");
+        parts += 1;
+        if parts > PARTS_LIMIT {
+            // Read to the end, so that the client reads the answer instead of a reset.
+            while field.chunk().await.map_err(multipart_error)?.is_some() {}
+            continue;
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let file = field
+            .file_name()
+            .map_or(String::new(), |file| format!(" ({file})"));
+        let expected = parse_hash(&name);
+        // Read to its end even when its name is wrong: the parts after it are still stored.
+        let mut writer = content.staging_writer(state.max_upload_bytes);
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            writer.write(&chunk).await?;
+        }
+        let staged = writer.finish().await?;
+        let expected = match expected {
+            Ok(expected) => expected,
+            Err(_) => {
+                refused.push(
+                    part,
+                    format!("is named `{name}`{file}: name each part with the SHA-256 of its bytes, 64 lower-case hex digits"),
+                );
+                continue;
+            }
+        };
+        if staged.size == 0 {
+            refused.push(part, format!("{name}{file} is empty"));
+            continue;
+        }
+        if staged.sha256 != expected {
+            refused.push(
+                part,
+                format!(
+                    "{name}{file} hashes to {}: the upload was damaged or the name is wrong",
+                    staged.sha256
+                ),
+            );
+            continue;
+        }
+        let size = staged.size;
+        let outcome = group.put(staged).await?;
+        stored.push(BlobStored {
+            sha256: expected.as_str().to_string(),
+            size,
+            stored: match outcome {
+                PutOutcome::Created => "created",
+                PutOutcome::AlreadyPresent => "already_present",
+            },
+        });
+    }
+    let hashes = stored.iter().map(|blob| blob.sha256.clone()).collect();
+    finish_and_record(&state, &scope, group, hashes).await?;
+    if parts > PARTS_LIMIT {
+        refused.push(
+            "blobs",
+            format!("at most {PARTS_LIMIT} files per request: {parts} were sent, those after the {PARTS_LIMIT}th were not stored"),
+        );
+    }
+    tracing::info!(
+        stored = stored.len(),
+        refused = refused.0.len(),
+        "blobs stored"
+    );
+    if !refused.is_empty() {
+        return Err(ApiError::Invalid(refused));
+    }
+    Ok(Json(BlobsStored { blobs: stored }))
+}
+
+/// Makes what `group` stored durable, then records that the tenant uploaded `hashes`; returns
+/// once both are done. The records are committed only once the content is durable, so they
+/// never name content a crash could lose; on the local disk, in the step that flushed it, with
+/// the records of the other uploads of the moment: one commit for all (see
+/// docs/archive-core.md, "Content store"). The commit runs in the flush's task, which every
+/// write of the moment waits for: nothing holds the catalog's write lock while it writes
+/// content, so it cannot wait for them in turn.
+async fn finish_and_record(
+    state: &AppState,
+    scope: &Scope,
+    group: PutGroup<'_>,
+    hashes: Vec<String>,
+) -> Result<(), ApiError> {
+    let (recorded, record_result) = oneshot::channel();
+    let record = {
+        let (catalog, scope) = (Arc::clone(&state.archive.catalog), scope.clone());
+        async move {
+            let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
+            let _ = recorded.send(catalog.record_blob_uploads(&scope, &hashes).await);
+        }
+        .in_current_span()
+        .boxed()
+    };
+    group.finish(record).await?;
+    record_result.await.map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the upload records were not written after the content was stored"
+        ))
+    })??;
+    Ok(())
 }
 
 /// Which of a list of files the tenant still has to upload: the bulk form of `HEAD`, one

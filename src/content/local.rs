@@ -36,9 +36,9 @@ pub(super) struct GroupSync {
 
 /// A write waiting for a flush.
 struct Waiting {
-    /// The object the write created, if it created one, and the flushes started before it was
-    /// in place: removed if the flush fails and no later one succeeded.
-    created: Option<(PathBuf, u64)>,
+    /// The objects the writes created, each with the flushes started before it was in place:
+    /// removed if the flush fails and no later one succeeded.
+    created: Vec<(PathBuf, u64)>,
     /// What the writer does once its content is durable, run inside the group's step.
     then: Option<Then>,
 }
@@ -141,12 +141,12 @@ impl GroupSync {
     }
 
     /// Returns once everything written to the content's filesystem before the call is durable.
-    /// `created`: the object the caller's write created and what [`GroupSync::write`] returned
-    /// with it, removed if the flush fails. `then`
+    /// `created`: the objects the caller's writes created, each with what [`GroupSync::write`]
+    /// returned with it, removed if the flush fails. `then`
     /// runs after a successful flush, before this returns.
     pub(super) async fn wait(
         &self,
-        created: Option<(PathBuf, u64)>,
+        created: Vec<(PathBuf, u64)>,
         then: Option<Then>,
     ) -> io::Result<()> {
         self.flushes
@@ -231,8 +231,8 @@ mod tests {
         let path = folder.path().join("ab").join("object");
         let (written, flushes_before) = group.write(&path, b"content", false).unwrap();
         assert_eq!((written, flushes_before), (Written::Created, 0));
-        group.wait(Some((path, 0)), None).await.unwrap();
-        group.wait(None, None).await.unwrap();
+        group.wait(vec![(path, 0)], None).await.unwrap();
+        group.wait(Vec::new(), None).await.unwrap();
         assert_eq!(group.flushes.steps(), 2);
         let (_, flushes_before) = group
             .write(&folder.path().join("ab").join("next"), b"next", false)
@@ -253,7 +253,7 @@ mod tests {
             .boxed()
         };
         let ran = Arc::new(Mutex::new(None));
-        group.wait(None, Some(then(&ran))).await.unwrap();
+        group.wait(Vec::new(), Some(then(&ran))).await.unwrap();
         assert_eq!(
             *ran.lock().unwrap(),
             Some(0),
@@ -266,7 +266,7 @@ mod tests {
         let (_, flushes_before) = group.write(&path, b"second", false).unwrap();
         assert!(
             group
-                .wait(Some((path.clone(), flushes_before)), Some(then(&unrun)))
+                .wait(vec![(path.clone(), flushes_before)], Some(then(&unrun)))
                 .await
                 .is_err()
         );
@@ -287,11 +287,11 @@ mod tests {
         let group = GroupSync::open(folder.path()).unwrap();
         let path = folder.path().join("ab").join("shared");
         let (_, flushes_before) = group.write(&path, b"shared", false).unwrap();
-        group.wait(None, None).await.unwrap();
+        group.wait(Vec::new(), None).await.unwrap();
         group.failed.store(true, Ordering::SeqCst);
         assert!(
             group
-                .wait(Some((path.clone(), flushes_before)), None)
+                .wait(vec![(path.clone(), flushes_before)], None)
                 .await
                 .is_err()
         );

@@ -78,7 +78,70 @@ pub enum ContentError {
     StagingChanged(Sha256Hex),
 }
 
-/// What follows a write once its content is durable (see [`ContentStore::put_then`]).
+/// Uploads stored one after the other and made durable together: on the local disk under
+/// Linux each is written as it arrives and one flush covers them all, so a request carrying
+/// many small files pays one flush instead of one per file (see docs/batches.md,
+/// "Several files per request"). Elsewhere each is durable once [`PutGroup::put`] returns.
+/// Nothing put may be acknowledged before [`PutGroup::finish`] returns.
+pub struct PutGroup<'a> {
+    store: &'a ContentStore,
+    /// Objects written and not yet flushed, removed if the flush fails.
+    created: Vec<(PathBuf, u64)>,
+    /// Whether a flush must run before what was put is durable.
+    unflushed: bool,
+    stored: Vec<(Sha256Hex, StoredContent)>,
+}
+
+impl PutGroup<'_> {
+    /// Stores staged content under its hash unless it is already there, intact.
+    pub async fn put(&mut self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+        let sha256 = staged.sha256.clone();
+        let stored = StoredContent {
+            size: staged.size,
+            sniffed: staged.sniffed,
+        };
+        #[cfg(target_os = "linux")]
+        let outcome = if self.store.group_sync.is_some()
+            && let StagedBytes::Memory(bytes) = &staged.bytes
+        {
+            let location = ContentStore::key(&sha256);
+            let (outcome, created) = self
+                .store
+                .write_local(&location, bytes.clone(), staged.size)
+                .await?;
+            self.created.extend(created);
+            self.unflushed = true;
+            outcome
+        } else {
+            self.store.write_staged(staged).await?
+        };
+        #[cfg(not(target_os = "linux"))]
+        let outcome = self.store.write_staged(staged).await?;
+        self.stored.push((sha256, stored));
+        Ok(outcome)
+    }
+
+    /// Makes everything put durable, then runs `then` (not at all if the flush fails).
+    pub async fn finish(self, then: Then) -> Result<(), ContentError> {
+        let mut then = Some(then);
+        #[cfg(target_os = "linux")]
+        if self.unflushed
+            && let Some(group) = &self.store.group_sync
+        {
+            group.check_usable()?;
+            group.wait(self.created, then.take()).await?;
+        }
+        if let Some(then) = then {
+            then.await;
+        }
+        for (sha256, stored) in self.stored {
+            self.store.recent.remember(&sha256, stored);
+        }
+        Ok(())
+    }
+}
+
+/// What follows a write once its content is durable (see [`PutGroup::finish`]).
 pub type Then = futures::future::BoxFuture<'static, ()>;
 
 /// What a write found.
@@ -247,42 +310,24 @@ impl ContentStore {
     /// Stores staged content under its hash unless it is already there, intact. Returns once
     /// the content is durable.
     pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
-        self.put_with(staged, None).await
-    }
-
-    /// [`ContentStore::put`], then `then`, run once the content is durable and before this
-    /// returns (not at all if it fails). On the local disk under Linux, `then` runs inside the
-    /// step that flushed the content, so the next flush starts after it: concurrent blob
-    /// uploads share one flush and one commit of their upload records, instead of queueing
-    /// for a flush and then again for a commit (see docs/archive-core.md, "Content store").
-    /// Every write of the moment waits for `then`: it must not itself wait for a write to this
-    /// store (nothing holds the catalog's write lock while it writes content, so a catalog
-    /// commit qualifies).
-    pub async fn put_then(
-        &self,
-        staged: StagedContent,
-        then: Then,
-    ) -> Result<PutOutcome, ContentError> {
-        self.put_with(staged, Some(then)).await
-    }
-
-    async fn put_with(
-        &self,
-        staged: StagedContent,
-        mut then: Option<Then>,
-    ) -> Result<PutOutcome, ContentError> {
         let sha256 = staged.sha256.clone();
         let stored = StoredContent {
             size: staged.size,
             sniffed: staged.sniffed,
         };
-        let outcome = self.write_staged(staged, &mut then).await?;
-        // Not handed to a flush: the content was durable when the write returned.
-        if let Some(then) = then {
-            then.await;
-        }
+        let outcome = self.write_staged(staged).await?;
         self.recent.remember(&sha256, stored);
         Ok(outcome)
+    }
+
+    /// Several uploads made durable together (see [`PutGroup`]).
+    pub fn put_group(&self) -> PutGroup<'_> {
+        PutGroup {
+            store: self,
+            created: Vec::new(),
+            unflushed: false,
+            stored: Vec::new(),
+        }
     }
 
     /// The size and type of content this process stored lately, if it remembers it; the
@@ -291,13 +336,8 @@ impl ContentStore {
         self.recent.get(sha256)
     }
 
-    /// `then` is taken by a flush that runs it; left in place when the write was durable on
-    /// its own.
-    async fn write_staged(
-        &self,
-        staged: StagedContent,
-        then: &mut Option<Then>,
-    ) -> Result<PutOutcome, ContentError> {
+    /// Stores staged content and makes it durable.
+    async fn write_staged(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
         let location = Self::key(&staged.sha256);
         // On the local disk the write itself finds an object already there, in the same
         // blocking call: no lookup of its own first.
@@ -305,14 +345,12 @@ impl ContentStore {
         if self.group_sync.is_some()
             && let StagedBytes::Memory(bytes) = &staged.bytes
         {
-            return self
-                .put_local(&location, bytes.clone(), staged.size, then)
-                .await;
+            return self.put_local(&location, bytes.clone(), staged.size).await;
         }
         let mut mode = PutMode::Create;
         match self.store.head(&location).await {
             Ok(_) if self.holds_intact(&location, staged.size).await => {
-                self.make_durable(&location, then).await?;
+                self.make_durable(&location).await?;
                 return Ok(PutOutcome::AlreadyPresent);
             }
             Ok(_) => {
@@ -346,7 +384,7 @@ impl ContentStore {
                     // wrote is sound, otherwise ours replaces it.
                     Err(object_store::Error::AlreadyExists { .. }) => {
                         if self.holds_intact(&location, staged.size).await {
-                            self.make_durable(&location, then).await?;
+                            self.make_durable(&location).await?;
                             return Ok(PutOutcome::AlreadyPresent);
                         }
                         let options = PutOptions::from(PutMode::Overwrite);
@@ -374,8 +412,23 @@ impl ContentStore {
         location: &Path,
         bytes: Bytes,
         size: u64,
-        then: &mut Option<Then>,
     ) -> Result<PutOutcome, ContentError> {
+        let (outcome, created) = self.write_local(location, bytes, size).await?;
+        let group = self.group_sync.as_ref().expect("a local write has a group");
+        group.wait(created.into_iter().collect(), None).await?;
+        Ok(outcome)
+    }
+
+    /// Writes content to the local disk without flushing it: the caller waits for a flush
+    /// before it acknowledges the write. Returns the object it created, if any, with the
+    /// flushes started before it was in place (see [`local::GroupSync::wait`]).
+    #[cfg(target_os = "linux")]
+    async fn write_local(
+        &self,
+        location: &Path,
+        bytes: Bytes,
+        size: u64,
+    ) -> Result<(PutOutcome, Option<(PathBuf, u64)>), ContentError> {
         let (Some(root), Some(group)) = (&self.local_root, &self.group_sync) else {
             unreachable!("a group-synced store is a local one");
         };
@@ -386,10 +439,10 @@ impl ContentStore {
             tokio::task::spawn_blocking(move || group.write(&path, &bytes, replace))
         };
         let (written, flushes_before) = write(false).await.map_err(std::io::Error::other)??;
-        let (outcome, created) = match written {
+        Ok(match written {
             local::Written::Created => (PutOutcome::Created, Some((path, flushes_before))),
             // Stored before, or by a concurrent upload of the same content: a dedup hit if it
-            // is sound (made durable by the flush below, as its writer may not have reached
+            // is sound (made durable by the caller's flush, as its writer may not have reached
             // its own), otherwise ours replaces it.
             local::Written::AlreadyThere if self.holds_intact(location, size).await => {
                 (PutOutcome::AlreadyPresent, None)
@@ -400,9 +453,7 @@ impl ContentStore {
                 let (_, flushes_before) = write(true).await.map_err(std::io::Error::other)??;
                 (PutOutcome::Created, Some((path, flushes_before)))
             }
-        };
-        group.wait(created, then.take()).await?;
-        Ok(outcome)
+        })
     }
 
     /// Copies a spooled upload into the store in parts, hashing them again on the way: if the
@@ -451,19 +502,12 @@ impl ContentStore {
     /// On the local disk, makes an object found already present durable (a flush on Linux, an
     /// fsync of it and the folders above it elsewhere): the writer that created it may not have
     /// reached its own flush yet (or crashed first), and a dedup hit must be as durable as a
-    /// fresh write before the caller acknowledges it. A flush takes `then` and runs it.
-    async fn make_durable(
-        &self,
-        location: &Path,
-        then: &mut Option<Then>,
-    ) -> Result<(), ContentError> {
-        // Elsewhere the caller runs it once this returns.
-        #[cfg(not(target_os = "linux"))]
-        let _ = then;
+    /// fresh write before the caller acknowledges it.
+    async fn make_durable(&self, location: &Path) -> Result<(), ContentError> {
         #[cfg(target_os = "linux")]
         if let Some(group) = &self.group_sync {
             group.check_usable()?;
-            group.wait(None, then.take()).await?;
+            group.wait(Vec::new(), None).await?;
             return Ok(());
         }
         let Some(root) = self.local_root.clone() else {

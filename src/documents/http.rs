@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::model::{Document, DocumentId, clean_file_name};
 use crate::access::{Caller, Permission};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, multipart_error};
 use crate::http::representation::{
     RangeRequest, content_disposition, none_match, parse_range, range_condition_holds,
 };
@@ -135,17 +135,6 @@ async fn archive_document(
             (StatusCode::OK, Json(document)).into_response()
         }
     })
-}
-
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(error.body_text())
-    } else {
-        ApiError::BadRequest(format!(
-            "the multipart body cannot be read: {}",
-            error.body_text()
-        ))
-    }
 }
 
 /// A document's metadata; the read is recorded in the audit trail.

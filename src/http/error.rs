@@ -89,6 +89,18 @@ impl ApiError {
     }
 }
 
+/// The refusal of a `multipart/form-data` body that cannot be read to its end.
+pub fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(error.body_text())
+    } else {
+        ApiError::BadRequest(format!(
+            "the multipart body cannot be read: {}",
+            error.body_text()
+        ))
+    }
+}
+
 /// A JSON body, or the refusal naming `body` with the reason it cannot be read.
 pub fn json_body<T>(
     body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,

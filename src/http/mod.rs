@@ -57,7 +57,7 @@ pub fn api_routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
         .merge(crate::access::http::router())
         .merge(crate::audit::http::router())
         .merge(crate::index::http::router())
-        .merge(crate::content::http::router())
+        .merge(crate::content::http::router(max_upload_bytes))
         .merge(crate::batches::http::router())
         .merge(crate::dossiers::http::router())
         .merge(crate::parties::http::router())

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use ged::access::{DEFAULT_TENANT, Role};
+use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -151,6 +152,124 @@ async fn blobs_are_stored_under_their_hash_and_refused_under_another() {
         put_blob(&app, &app.reader, &sha256, &bytes).await.status(),
         403
     );
+}
+
+/// `POST /api/v1/blobs` of `parts` (name, file name, bytes).
+async fn put_blobs(app: &TestApp, token: &str, parts: &[(&str, &str, &[u8])]) -> (u16, Value) {
+    let form = parts.iter().fold(Form::new(), |form, (name, file, bytes)| {
+        form.part(
+            name.to_string(),
+            Part::bytes(bytes.to_vec()).file_name(file.to_string()),
+        )
+    });
+    let response = app
+        .client
+        .post(app.url("/api/v1/blobs"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn several_blobs_travel_in_one_request_and_a_refused_part_spares_the_others() {
+    let app = spawn_app().await;
+    let [first, second, third] = [pdf_bytes("first"), pdf_bytes("second"), pdf_bytes("third")];
+    let hashes = [&first, &second, &third].map(|bytes| sha256_hex(bytes));
+    upload(
+        &app,
+        &BatchFile {
+            name: "first.pdf".into(),
+            bytes: first.clone(),
+        },
+    )
+    .await;
+    let (status, body) = put_blobs(
+        &app,
+        &app.scanner,
+        &[
+            (&hashes[0], "first.pdf", &first),
+            (&hashes[1], "second.pdf", &second),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["blobs"],
+        json!([
+            {"sha256": hashes[0], "size": first.len(), "stored": "already_present"},
+            {"sha256": hashes[1], "size": second.len(), "stored": "created"},
+        ])
+    );
+    let (_, held) = missing(
+        &app,
+        &app.scanner,
+        json!([{"sha256": hashes[1], "size": second.len()}]),
+    )
+    .await;
+    assert_eq!(held["missing"], json!([]), "recorded for the tenant");
+    assert_eq!(
+        std::fs::read(object_path(&app, &hashes[1])).unwrap(),
+        second
+    );
+
+    // Every refused part is named with its reason; the sound ones are stored all the same.
+    let (status, body) = put_blobs(
+        &app,
+        &app.scanner,
+        &[
+            (&hashes[0], "second.pdf", &second),
+            ("not-a-hash", "x.pdf", &first),
+            (&hashes[2], "third.pdf", &third),
+            (&sha256_hex(b""), "empty.pdf", b""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_fields(&body),
+        ["blobs[0]", "blobs[1]", "blobs[3]"],
+        "{body}"
+    );
+    let details = body["error"]["details"].to_string();
+    assert!(
+        details.contains("second.pdf") && details.contains(&hashes[1]),
+        "{details}"
+    );
+    assert_eq!(std::fs::read(object_path(&app, &hashes[2])).unwrap(), third);
+    assert_eq!(
+        std::fs::read(object_path(&app, &hashes[0])).unwrap(),
+        first,
+        "a part named with another file's hash does not overwrite it"
+    );
+    let (_, held) = missing(
+        &app,
+        &app.scanner,
+        json!([{"sha256": hashes[2], "size": third.len()}]),
+    )
+    .await;
+    assert_eq!(held["missing"], json!([]));
+
+    let too_many: Vec<(&str, &str, &[u8])> = (0..1_001)
+        .map(|_| (hashes[0].as_str(), "first.pdf", first.as_slice()))
+        .collect();
+    let (status, body) = put_blobs(&app, &app.scanner, &too_many).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "blobs");
+    let (status, _) = put_blobs(&app, &app.reader, &[(&hashes[0], "first.pdf", &first)]).await;
+    assert_eq!(status, 403);
+    let not_multipart = app
+        .client
+        .post(app.url("/api/v1/blobs"))
+        .bearer_auth(&app.scanner)
+        .body(first.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_multipart.status(), 400);
 }
 
 async fn missing(app: &TestApp, token: &str, blobs: Value) -> (u16, Value) {

@@ -54,9 +54,10 @@ async fn writes_dropped_at_any_point_leave_nothing_open_that_swallows_later_writ
                 )
             })
             .collect();
-        let uploads = hashes
-            .iter()
-            .map(|hash| catalog.record_blob_upload(&scope, hash));
+        let uploads = hashes.iter().map(|hash| {
+            let (catalog, scope) = (&catalog, &scope);
+            async move { catalog.record_blob_uploads(scope, &[hash.as_str()]).await }
+        });
         for uploaded in futures::future::join_all(uploads).await {
             uploaded.unwrap();
         }

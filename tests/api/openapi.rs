@@ -338,6 +338,14 @@ async fn every_operation_is_documented_and_answers_as_its_schema_says() {
         call(scanner, M::HEAD, "/api/v1/blobs/{sha256}", &blob, 200),
     )
     .await;
+    let second = pdf_bytes("scan 2");
+    let mut several = call(scanner, M::POST, "/api/v1/blobs", "/api/v1/blobs", 200);
+    several.body = Some(RequestBody::Form(
+        reqwest::multipart::Form::new()
+            .part(sha.clone(), reqwest::multipart::Part::bytes(bytes.clone()))
+            .part(sha256_hex(&second), reqwest::multipart::Part::bytes(second)),
+    ));
+    api.run(&app, several).await;
     let manifest = json!({
         "batch_ref": "LOT-1", "source": "SCAN-LYON", "scanned_at": "2024-03-07T09:30:00Z",
         "documents": [{"file": "1.pdf", "sha256": sha, "size": bytes.len(),

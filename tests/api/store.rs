@@ -268,6 +268,36 @@ async fn a_server_keeps_its_content_on_s3() {
         .await
         .unwrap();
     assert_eq!(content.bytes().await.unwrap().as_ref(), pdf);
+    // Several files in one request go to the bucket too, each durable there before the answer.
+    let scans = [
+        crate::helpers::pdf_bytes("scan 1"),
+        crate::helpers::pdf_bytes("scan 2"),
+    ];
+    let form = scans
+        .iter()
+        .fold(reqwest::multipart::Form::new(), |form, scan| {
+            form.part(
+                sha256_hex(scan),
+                reqwest::multipart::Part::bytes(scan.clone()),
+            )
+        });
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/blobs"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for scan in &scans {
+        let key = format!(
+            "prod/{}",
+            ContentStore::key(&Sha256Hex::parse(&sha256_hex(scan)).unwrap())
+        );
+        let stored = raw.get(&StorePath::from(key)).await.unwrap().bytes().await;
+        assert_eq!(stored.unwrap().as_ref(), scan.as_slice());
+    }
+    assert!(!data_dir.join("objects").exists());
     let ready = client
         .get(format!("http://127.0.0.1:{port}/readyz"))
         .send()
@@ -294,6 +324,6 @@ async fn a_server_keeps_its_content_on_s3() {
         .unwrap();
     let report = String::from_utf8_lossy(&verified.stdout);
     assert!(verified.status.success(), "{report}");
-    assert!(report.contains("objects:   1 re-hashed"), "{report}");
+    assert!(report.contains("objects:   3 re-hashed"), "{report}");
     assert!(report.contains("the archive is intact"), "{report}");
 }

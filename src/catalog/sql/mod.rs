@@ -664,9 +664,17 @@ impl Catalog for Backend {
         transaction.commit().await?;
         Ok(revoked)
     }
-    async fn record_blob_upload(&self, scope: &Scope, sha256: &str) -> Result<(), CatalogError> {
-        self.record_blob_upload_as_backend_prefers(scope.tenant().as_str(), sha256)
-            .await
+    async fn record_blob_uploads(
+        &self,
+        scope: &Scope,
+        sha256s: &[&str],
+    ) -> Result<(), CatalogError> {
+        let tenant = scope.tenant().as_str();
+        let uploads = sha256s
+            .iter()
+            .map(|sha256| (tenant.to_string(), sha256.to_string()))
+            .collect();
+        self.record_blob_uploads_as_backend_prefers(uploads).await
     }
 
     async fn content_recorded(&self, sha256: &str) -> Result<bool, CatalogError> {
