@@ -20,6 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Manifest, ManifestFormat, read_manifest};
+use crate::content::http::{PARTS_LIMIT, SEVERAL_FILES_BYTES};
 use crate::identifiers::Sha256Hex;
 use crate::validation::{FieldError, ValidationErrors};
 
@@ -319,10 +320,11 @@ async fn upload_missing(
 const WHOLE_READ_LIMIT: u64 = 8 * 1024 * 1024;
 /// Files up to this size travel several to a request (`POST /api/v1/blobs`)...
 const SHARED_REQUEST_FILE_LIMIT: u64 = 1024 * 1024;
-/// ...up to this many bytes of files...
+/// ...up to this many bytes of files (a server takes at least `SEVERAL_FILES_BYTES`)...
 const SHARED_REQUEST_BYTES: u64 = 8 * 1024 * 1024;
-/// ...and this many files (the server takes at most 1,000).
-const SHARED_REQUEST_FILES: usize = 1_000;
+const _: () = assert!(SHARED_REQUEST_BYTES <= SEVERAL_FILES_BYTES);
+/// ...and as many files as a server takes.
+const SHARED_REQUEST_FILES: usize = PARTS_LIMIT;
 
 /// The uploads to make, in manifest order: small files several to a request, each larger
 /// one on its own.
@@ -452,13 +454,22 @@ impl Client {
             let bytes = tokio::fs::read(path)
                 .await
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            contents.push((sha256.as_str(), bytes::Bytes::from(bytes)));
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned());
+            contents.push((sha256.as_str(), name, bytes::Bytes::from(bytes)));
         }
         self.send(Method::POST, "/api/v1/blobs", |request| {
-            let form = contents.iter().fold(Form::new(), |form, (sha256, bytes)| {
-                let part = Part::stream_with_length(bytes.clone(), bytes.len() as u64);
-                form.part(sha256.to_string(), part)
-            });
+            let form = contents
+                .iter()
+                .fold(Form::new(), |form, (sha256, name, bytes)| {
+                    let mut part = Part::stream_with_length(bytes.clone(), bytes.len() as u64);
+                    if let Some(name) = name {
+                        // Named in the server's errors.
+                        part = part.file_name(name.clone());
+                    }
+                    form.part(sha256.to_string(), part)
+                });
             Ok(request.multipart(form))
         })
         .await?;

@@ -19,16 +19,18 @@ use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{PutGroup, PutOutcome};
+use super::{PutGroup, PutOutcome, StagingError};
 use crate::access::{Caller, Permission, Scope};
 use crate::http::error::{ErrorBody, json_body, multipart_error};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Sha256Hex;
 use crate::validation::ValidationErrors;
 
-/// `max_upload_bytes` caps each file and, with the multipart framing, a request of several.
+/// `max_upload_bytes` caps each file and, with the multipart framing, a request of several,
+/// which may always carry `SEVERAL_FILES_BYTES`.
 pub fn router(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
     let body_limit = max_upload_bytes
+        .max(SEVERAL_FILES_BYTES)
         .saturating_add(MULTIPART_OVERHEAD)
         .try_into()
         .unwrap_or(usize::MAX);
@@ -42,7 +44,10 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
 /// The most files one `POST /api/v1/blobs/missing` may ask about.
 const MISSING_QUERY_LIMIT: usize = 10_000;
 /// The most files one `POST /api/v1/blobs` may carry.
-const PARTS_LIMIT: usize = 1_000;
+pub const PARTS_LIMIT: usize = 1_000;
+/// What a `POST /api/v1/blobs` may carry whatever the upload limit: a lower limit still caps
+/// each file, not the few megabytes of small files `ged ingest` sends in one request.
+pub const SEVERAL_FILES_BYTES: u64 = 16 * 1024 * 1024;
 /// Room for the part headers of a `POST /api/v1/blobs` of `PARTS_LIMIT` files.
 const MULTIPART_OVERHEAD: u64 = 1024 * 1024;
 /// Stored sizes read at once when a query names content the tenant holds.
@@ -208,23 +213,32 @@ async fn put_blobs(
         let file = field
             .file_name()
             .map_or(String::new(), |file| format!(" ({file})"));
-        let expected = parse_hash(&name);
-        // Read to its end even when its name is wrong: the parts after it are still stored.
+        // A refused part is read to its end, unkept: the parts after it are still stored.
+        let Ok(expected) = parse_hash(&name) else {
+            while field.chunk().await.map_err(multipart_error)?.is_some() {}
+            refused.push(
+                part,
+                format!("is named `{name}`{file}: name each part with the SHA-256 of its bytes, 64 lower-case hex digits"),
+            );
+            continue;
+        };
         let mut writer = content.staging_writer(state.max_upload_bytes);
+        let mut too_large = None;
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            writer.write(&chunk).await?;
+            if too_large.is_none()
+                && let Err(error) = writer.write(&chunk).await
+            {
+                match error {
+                    StagingError::TooLarge { .. } => too_large = Some(error),
+                    StagingError::Io(_) => return Err(error.into()),
+                }
+            }
+        }
+        if let Some(error) = too_large {
+            refused.push(part, format!("{name}{file}: {error}"));
+            continue;
         }
         let staged = writer.finish().await?;
-        let expected = match expected {
-            Ok(expected) => expected,
-            Err(_) => {
-                refused.push(
-                    part,
-                    format!("is named `{name}`{file}: name each part with the SHA-256 of its bytes, 64 lower-case hex digits"),
-                );
-                continue;
-            }
-        };
         if staged.size == 0 {
             refused.push(part, format!("{name}{file} is empty"));
             continue;
@@ -287,7 +301,12 @@ async fn finish_and_record(
         let (catalog, scope) = (Arc::clone(&state.archive.catalog), scope.clone());
         async move {
             let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
-            let _ = recorded.send(catalog.record_blob_uploads(&scope, &hashes).await);
+            let result = if hashes.is_empty() {
+                Ok(())
+            } else {
+                catalog.record_blob_uploads(&scope, &hashes).await
+            };
+            let _ = recorded.send(result);
         }
         .in_current_span()
         .boxed()

@@ -262,20 +262,24 @@ mod tests {
 
         group.failed.store(true, Ordering::SeqCst);
         let unrun = Arc::new(Mutex::new(None));
-        let path = folder.path().join("ab").join("second");
-        let (_, flushes_before) = group.write(&path, b"second", false).unwrap();
-        assert!(
-            group
-                .wait(vec![(path.clone(), flushes_before)], Some(then(&unrun)))
-                .await
-                .is_err()
-        );
+        let paths = ["second", "third"].map(|name| folder.path().join("ab").join(name));
+        let created = paths
+            .iter()
+            .map(|path| {
+                let (_, flushes_before) = group.write(path, b"content", false).unwrap();
+                (path.clone(), flushes_before)
+            })
+            .collect();
+        assert!(group.wait(created, Some(then(&unrun))).await.is_err());
         assert_eq!(
             *unrun.lock().unwrap(),
             None,
             "a failed flush drops it unrun"
         );
-        assert!(!path.exists(), "and removes the object it was to cover");
+        assert!(
+            paths.iter().all(|path| !path.exists()),
+            "and removes the objects it was to cover"
+        );
     }
 
     /// Upload A writes an object and is slow to wait for its flush; upload B of the same

@@ -122,22 +122,43 @@ impl PutGroup<'_> {
     }
 
     /// Makes everything put durable, then runs `then` (not at all if the flush fails).
-    pub async fn finish(self, then: Then) -> Result<(), ContentError> {
+    pub async fn finish(mut self, then: Then) -> Result<(), ContentError> {
         let mut then = Some(then);
+        // Not refused up front after another writer's failed flush: the flush step fails
+        // anyway, and removes what these writes created.
         #[cfg(target_os = "linux")]
         if self.unflushed
             && let Some(group) = &self.store.group_sync
         {
-            group.check_usable()?;
-            group.wait(self.created, then.take()).await?;
+            group
+                .wait(std::mem::take(&mut self.created), then.take())
+                .await?;
         }
         if let Some(then) = then {
             then.await;
         }
-        for (sha256, stored) in self.stored {
+        for (sha256, stored) in std::mem::take(&mut self.stored) {
             self.store.recent.remember(&sha256, stored);
         }
         Ok(())
+    }
+}
+
+impl Drop for PutGroup<'_> {
+    /// A request that ends before [`PutGroup::finish`] (its client gone, a part refused
+    /// whole) leaves objects written and not flushed: they go to a flush all the same, so that
+    /// if it fails they are removed instead of passing for intact after a restart.
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if !self.created.is_empty()
+            && let Some(group) = self.store.group_sync.clone()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let created = std::mem::take(&mut self.created);
+            runtime.spawn(async move {
+                let _ = group.wait(created, None).await;
+            });
+        }
     }
 }
 

@@ -253,12 +253,28 @@ async fn several_blobs_travel_in_one_request_and_a_refused_part_spares_the_other
     .await;
     assert_eq!(held["missing"], json!([]));
 
-    let too_many: Vec<(&str, &str, &[u8])> = (0..1_001)
-        .map(|_| (hashes[0].as_str(), "first.pdf", first.as_slice()))
+    // The first 1,000 parts are stored and recorded, the ones after refused.
+    let many: Vec<Vec<u8>> = (0..1_001)
+        .map(|n| format!("scan {n}").into_bytes())
         .collect();
-    let (status, body) = put_blobs(&app, &app.scanner, &too_many).await;
+    let many_hashes: Vec<String> = many.iter().map(|bytes| sha256_hex(bytes)).collect();
+    let parts: Vec<(&str, &str, &[u8])> = many_hashes
+        .iter()
+        .zip(&many)
+        .map(|(hash, bytes)| (hash.as_str(), "scan.pdf", bytes.as_slice()))
+        .collect();
+    let (status, body) = put_blobs(&app, &app.scanner, &parts).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["field"], "blobs");
+    assert_eq!(error_fields(&body), ["blobs"], "{body}");
+    let (_, held) = missing(
+        &app,
+        &app.scanner,
+        json!([{"sha256": many_hashes[999], "size": many[999].len()},
+               {"sha256": many_hashes[1000], "size": many[1000].len()}]),
+    )
+    .await;
+    assert_eq!(held["missing"], json!([many_hashes[1000]]));
+    assert!(!object_path(&app, &many_hashes[1000]).exists());
     let (status, _) = put_blobs(&app, &app.reader, &[(&hashes[0], "first.pdf", &first)]).await;
     assert_eq!(status, 403);
     let not_multipart = app
@@ -270,6 +286,38 @@ async fn several_blobs_travel_in_one_request_and_a_refused_part_spares_the_other
         .await
         .unwrap();
     assert_eq!(not_multipart.status(), 400);
+}
+
+#[tokio::test]
+async fn a_part_over_the_upload_limit_is_refused_alone() {
+    let folder = tempfile::tempdir().unwrap();
+    let app = spawn_app_on(folder.path(), |settings| settings.max_upload_bytes = 4_000).await;
+    let small = pdf_bytes("small");
+    let large = vec![b'x'; 5_000];
+    let (small_hash, large_hash) = (sha256_hex(&small), sha256_hex(&large));
+    let (status, body) = put_blobs(
+        &app,
+        &app.scanner,
+        &[
+            (&large_hash, "large.pdf", &large),
+            (&small_hash, "small.pdf", &small),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_fields(&body), ["blobs[0]"], "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("large.pdf"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read(object_path(&app, &small_hash)).unwrap(),
+        small
+    );
+    assert!(!object_path(&app, &large_hash).exists());
 }
 
 async fn missing(app: &TestApp, token: &str, blobs: Value) -> (u16, Value) {
