@@ -299,7 +299,7 @@ async fn upload_missing(
         async move {
             match request.as_slice() {
                 [(sha256, size, path)] => client.put_blob(sha256, *size, path).await?,
-                several => client.put_blobs(several).await?,
+                several => client.put_blobs_or_one_by_one(several).await?,
             }
             bar.inc(request.iter().map(|(_, size, _)| size).sum());
             let count =
@@ -474,6 +474,34 @@ impl Client {
         })
         .await?;
         Ok(())
+    }
+
+    /// [`Client::put_blobs`], or each file on its own when the request of several is refused
+    /// for what it is rather than for what it carries: a proxy's body limit (413), a server
+    /// without `POST /api/v1/blobs` (404, 405).
+    async fn put_blobs_or_one_by_one(
+        &self,
+        files: &[(Sha256Hex, u64, PathBuf)],
+    ) -> anyhow::Result<()> {
+        match self.put_blobs(files).await {
+            Err(error)
+                if error.downcast_ref::<Refused>().is_some_and(|refused| {
+                    [
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        StatusCode::NOT_FOUND,
+                        StatusCode::METHOD_NOT_ALLOWED,
+                    ]
+                    .contains(&refused.status)
+                }) =>
+            {
+                tracing::warn!(error = %format!("{error:#}"), "sending these files one by one");
+                for (sha256, size, path) in files {
+                    self.put_blob(sha256, *size, path).await?;
+                }
+                Ok(())
+            }
+            sent => sent,
+        }
     }
 
     /// Sends a request, retrying connection failures, timeouts, 408, 429 and 5xx with

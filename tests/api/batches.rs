@@ -842,6 +842,79 @@ pub fn write_batch_folder(folder: &Path, batch_ref: &str, files: &[BatchFile]) {
     std::fs::write(folder.join("manifest.csv"), csv).unwrap();
 }
 
+/// A reverse proxy in front of `app` that refuses bodies of several files (413), as a proxy
+/// with a small body limit does, and forwards every other request. Returns its address.
+async fn proxy_refusing_several_files(app: &TestApp) -> String {
+    use axum::body::Body;
+    use axum::http::{Method, Request, Response, StatusCode};
+    let upstream = app.address.clone();
+    let client = reqwest::Client::new();
+    let forward = move |request: Request<Body>| {
+        let (upstream, client) = (upstream.clone(), client.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            if parts.method == Method::POST && parts.uri.path() == "/api/v1/blobs" {
+                return Response::builder()
+                    .status(StatusCode::PAYLOAD_TOO_LARGE)
+                    .body(Body::from("413 Request Entity Too Large"))
+                    .unwrap();
+            }
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut forwarded = client.request(
+                parts.method.clone(),
+                format!("{upstream}{}", parts.uri.path_and_query().unwrap()),
+            );
+            for name in ["authorization", "content-type"] {
+                if let Some(value) = parts.headers.get(name) {
+                    forwarded = forwarded.header(name, value.clone());
+                }
+            }
+            let answer = forwarded.body(body).send().await.unwrap();
+            let mut response = Response::builder().status(answer.status());
+            if let Some(value) = answer.headers().get("content-type") {
+                response = response.header("content-type", value.clone());
+            }
+            response
+                .body(Body::from(answer.bytes().await.unwrap()))
+                .unwrap()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(forward))
+            .await
+            .unwrap();
+    });
+    address
+}
+
+#[tokio::test]
+async fn ged_ingest_sends_files_one_by_one_where_a_request_of_several_is_refused() {
+    let app = spawn_app().await;
+    let proxy = proxy_refusing_several_files(&app).await;
+    let folder = tempfile::tempdir().unwrap();
+    let files: Vec<BatchFile> = (0..5).map(|n| batch_file(&format!("{n:04}.pdf"))).collect();
+    write_batch_folder(folder.path(), "LOT-PROXY", &files);
+    let output = ged_async(&[
+        "ingest",
+        folder.path().to_str().unwrap(),
+        "--server",
+        &proxy,
+        "--token",
+        &app.scanner,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("5 archived"), "{stdout}");
+    assert_eq!(app.stored_objects().len(), 5);
+}
+
 #[tokio::test]
 async fn ged_ingest_checks_locally_uploads_what_is_missing_and_prints_the_report() {
     let app = spawn_app().await;
