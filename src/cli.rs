@@ -216,7 +216,7 @@ struct IngestArgs {
     /// A scanner (or outbound) token bound to the batch's source.
     #[arg(long, env = "GED_TOKEN", hide_env_values = true)]
     token: String,
-    /// Uploads in flight.
+    /// Upload requests in flight.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
     /// Attempts per request before giving up on a transient failure.
@@ -244,7 +244,7 @@ enum BenchCommand {
         /// Bytes per file.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(16..))]
         size: u64,
-        /// Uploads in flight.
+        /// Upload requests in flight.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         /// People the documents concern (client number, name, birth date), documents dealt

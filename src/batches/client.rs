@@ -36,7 +36,7 @@ pub struct IngestOptions {
     pub manifest: Option<PathBuf>,
     pub server: String,
     pub token: String,
-    /// Uploads in flight.
+    /// Upload requests in flight.
     pub concurrency: usize,
     /// Attempts per request before giving up on a transient failure.
     pub attempts: u32,

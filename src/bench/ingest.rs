@@ -20,7 +20,7 @@ pub struct Options {
     pub documents: usize,
     /// Bytes per file.
     pub size: usize,
-    /// Uploads in flight.
+    /// Upload requests in flight.
     pub concurrency: usize,
     /// People the documents concern, dealt out in turn (a new person per document if `None`).
     pub people: Option<usize>,
@@ -47,7 +47,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         root.display()
     );
     println!(
-        "ged bench ingest: {} files of {} bytes, {} uploads in flight, {} people, in {}",
+        "ged bench ingest: {} files of {} bytes, {} upload requests in flight, {} people, in {}",
         options.documents,
         options.size,
         options.concurrency,

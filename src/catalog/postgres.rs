@@ -83,8 +83,8 @@ impl PostgresCatalog {
         Ok(Self { readers, writer })
     }
 
-    /// Each upload record commits on its own: PostgreSQL runs the commits of concurrent
-    /// uploads in parallel, where one committer for all measured slower.
+    /// Each request's upload records commit on their own: PostgreSQL runs the commits of
+    /// concurrent requests in parallel, where one committer for all measured slower.
     async fn record_blob_uploads_as_backend_prefers(
         &self,
         uploads: Vec<(String, String)>,

@@ -84,8 +84,9 @@ struct BlobsStored {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // describes the request for the OpenAPI document
 struct BlobsForm {
-    /// One part per file, named with the SHA-256 of its bytes (64 lower-case hex digits); a
-    /// file name, if given, names the part in errors.
+    /// Stands for each file's part: one part per file (at most 1,000), each named with the
+    /// SHA-256 of its bytes, 64 lower-case hex digits (`{sha256}` is that name, not a literal
+    /// part name); a file name, if given, names the part in errors.
     #[schema(rename = "{sha256}", value_type = String, format = Binary)]
     sha256: Vec<u8>,
 }
@@ -178,11 +179,11 @@ async fn put_blob(
 #[utoipa::path(post, path = "/api/v1/blobs", tag = "batches",
     request_body(content = BlobsForm, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "Every part stored (or already there)", body = BlobsStored),
-        (status = 400, description = "Not a multipart body", body = ErrorBody),
+        (status = 200, description = "Every part stored, in order, each `created` or `already_present`", body = BlobsStored),
+        (status = 400, description = "Not a multipart body, or one cut short", body = ErrorBody),
         (status = 403, description = "Not an archiving token", body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 422, description = "Parts that do not hash to their names, are empty, or are too many; the others were stored", body = ErrorBody),
+        (status = 413, description = "The body is larger than the upload limit (at least 16 MiB) plus 1 MiB: nothing was recorded, ask `POST /api/v1/blobs/missing`", body = ErrorBody),
+        (status = 422, description = "Refused parts, each named `blobs[n]` with its reason: a name that is not a SHA-256, empty, not hashing to its name, over the upload limit, or after the 1,000th. The other parts were stored and recorded; `POST /api/v1/blobs/missing` tells which", body = ErrorBody),
     ))]
 async fn put_blobs(
     State(state): State<Arc<AppState>>,
@@ -286,7 +287,7 @@ async fn put_blobs(
 /// Makes what `group` stored durable, then records that the tenant uploaded `hashes`; returns
 /// once both are done. The records are committed only once the content is durable, so they
 /// never name content a crash could lose; on the local disk, in the step that flushed it, with
-/// the records of the other uploads of the moment: one commit for all (see
+/// the records of the other uploads of the moment: on SQLite one commit for all (see
 /// docs/archive-core.md, "Content store"). The commit runs in the flush's task, which every
 /// write of the moment waits for: nothing holds the catalog's write lock while it writes
 /// content, so it cannot wait for them in turn.

@@ -121,7 +121,10 @@ impl PutGroup<'_> {
         Ok(outcome)
     }
 
-    /// Makes everything put durable, then runs `then` (not at all if the flush fails).
+    /// Makes everything put durable, then runs `then` (not at all if the flush fails). On the
+    /// local disk `then` runs inside the flush step, which every write of the moment waits
+    /// for: it must not itself wait for a write to this store (a catalog commit qualifies:
+    /// nothing holds the catalog's write lock while it writes content).
     pub async fn finish(mut self, then: Then) -> Result<(), ContentError> {
         let mut then = Some(then);
         // Not refused up front after another writer's failed flush: the flush step fails
@@ -145,8 +148,8 @@ impl PutGroup<'_> {
 }
 
 impl Drop for PutGroup<'_> {
-    /// A request that ends before [`PutGroup::finish`] (its client gone, a part refused
-    /// whole) leaves objects written and not flushed: they go to a flush all the same, so that
+    /// A request that ends before [`PutGroup::finish`] (its client gone, its body cut or over
+    /// its limit, a write failing) leaves objects written and not flushed: they go to a flush all the same, so that
     /// if it fails they are removed instead of passing for intact after a restart.
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
