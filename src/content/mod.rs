@@ -13,7 +13,7 @@ mod recent;
 mod staging;
 mod verified;
 
-use std::ops::Range;
+use std::ops::{DerefMut, Range};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -78,13 +78,20 @@ pub enum ContentError {
     StagingChanged(Sha256Hex),
 }
 
-/// Uploads stored one after the other and made durable together: on the local disk under
-/// Linux each is written as it arrives and one flush covers them all, so a request carrying
+/// Uploads stored, one after the other or several at once, and made durable together: on the
+/// local disk under Linux each is written as it arrives and one flush covers them all, so a
+/// request carrying
 /// many small files pays one flush instead of one per file (see docs/batches.md,
 /// "Several files per request"). Elsewhere each is durable once [`PutGroup::put`] returns.
 /// Nothing put may be acknowledged before [`PutGroup::finish`] returns.
 pub struct PutGroup<'a> {
     store: &'a ContentStore,
+    /// Shared by the group's writes, which may run concurrently.
+    written: std::sync::Mutex<GroupWrites>,
+}
+
+#[derive(Default)]
+struct GroupWrites {
     /// Objects written and not yet flushed, removed if the flush fails.
     created: Vec<(PathBuf, u64)>,
     /// Whether a flush must run before what was put is durable.
@@ -93,8 +100,9 @@ pub struct PutGroup<'a> {
 }
 
 impl PutGroup<'_> {
-    /// Stores staged content under its hash unless it is already there, intact.
-    pub async fn put(&mut self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
+    /// Stores staged content under its hash unless it is already there, intact. Several may
+    /// run at once.
+    pub async fn put(&self, staged: StagedContent) -> Result<PutOutcome, ContentError> {
         let sha256 = staged.sha256.clone();
         let stored = StoredContent {
             size: staged.size,
@@ -109,38 +117,44 @@ impl PutGroup<'_> {
                 .store
                 .write_local(&location, bytes.clone(), staged.size)
                 .await?;
-            self.created.extend(created);
-            self.unflushed = true;
+            let mut written = self.writes();
+            written.created.extend(created);
+            written.unflushed = true;
             outcome
         } else {
             self.store.write_staged(staged).await?
         };
         #[cfg(not(target_os = "linux"))]
         let outcome = self.store.write_staged(staged).await?;
-        self.stored.push((sha256, stored));
+        self.writes().stored.push((sha256, stored));
         Ok(outcome)
+    }
+
+    fn writes(&self) -> std::sync::MutexGuard<'_, GroupWrites> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes everything put durable, then runs `then` (not at all if the flush fails). On the
     /// local disk `then` runs inside the flush step, which every write of the moment waits
     /// for: it must not itself wait for a write to this store (a catalog commit qualifies:
     /// nothing holds the catalog's write lock while it writes content).
-    pub async fn finish(mut self, then: Then) -> Result<(), ContentError> {
+    pub async fn finish(self, then: Then) -> Result<(), ContentError> {
         let mut then = Some(then);
+        let written = std::mem::take(self.writes().deref_mut());
         // Not refused up front after another writer's failed flush: the flush step fails
         // anyway, and removes what these writes created.
         #[cfg(target_os = "linux")]
-        if self.unflushed
+        if written.unflushed
             && let Some(group) = &self.store.group_sync
         {
-            group
-                .wait(std::mem::take(&mut self.created), then.take())
-                .await?;
+            group.wait(written.created, then.take()).await?;
         }
         if let Some(then) = then {
             then.await;
         }
-        for (sha256, stored) in std::mem::take(&mut self.stored) {
+        for (sha256, stored) in written.stored {
             self.store.recent.remember(&sha256, stored);
         }
         Ok(())
@@ -153,11 +167,11 @@ impl Drop for PutGroup<'_> {
     /// if it fails they are removed instead of passing for intact after a restart.
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
-        if !self.created.is_empty()
+        let created = std::mem::take(&mut self.writes().created);
+        if !created.is_empty()
             && let Some(group) = self.store.group_sync.clone()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            let created = std::mem::take(&mut self.created);
             runtime.spawn(async move {
                 let _ = group.wait(created, None).await;
             });
@@ -348,9 +362,7 @@ impl ContentStore {
     pub fn put_group(&self) -> PutGroup<'_> {
         PutGroup {
             store: self,
-            created: Vec::new(),
-            unflushed: false,
-            stored: Vec::new(),
+            written: Default::default(),
         }
     }
 
