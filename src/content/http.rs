@@ -50,8 +50,8 @@ pub const PARTS_LIMIT: usize = 1_000;
 /// What a `POST /api/v1/blobs` may carry whatever the upload limit: a lower limit still caps
 /// each file, not the few megabytes of small files `ged ingest` sends in one request.
 pub const SEVERAL_FILES_BYTES: u64 = 16 * 1024 * 1024;
-/// A part of a `POST /api/v1/blobs` once written: its position, what it stored, how it went.
-type PartWritten = (usize, BlobStored, Result<(), ContentError>);
+/// A part of a `POST /api/v1/blobs` once written: its position, its size, what it stored.
+type PartWritten = (usize, u64, Result<BlobStored, ContentError>);
 
 /// Bytes of a `POST /api/v1/blobs` being written to the store at once (at least one part)...
 const WRITE_BYTES_IN_FLIGHT: u64 = 8 * 1024 * 1024;
@@ -108,6 +108,19 @@ struct BlobStored {
     size: u64,
     /// `created`, or `already_present` (nothing was rewritten).
     stored: &'static str,
+}
+
+impl BlobStored {
+    fn new(sha256: &Sha256Hex, size: u64, outcome: PutOutcome) -> Self {
+        Self {
+            sha256: sha256.as_str().to_string(),
+            size,
+            stored: match outcome {
+                PutOutcome::Created => "created",
+                PutOutcome::AlreadyPresent => "already_present",
+            },
+        }
+    }
 }
 
 fn parse_hash(text: &str) -> Result<Sha256Hex, ApiError> {
@@ -167,16 +180,11 @@ async fn put_blob(
     let outcome = group.put(staged).await?;
     finish_and_record(&state, &scope, group, vec![expected.as_str().to_string()]).await?;
     tracing::info!(sha256 = %expected, size, created = outcome == PutOutcome::Created, "blob stored");
-    let (status, stored) = match outcome {
-        PutOutcome::Created => (StatusCode::CREATED, "created"),
-        PutOutcome::AlreadyPresent => (StatusCode::OK, "already_present"),
+    let status = match outcome {
+        PutOutcome::Created => StatusCode::CREATED,
+        PutOutcome::AlreadyPresent => StatusCode::OK,
     };
-    let body = BlobStored {
-        sha256: expected.as_str().to_string(),
-        size,
-        stored,
-    };
-    Ok((status, Json(body)).into_response())
+    Ok((status, Json(BlobStored::new(&expected, size, outcome))).into_response())
 }
 
 /// Uploads several files in one request, each a part named with its SHA-256: the form of
@@ -273,24 +281,16 @@ async fn put_blobs(
             while !writes.is_empty()
                 && (writes.len() >= WRITES_IN_FLIGHT || writing + size > WRITE_BYTES_IN_FLIGHT)
             {
-                if let Some((index, blob, outcome)) = writes.next().await {
-                    writing -= blob.size;
-                    written.push((index, blob, outcome));
+                if let Some(done) = writes.next().await {
+                    writing -= done.1;
+                    written.push(done);
                 }
             }
             writing += size;
             let group = &group;
             writes.push(async move {
-                let outcome = group.put(staged).await;
-                let stored = BlobStored {
-                    sha256: expected.as_str().to_string(),
-                    size,
-                    stored: match outcome {
-                        Ok(PutOutcome::AlreadyPresent) => "already_present",
-                        _ => "created",
-                    },
-                };
-                (index, stored, outcome.map(|_| ()))
+                let stored = group.put(staged).await;
+                (index, size, stored.map(|outcome| BlobStored::new(&expected, size, outcome)))
             }
             .boxed());
         }
@@ -305,11 +305,10 @@ async fn put_blobs(
     drop(writes);
     received?;
     written.sort_by_key(|(index, _, _)| *index);
-    let mut stored = Vec::with_capacity(written.len());
-    for (_, blob, outcome) in written {
-        outcome?;
-        stored.push(blob);
-    }
+    let stored = written
+        .into_iter()
+        .map(|(_, _, stored)| stored)
+        .collect::<Result<Vec<_>, _>>()?;
     let hashes = stored.iter().map(|blob| blob.sha256.clone()).collect();
     finish_and_record(&state, &scope, group, hashes).await?;
     if parts > PARTS_LIMIT {
