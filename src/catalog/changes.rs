@@ -24,9 +24,9 @@ impl IndexSource {
     }
 }
 
-/// The part of a [`Document`] the index holds. Read by its own query: a rebuild reads every
-/// document, and the rest of a document (content, extraction state, email headers,
-/// attachments) cost a third of that read.
+/// The part of a [`Document`](crate::documents::model::Document) the index holds. Read by its
+/// own query: a rebuild reads every document, and the rest of a document (content, extraction
+/// state, email headers, attachments) cost a third of that read.
 #[derive(Debug, Clone)]
 pub struct IndexedDocument {
     pub id: DocumentId,

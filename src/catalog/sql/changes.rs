@@ -169,7 +169,8 @@ async fn page_end(
     Ok((last, taken, listed.unwrap_or(0)))
 }
 
-/// Loads what the index holds of the documents matching `filter` (as [`load_documents`]).
+/// Loads what the index holds of the documents matching `filter` (as
+/// [`load_documents`](super::document_reads::load_documents)).
 async fn load_index_sources(
     connection: &mut Connection,
     filter: &str,

@@ -288,7 +288,8 @@ const FIELDS: [&str; 31] = [
 ];
 
 /// Every row of the documents in `$1` (JSON list of [`DocumentRows::documents`]) and their
-/// audit entries in `$2` (lists in [`INSERT_AUDIT`](super::INSERT_AUDIT)'s order), linked by `$3`.
+/// audit entries in `$2` (lists in [`INSERT_AUDIT`](super::audit::INSERT_AUDIT)'s order),
+/// linked by `$3`.
 fn insert_documents() -> String {
     // A field of a document: SQLite reads it from a temporary table the list is copied into
     // first (reading the JSON list once, not once per statement, took a chunk's write from
