@@ -14,11 +14,12 @@ use super::{
 };
 use crate::access::{AccessError, Scope};
 use crate::archive::Archive;
-use crate::catalog::{CatalogError, NewDocument};
+use crate::catalog::CatalogError;
 use crate::content::ContentError;
 use crate::documents::media_type::{SNIFF_LENGTH, Sniffed};
 use crate::documents::metadata::parse_metadata_json;
 use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
+use crate::documents::new::NewDocument;
 use crate::dossiers::{DossierStatus, cancelled_message, unknown_message};
 use crate::identifiers::Sha256Hex;
 use crate::metrics::{METRICS, OutcomeLabels};

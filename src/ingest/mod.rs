@@ -9,12 +9,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::access::{AccessError, Scope};
 use crate::archive::Archive;
-use crate::catalog::{CatalogError, Inserted, NewAttachment, NewDocument};
+use crate::catalog::CatalogError;
 use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::dates::{format_date, parse_date};
 use crate::documents::media_type::MediaTypeError;
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
+use crate::documents::new::{Inserted, NewAttachment, NewDocument};
 use crate::email::{self, EmailAttachment, ParsedEmail};
 use crate::extraction::{InitialText, TextMethod, bounded};
 use crate::metrics::METRICS;
