@@ -1,5 +1,6 @@
 //! Configuration: defaults that run with nothing set, then an optional TOML file, then `GED_*`
-//! environment variables, then command-line flags (the last two through clap).
+//! environment variables, then command-line flags (the last two through clap, which reads a
+//! flag's variable when the flag is absent). [`Settings::load`] lays them one over the other.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,81 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The configuration's command-line flags (global to every subcommand), each also read from
+/// its `GED_*` variable: the top layers of the configuration.
+#[derive(Debug, Default, clap::Args)]
+pub struct SettingsFlags {
+    /// Configuration file (TOML); environment variables and flags override it.
+    #[arg(long, global = true, env = "GED_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder holding the embedded archive (catalog, content, index).
+    #[arg(long, global = true, env = "GED_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "GED_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Address the server listens on.
+    #[arg(long, global = true, env = "GED_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, global = true, env = "GED_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Run OCR when Tesseract is installed (`--ocr false` leaves scans to other servers).
+    #[arg(long, global = true, env = "GED_OCR")]
+    pub ocr: Option<bool>,
+    /// Content on an S3-compatible store, `s3://bucket/prefix` (AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY from the environment).
+    #[arg(long, global = true, env = "GED_STORE")]
+    pub store: Option<String>,
+    /// Catalog on PostgreSQL, `postgres://user:password@host/database`; unset, the SQLite
+    /// file of the data folder.
+    #[arg(long, global = true, env = "GED_CATALOG_URL", hide_env_values = true)]
+    pub catalog: Option<String>,
+}
+
 impl Settings {
+    /// The effective configuration: the defaults, overlaid with the file `flags` names, then
+    /// with every flag (or variable) given.
+    pub fn load(flags: SettingsFlags) -> Result<Self, ConfigError> {
+        let mut settings = Self::from_file(flags.config.as_deref())?;
+        settings.overlay(flags);
+        Ok(settings)
+    }
+
+    fn overlay(&mut self, flags: SettingsFlags) {
+        let SettingsFlags {
+            config: _,
+            data_dir,
+            log_format,
+            listen,
+            max_upload_bytes,
+            ocr,
+            store,
+            catalog,
+        } = flags;
+        if let Some(data_dir) = data_dir {
+            self.data_dir = data_dir;
+        }
+        if let Some(log_format) = log_format {
+            self.log_format = log_format;
+        }
+        if let Some(listen) = listen {
+            self.listen = listen;
+        }
+        if let Some(max_upload_bytes) = max_upload_bytes {
+            self.max_upload_bytes = max_upload_bytes;
+        }
+        if let Some(ocr) = ocr {
+            self.ocr = ocr;
+        }
+        if store.is_some() {
+            self.store = store;
+        }
+        if catalog.is_some() {
+            self.catalog = catalog;
+        }
+    }
+
     /// The defaults, overlaid with `file` when given.
     pub fn from_file(file: Option<&Path>) -> Result<Self, ConfigError> {
         let Some(path) = file else {
@@ -188,5 +263,23 @@ mod tests {
         std::fs::write(&path, "listen_address = \"0.0.0.0:9000\"\n").unwrap();
         let error = Settings::from_file(Some(&path)).unwrap_err().to_string();
         assert!(error.contains("listen_address"), "{error}");
+    }
+
+    #[test]
+    fn flags_overlay_the_file_and_absent_flags_keep_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("ged.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nocr = false\n").unwrap();
+        let settings = Settings::load(SettingsFlags {
+            config: Some(path),
+            data_dir: Some("elsewhere".into()),
+            ocr: Some(true),
+            ..SettingsFlags::default()
+        })
+        .unwrap();
+        assert_eq!(settings.listen.port(), 9000, "the file's value stays");
+        assert!(settings.ocr, "the flag wins over the file");
+        assert_eq!(settings.data_dir, PathBuf::from("elsewhere"));
+        assert_eq!(settings.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
     }
 }

@@ -57,3 +57,11 @@ pub fn is_code(input: &str) -> bool {
             b.is_ascii_alphanumeric() || (i > 0 && matches!(b, b'_' | b'.' | b':' | b'-'))
         })
 }
+
+/// The text without its surrounding blanks, or `None` when nothing is left: an optional name or
+/// title given as spaces is no name at all.
+pub fn trimmed(value: Option<String>) -> Option<String> {
+    value
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty())
+}

@@ -14,9 +14,10 @@ use time::{Date, Duration, OffsetDateTime};
 use super::model::{Channel, Direction, DocumentMetadata};
 use crate::dates::{parse_date, parse_timestamp};
 use crate::dossiers::input::{DossierLinkInput, validate_links};
-use crate::identifiers::{Nir, Siren, Siret};
-use crate::parties::{CompanyReference, IndividualReference};
-use crate::validation::ValidationErrors;
+use crate::parties::input::{
+    CompanyInput, IndividualInput, validate_companies, validate_individuals,
+};
+use crate::validation::{ValidationErrors, trimmed};
 
 /// The published schema, compiled once.
 pub const METADATA_SCHEMA: &str = include_str!("../../schema/document-metadata.schema.json");
@@ -28,7 +29,6 @@ static METADATA_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 
 /// Oldest document date accepted: older dates are typing errors in practice.
 const EARLIEST_DOCUMENT_DATE: Date = time::macros::date!(1900 - 01 - 01);
-const EARLIEST_BIRTH_DATE: Date = time::macros::date!(1880 - 01 - 01);
 /// Outbound letters may carry a date a few weeks ahead (print runs are prepared in advance).
 const DOCUMENT_DATE_LEAD: Duration = Duration::days(31);
 
@@ -56,27 +56,6 @@ struct MetadataInput {
     companies: Vec<CompanyInput>,
     #[serde(default)]
     dossiers: Vec<DossierLinkInput>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct IndividualInput {
-    nir: Option<String>,
-    client_number: Option<String>,
-    last_name: Option<String>,
-    first_name: Option<String>,
-    birth_date: Option<String>,
-    role: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CompanyInput {
-    siren: Option<String>,
-    siret: Option<String>,
-    company_number: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
 }
 
 /// Parses and validates metadata sent as JSON text.
@@ -249,27 +228,8 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
     let received_at = timestamp("received_at", input.received_at);
     let sent_at = timestamp("sent_at", input.sent_at);
 
-    let individuals = input
-        .individuals
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, individual)| {
-            validate_individual(
-                individual,
-                &format!("individuals[{index}]"),
-                today,
-                &mut errors,
-            )
-        })
-        .collect();
-    let companies = input
-        .companies
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, company)| {
-            validate_company(company, &format!("companies[{index}]"), &mut errors)
-        })
-        .collect();
+    let individuals = validate_individuals(input.individuals, today, &mut errors);
+    let companies = validate_companies(input.companies, &mut errors);
 
     let dossiers = validate_links(input.dossiers, &mut errors);
 
@@ -299,97 +259,6 @@ fn validate(input: MetadataInput) -> Result<DocumentMetadata, ValidationErrors> 
         dossiers,
     };
     errors.into_result(metadata)
-}
-
-pub(crate) fn validate_individual(
-    input: IndividualInput,
-    path: &str,
-    today: Date,
-    errors: &mut ValidationErrors,
-) -> Option<IndividualReference> {
-    let errors_before = errors.0.len();
-    let nir = input.nir.and_then(|text| {
-        Nir::parse(&text)
-            .map_err(|e| errors.push(format!("{path}.nir"), e.0))
-            .ok()
-    });
-    let birth_date = input.birth_date.and_then(|text| match parse_date(&text) {
-        Ok(date) if date > today => {
-            errors.push(format!("{path}.birth_date"), "is in the future");
-            None
-        }
-        Ok(date) if date < EARLIEST_BIRTH_DATE => {
-            errors.push(format!("{path}.birth_date"), "is before 1880");
-            None
-        }
-        Ok(date) => Some(date),
-        Err(message) => {
-            errors.push(format!("{path}.birth_date"), message);
-            None
-        }
-    });
-    let client_number = trimmed(input.client_number);
-    if nir.is_none() && client_number.is_none() && errors.0.len() == errors_before {
-        errors.push(path, "needs at least one reference: nir or client_number");
-    }
-    (errors.0.len() == errors_before).then_some(IndividualReference {
-        nir,
-        client_number,
-        last_name: trimmed(input.last_name),
-        first_name: trimmed(input.first_name),
-        birth_date,
-        role: input.role,
-    })
-}
-
-pub(crate) fn validate_company(
-    input: CompanyInput,
-    path: &str,
-    errors: &mut ValidationErrors,
-) -> Option<CompanyReference> {
-    let errors_before = errors.0.len();
-    let siren = input.siren.and_then(|text| {
-        Siren::parse(&text)
-            .map_err(|e| errors.push(format!("{path}.siren"), e.0))
-            .ok()
-    });
-    let siret = input.siret.and_then(|text| {
-        Siret::parse(&text)
-            .map_err(|e| errors.push(format!("{path}.siret"), e.0))
-            .ok()
-    });
-    if let (Some(siren), Some(siret)) = (&siren, &siret)
-        && siret.siren() != *siren
-    {
-        errors.push(
-            format!("{path}.siret"),
-            format!("does not belong to the SIREN {siren} given beside it"),
-        );
-    }
-    let company_number = trimmed(input.company_number);
-    if siren.is_none()
-        && siret.is_none()
-        && company_number.is_none()
-        && errors.0.len() == errors_before
-    {
-        errors.push(
-            path,
-            "needs at least one reference: siren, siret or company_number",
-        );
-    }
-    (errors.0.len() == errors_before).then(|| CompanyReference {
-        siren: siren.or_else(|| siret.as_ref().map(Siret::siren)),
-        siret,
-        company_number,
-        name: trimmed(input.name),
-        role: input.role,
-    })
-}
-
-pub(crate) fn trimmed(value: Option<String>) -> Option<String> {
-    value
-        .map(|text| text.trim().to_string())
-        .filter(|text| !text.is_empty())
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::{DossierKind, DossierLink, DossierStatus, DossierTemplate, NewDossier};
 use crate::dates::parse_timestamp;
-use crate::documents::metadata::{
-    CompanyInput, IndividualInput, trimmed, validate_company, validate_individual,
+use crate::parties::input::{
+    CompanyInput, IndividualInput, validate_companies, validate_individuals,
 };
-use crate::validation::{ValidationErrors, is_code};
+use crate::validation::{ValidationErrors, is_code, trimmed};
 
 /// Dossiers one document may be linked to at archiving.
 pub const MAX_LINKS: usize = 20;
@@ -122,22 +122,8 @@ impl DossierInput {
                 }
             });
         let today = OffsetDateTime::now_utc().date();
-        let individuals = self
-            .individuals
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, input)| {
-                validate_individual(input, &format!("individuals[{i}]"), today, &mut errors)
-            })
-            .collect();
-        let companies = self
-            .companies
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, input)| {
-                validate_company(input, &format!("companies[{i}]"), &mut errors)
-            })
-            .collect();
+        let individuals = validate_individuals(self.individuals, today, &mut errors);
+        let companies = validate_companies(self.companies, &mut errors);
         let (Some(reference), Some(kind), Some(category)) = (reference, kind, category) else {
             return Err(errors);
         };

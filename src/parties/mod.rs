@@ -7,6 +7,7 @@
 
 mod export;
 pub mod http;
+pub mod input;
 
 use serde::Serialize;
 use time::Date;
