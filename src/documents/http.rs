@@ -13,12 +13,12 @@ use utoipa_axum::routes;
 
 use super::model::{Document, DocumentId, clean_file_name};
 use crate::access::{Caller, Permission};
+use crate::archive::document::{ArchiveOutcome, IncomingFile};
 use crate::http::error::{ErrorBody, multipart_error};
 use crate::http::representation::{
     RangeRequest, content_disposition, none_match, parse_range, range_condition_holds,
 };
 use crate::http::{ApiError, AppState};
-use crate::ingest::{ArchiveOutcome, IncomingFile};
 
 /// Metadata is small; a larger part is a mistake or an attack.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
