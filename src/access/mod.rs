@@ -9,7 +9,10 @@
 mod extract;
 pub mod http;
 pub mod session;
+mod token_record;
 pub mod tokens;
+
+pub use token_record::TokenRecord;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,46 +8,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+pub use super::token_record::TokenRecord;
 use super::{Role, Scope, TenantId};
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{AccessStore, CatalogError};
 use crate::dates::format_timestamp;
 use crate::validation::ValidationErrors;
 
 const TOKEN_PREFIX: &str = "ged_";
-
-/// A token as the catalog keeps it: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct TokenRecord {
-    pub id: String,
-    pub tenant: TenantId,
-    pub role: Role,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
-}
-
-impl TokenRecord {
-    /// Why this token cannot be used now, if it cannot.
-    pub fn unusable_because(&self, now: &str) -> Option<&'static str> {
-        if self.revoked_at.is_some() {
-            Some("the token has been revoked")
-        } else if self
-            .expires_at
-            .as_deref()
-            .is_some_and(|expiry| expiry <= now)
-        {
-            Some("the token has expired")
-        } else {
-            None
-        }
-    }
-}
 
 /// What to issue.
 #[derive(Debug, Clone)]
@@ -134,7 +101,7 @@ fn validate(request: &TokenRequest) -> Result<Option<String>, ValidationErrors> 
 
 /// Issues a token in the scope's tenant, recording the issue in the audit log.
 pub async fn issue(
-    catalog: &dyn Catalog,
+    catalog: &dyn AccessStore,
     scope: &Scope,
     request: TokenRequest,
 ) -> Result<IssuedToken, TokenError> {

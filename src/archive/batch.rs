@@ -15,11 +15,12 @@ use crate::batches::{
     BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
     NewBatch, NewBatchDocument, PendingBatchDocument,
 };
-use crate::catalog::{CatalogError, NewDocument};
+use crate::catalog::CatalogError;
 use crate::content::ContentError;
 use crate::documents::media_type::{SNIFF_LENGTH, Sniffed};
 use crate::documents::metadata::parse_metadata_json;
 use crate::documents::model::{ContentDescription, DocumentId, DocumentMetadata};
+use crate::documents::new::NewDocument;
 use crate::dossiers::{DossierStatus, cancelled_message, unknown_message};
 use crate::identifiers::Sha256Hex;
 use crate::metrics::{METRICS, OutcomeLabels};

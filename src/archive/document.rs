@@ -8,11 +8,12 @@
 use super::Archive;
 use super::email::{EMAIL, read_email, with_email_defaults};
 use crate::access::{AccessError, Scope};
-use crate::catalog::{CatalogError, Inserted, NewDocument};
+use crate::catalog::CatalogError;
 use crate::content::{ContentError, PutOutcome, StagedContent};
 use crate::documents::media_type::MediaTypeError;
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
+use crate::documents::new::{Inserted, NewDocument};
 use crate::metrics::METRICS;
 use crate::validation::ValidationErrors;
 

@@ -6,10 +6,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::Archive;
 use super::document::ArchiveError;
-use crate::catalog::NewAttachment;
 use crate::content::{ContentError, StagedContent};
 use crate::dates::{format_date, parse_date};
 use crate::documents::model::{ContentDescription, DocumentId};
+use crate::documents::new::NewAttachment;
 use crate::email::{self, EmailAttachment, ParsedEmail};
 use crate::extraction::{InitialText, TextMethod, bounded};
 

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use manifest::{BatchHeader, Manifest, ManifestEntry, ManifestFormat, read_manifest};
 
-use crate::catalog::NewDocument;
+use crate::documents::new::NewDocument;
 use crate::validation::FieldError;
 
 /// Where a document of a batch stands.
@@ -118,7 +118,7 @@ pub struct NewBatchDocument {
 }
 
 /// A document of a batch still to archive, as recorded when the batch was received.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PendingBatchDocument {
     pub position: i64,
     pub file: String,

@@ -5,3 +5,4 @@ pub mod http;
 pub mod media_type;
 pub mod metadata;
 pub mod model;
+pub mod new;

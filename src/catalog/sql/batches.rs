@@ -3,18 +3,22 @@
 
 use std::collections::HashSet;
 
-use super::{
-    Archived, Connection, Db, DocumentRows, KnownReferences, MAX_TEXT_BYTES, Pool, RowsInserted,
-    append_audit, begin_write, insert_document_rows, json_rows,
-};
+use async_trait::async_trait;
+
+use super::audit::append_audit;
+use super::document_rows::{DocumentRows, MAX_TEXT_BYTES};
+use super::documents::{RowsInserted, insert_document_rows};
+use super::parties::KnownReferences;
+use super::{Backend, Connection, Db, Pool, begin_write, json_rows};
 use crate::access::Scope;
 use crate::batches::{
     BatchArchive, BatchDocumentReport, BatchFilter, BatchOfDocument, BatchSummary, BatchTotals,
     NewBatch, Outcome, PendingBatchDocument,
 };
-use crate::catalog::CatalogError;
+use crate::catalog::{BatchStore, CatalogError};
 use crate::dates::{format_timestamp, now_timestamp};
 use crate::documents::model::DocumentMetadata;
+use crate::documents::new::Archived;
 use crate::validation::FieldError;
 
 /// Rows of a batch's documents written per SQL call when the batch is recorded.
@@ -69,152 +73,309 @@ const SUMMARY: &str = "SELECT b.id, b.batch_ref, b.source, b.scanned_at, b.statu
      FROM batches b LEFT JOIN batch_documents x ON x.batch_id = b.id \
      WHERE b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2)";
 
-/// Records that each tenant uploaded each content hash (`(tenant, sha256)` pairs), in one
-/// statement: concurrent uploads on SQLite share this commit.
-pub(in crate::catalog) async fn record_blob_uploads(
-    writer: &Pool,
-    uploads: &[(String, String)],
-) -> Result<(), CatalogError> {
-    let pairs = serde_json::to_string(uploads).expect("string pairs serialise");
-    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
-    sqlx::query(&format!(
-        "INSERT INTO tenant_blobs (tenant_id, sha256, uploaded_at) \
-         SELECT value ->> 0, value ->> 1, $2 FROM {} WHERE true \
-         ON CONFLICT (tenant_id, sha256) DO NOTHING",
-        json_rows(1)
-    ))
-    .bind(pairs)
-    .bind(now_timestamp())
-    .execute(writer)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn content_recorded(readers: &Pool, sha256: &str) -> Result<bool, CatalogError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $1) \
-         OR EXISTS (SELECT 1 FROM tenant_blobs WHERE sha256 = $1) \
-         OR EXISTS (SELECT 1 FROM documents WHERE sha256 = $1)",
-    )
-    .bind(sha256)
-    .fetch_one(readers)
-    .await?)
-}
-
-pub(super) async fn blobs_held(
-    readers: &Pool,
-    scope: &Scope,
-    sha256s: &[&str],
-) -> Result<HashSet<String>, CatalogError> {
-    let hashes: Vec<[&str; 1]> = sha256s.iter().map(|sha256| [*sha256]).collect();
-    let hashes = serde_json::to_string(&hashes).expect("strings serialise");
-    let rows: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT j.value ->> 0 FROM {} WHERE \
-         EXISTS (SELECT 1 FROM tenant_blobs WHERE tenant_id = $1 AND sha256 = j.value ->> 0) \
-         OR EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND sha256 = j.value ->> 0)",
-        json_rows(2)
-    ))
-    .bind(scope.tenant().as_str())
-    .bind(hashes)
-    .fetch_all(readers)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-pub(super) async fn create(
-    writer: &Pool,
-    scope: &Scope,
-    batch: &NewBatch,
-) -> Result<(BatchSummary, bool), CatalogError> {
-    let tenant = scope.tenant().as_str();
-    let header = &batch.header;
-    let mut transaction = begin_write(writer).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO batches (id, tenant_id, source, batch_ref, scanned_at, manifest_sha256, status, \
-         document_count, received_at, actor) VALUES ($1, $2, $3, $4, $5, $6, 'archiving', $7, $8, $9) \
-         ON CONFLICT (tenant_id, source, batch_ref) DO NOTHING",
-    )
-    .bind(&batch.id)
-    .bind(tenant)
-    .bind(&header.source)
-    .bind(&header.batch_ref)
-    .bind(format_timestamp(header.scanned_at))
-    .bind(&batch.fingerprint)
-    .bind(batch.documents.len() as i64)
-    .bind(now_timestamp())
-    .bind(scope.actor())
-    .execute(&mut *transaction)
-    .await?
-    .rows_affected()
-        == 1;
-    if inserted {
-        // Many rows per call: each call is a round trip to the database, and a batch
-        // can hold 100,000 documents.
-        for rows in batch.documents.chunks(INSERT_ROWS_PER_CALL) {
-            let rows: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|document| {
-                    let (outcome, metadata, errors) = match &document.metadata {
-                        Ok(metadata) => (Outcome::Pending, Some(metadata.as_str()), None),
-                        Err(errors) => (
-                            Outcome::Rejected,
-                            None,
-                            Some(serde_json::to_string(errors).expect("field errors serialise")),
-                        ),
-                    };
-                    serde_json::json!([
-                        document.position,
-                        document.line,
-                        document.file,
-                        document.sha256,
-                        document.size,
-                        document.media_type,
-                        metadata,
-                        outcome.as_str(),
-                        errors,
-                    ])
-                })
-                .collect();
-            sqlx::query(&format!(
-                "INSERT INTO batch_documents (batch_id, position, line, file, sha256, size, media_type, \
-                 metadata, outcome, errors) \
-                 SELECT $1, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2, \
-                 value ->> 3, CAST(value ->> 4 AS BIGINT), value ->> 5, value ->> 6, value ->> 7, \
-                 value ->> 8 FROM {}",
-                json_rows(2)
-            ))
-            .bind(&batch.id)
-            .bind(serde_json::Value::Array(rows).to_string())
-            .execute(&mut *transaction)
+#[async_trait]
+impl BatchStore for Backend {
+    async fn create_batch(
+        &self,
+        scope: &Scope,
+        batch: &NewBatch,
+    ) -> Result<(BatchSummary, bool), CatalogError> {
+        let tenant = scope.tenant().as_str();
+        let header = &batch.header;
+        let mut transaction = begin_write(&self.writer).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO batches (id, tenant_id, source, batch_ref, scanned_at, manifest_sha256, status, \
+             document_count, received_at, actor) VALUES ($1, $2, $3, $4, $5, $6, 'archiving', $7, $8, $9) \
+             ON CONFLICT (tenant_id, source, batch_ref) DO NOTHING",
+        )
+        .bind(&batch.id)
+        .bind(tenant)
+        .bind(&header.source)
+        .bind(&header.batch_ref)
+        .bind(format_timestamp(header.scanned_at))
+        .bind(&batch.fingerprint)
+        .bind(batch.documents.len() as i64)
+        .bind(now_timestamp())
+        .bind(scope.actor())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            // Many rows per call: each call is a round trip to the database, and a batch
+            // can hold 100,000 documents.
+            for rows in batch.documents.chunks(INSERT_ROWS_PER_CALL) {
+                let rows: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|document| {
+                        let (outcome, metadata, errors) = match &document.metadata {
+                            Ok(metadata) => (Outcome::Pending, Some(metadata.as_str()), None),
+                            Err(errors) => (
+                                Outcome::Rejected,
+                                None,
+                                Some(
+                                    serde_json::to_string(errors).expect("field errors serialise"),
+                                ),
+                            ),
+                        };
+                        serde_json::json!([
+                            document.position,
+                            document.line,
+                            document.file,
+                            document.sha256,
+                            document.size,
+                            document.media_type,
+                            metadata,
+                            outcome.as_str(),
+                            errors,
+                        ])
+                    })
+                    .collect();
+                sqlx::query(&format!(
+                    "INSERT INTO batch_documents (batch_id, position, line, file, sha256, size, media_type, \
+                     metadata, outcome, errors) \
+                     SELECT $1, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2, \
+                     value ->> 3, CAST(value ->> 4 AS BIGINT), value ->> 5, value ->> 6, value ->> 7, \
+                     value ->> 8 FROM {}",
+                    json_rows(2)
+                ))
+                .bind(&batch.id)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *transaction)
+                .await?;
+            }
+            let details = serde_json::json!({
+                "batch_id": batch.id,
+                "batch_ref": header.batch_ref,
+                "source": header.source,
+                "documents": batch.documents.len(),
+            });
+            append_audit(
+                &mut transaction,
+                scope,
+                "batch.received",
+                None,
+                &details.to_string(),
+                &now_timestamp(),
+            )
             .await?;
         }
-        let details = serde_json::json!({
-            "batch_id": batch.id,
-            "batch_ref": header.batch_ref,
-            "source": header.source,
-            "documents": batch.documents.len(),
-        });
-        append_audit(
-            &mut transaction,
+        let summary = summary_where(
+            &mut *transaction,
             scope,
-            "batch.received",
-            None,
-            &details.to_string(),
-            &now_timestamp(),
+            "b.source = $3 AND b.batch_ref = $4",
+            &header.source,
+            &header.batch_ref,
+        )
+        .await?
+        .ok_or_else(|| CatalogError::Corrupt(format!("batch {} vanished", header.batch_ref)))?;
+        transaction.commit().await?;
+        Ok((summary, inserted))
+    }
+
+    async fn batch(&self, scope: &Scope, id: &str) -> Result<Option<BatchSummary>, CatalogError> {
+        summary_where(&self.readers, scope, "b.id = $3 AND $4 IS NOT NULL", id, "").await
+    }
+
+    async fn batch_by_ref(
+        &self,
+        scope: &Scope,
+        source: &str,
+        batch_ref: &str,
+    ) -> Result<Option<BatchSummary>, CatalogError> {
+        summary_where(
+            &self.readers,
+            scope,
+            "b.source = $3 AND b.batch_ref = $4",
+            source,
+            batch_ref,
+        )
+        .await
+    }
+
+    async fn batches(
+        &self,
+        scope: &Scope,
+        filter: &BatchFilter,
+    ) -> Result<Vec<BatchSummary>, CatalogError> {
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "{SUMMARY} AND ($3 IS NULL OR b.source = $3) AND ($4 IS NULL OR b.received_at >= $4) \
+             AND ($5 IS NULL OR b.received_at < $5) AND ($6 IS NULL OR b.status = $6) \
+             GROUP BY b.id ORDER BY b.received_at DESC, b.id DESC LIMIT $7"
+        ))
+        .bind(scope.tenant().as_str())
+        .bind(scope.bound_source())
+        .bind(&filter.source)
+        .bind(&filter.from)
+        .bind(&filter.to)
+        .bind(&filter.status)
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(BatchSummary::from).collect())
+    }
+
+    /// Every document of a batch the scope can see, in manifest order.
+    async fn batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Vec<BatchDocumentReport>, CatalogError> {
+        let rows: Vec<ReportRow> = sqlx::query_as(
+            "SELECT x.position, x.line, x.file, x.outcome, x.document_id, x.errors \
+             FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
+             WHERE x.batch_id = $3 AND b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2) \
+             ORDER BY x.position",
+        )
+        .bind(scope.tenant().as_str())
+        .bind(scope.bound_source())
+        .bind(batch_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let outcome = Outcome::parse(&row.outcome).ok_or_else(|| {
+                    CatalogError::Corrupt(format!("batch outcome {}", row.outcome))
+                })?;
+                let errors: Vec<FieldError> = match &row.errors {
+                    Some(text) => serde_json::from_str(text).map_err(|e| {
+                        CatalogError::Corrupt(format!("batch document errors: {e}"))
+                    })?,
+                    None => Vec::new(),
+                };
+                Ok(BatchDocumentReport {
+                    position: row.position,
+                    line: row.line,
+                    file: row.file,
+                    outcome,
+                    document_id: row.document_id,
+                    errors,
+                })
+            })
+            .collect()
+    }
+
+    async fn pending_batch_documents(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PendingBatchDocument>, CatalogError> {
+        let rows: Vec<PendingRow> = sqlx::query_as(
+            "SELECT x.position, x.file, x.sha256, x.size, x.media_type, x.metadata \
+             FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
+             WHERE x.batch_id = $3 AND x.outcome = 'pending' AND b.tenant_id = $1 \
+             AND ($2 IS NULL OR b.source = $2) ORDER BY x.position LIMIT $4",
+        )
+        .bind(scope.tenant().as_str())
+        .bind(scope.bound_source())
+        .bind(batch_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(PendingBatchDocument::from).collect())
+    }
+
+    /// Archives a chunk of a batch's documents in one transaction: one fsync for the chunk, and
+    /// no savepoint per document (each costs two more round trips to the database). A document the
+    /// catalog refuses (a party conflict, found only while writing) rolls the chunk back; its
+    /// rejection is recorded on its own and the chunk is written again without it. Documents no
+    /// longer pending (another request archiving the same batch got there first) are skipped.
+    async fn archive_batch_documents(
+        &self,
+        scope: &Scope,
+        batch: BatchOfDocument<'_>,
+        documents: Vec<BatchArchive>,
+    ) -> Result<Archived, CatalogError> {
+        loop {
+            match archive_chunk(&self.writer, scope, batch, &documents).await? {
+                Ok(archived) => return Ok(archived),
+                Err((position, errors)) => {
+                    let mut transaction = begin_write(&self.writer).await?;
+                    settle(
+                        &mut transaction,
+                        batch.id,
+                        vec![(position, Settled::rejected(errors))],
+                    )
+                    .await?;
+                    transaction.commit().await?;
+                }
+            }
+        }
+    }
+
+    /// Marks the batch completed once no document is pending; returns it as it then stands.
+    async fn complete_batch(
+        &self,
+        scope: &Scope,
+        batch_id: &str,
+    ) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
+        let mut transaction = begin_write(&self.writer).await?;
+        let now = now_timestamp();
+        let completed = sqlx::query(
+            "UPDATE batches SET status = 'completed', completed_at = $2 \
+             WHERE id = $1 AND status = 'archiving' AND tenant_id = $3 \
+             AND NOT EXISTS (SELECT 1 FROM batch_documents WHERE batch_id = $1 AND outcome = 'pending')",
+        )
+        .bind(batch_id)
+        .bind(&now)
+        .bind(scope.tenant().as_str())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        let summary = summary_where(
+            &mut *transaction,
+            scope,
+            "b.id = $3 AND $4 IS NOT NULL",
+            batch_id,
+            "",
         )
         .await?;
+        if completed && let Some(summary) = &summary {
+            let details = serde_json::json!({
+                "batch_id": batch_id,
+                "archived": summary.totals.archived,
+                "already_archived": summary.totals.already_archived,
+                "rejected": summary.totals.rejected,
+            });
+            append_audit(
+                &mut transaction,
+                scope,
+                "batch.completed",
+                None,
+                &details.to_string(),
+                &now,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(summary.map(|summary| (summary, completed)))
     }
-    let summary = summary_where(
-        &mut *transaction,
-        scope,
-        "b.source = $3 AND b.batch_ref = $4",
-        &header.source,
-        &header.batch_ref,
-    )
-    .await?
-    .ok_or_else(|| CatalogError::Corrupt(format!("batch {} vanished", header.batch_ref)))?;
-    transaction.commit().await?;
-    Ok((summary, inserted))
+}
+
+/// A document of a batch still to archive, as stored.
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    position: i64,
+    file: String,
+    sha256: String,
+    size: i64,
+    media_type: Option<String>,
+    metadata: Option<String>,
+}
+
+impl From<PendingRow> for PendingBatchDocument {
+    fn from(row: PendingRow) -> Self {
+        Self {
+            position: row.position,
+            file: row.file,
+            sha256: row.sha256,
+            size: row.size,
+            media_type: row.media_type,
+            metadata: row.metadata,
+        }
+    }
 }
 
 async fn summary_where<'c>(
@@ -235,52 +396,6 @@ async fn summary_where<'c>(
     Ok(row.map(BatchSummary::from))
 }
 
-pub(super) async fn by_id(
-    readers: &Pool,
-    scope: &Scope,
-    id: &str,
-) -> Result<Option<BatchSummary>, CatalogError> {
-    summary_where(readers, scope, "b.id = $3 AND $4 IS NOT NULL", id, "").await
-}
-
-pub(super) async fn by_ref(
-    readers: &Pool,
-    scope: &Scope,
-    source: &str,
-    batch_ref: &str,
-) -> Result<Option<BatchSummary>, CatalogError> {
-    summary_where(
-        readers,
-        scope,
-        "b.source = $3 AND b.batch_ref = $4",
-        source,
-        batch_ref,
-    )
-    .await
-}
-
-pub(super) async fn list(
-    readers: &Pool,
-    scope: &Scope,
-    filter: &BatchFilter,
-) -> Result<Vec<BatchSummary>, CatalogError> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
-        "{SUMMARY} AND ($3 IS NULL OR b.source = $3) AND ($4 IS NULL OR b.received_at >= $4) \
-         AND ($5 IS NULL OR b.received_at < $5) AND ($6 IS NULL OR b.status = $6) \
-         GROUP BY b.id ORDER BY b.received_at DESC, b.id DESC LIMIT $7"
-    ))
-    .bind(scope.tenant().as_str())
-    .bind(scope.bound_source())
-    .bind(&filter.source)
-    .bind(&filter.from)
-    .bind(&filter.to)
-    .bind(&filter.status)
-    .bind(i64::from(filter.limit))
-    .fetch_all(readers)
-    .await?;
-    Ok(rows.into_iter().map(BatchSummary::from).collect())
-}
-
 #[derive(sqlx::FromRow)]
 struct ReportRow {
     position: i64,
@@ -289,92 +404,6 @@ struct ReportRow {
     outcome: String,
     document_id: Option<String>,
     errors: Option<String>,
-}
-
-/// Every document of a batch the scope can see, in manifest order.
-pub(super) async fn documents(
-    readers: &Pool,
-    scope: &Scope,
-    batch_id: &str,
-) -> Result<Vec<BatchDocumentReport>, CatalogError> {
-    let rows: Vec<ReportRow> = sqlx::query_as(
-        "SELECT x.position, x.line, x.file, x.outcome, x.document_id, x.errors \
-         FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
-         WHERE x.batch_id = $3 AND b.tenant_id = $1 AND ($2 IS NULL OR b.source = $2) \
-         ORDER BY x.position",
-    )
-    .bind(scope.tenant().as_str())
-    .bind(scope.bound_source())
-    .bind(batch_id)
-    .fetch_all(readers)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            let outcome = Outcome::parse(&row.outcome)
-                .ok_or_else(|| CatalogError::Corrupt(format!("batch outcome {}", row.outcome)))?;
-            let errors: Vec<FieldError> = match &row.errors {
-                Some(text) => serde_json::from_str(text)
-                    .map_err(|e| CatalogError::Corrupt(format!("batch document errors: {e}")))?,
-                None => Vec::new(),
-            };
-            Ok(BatchDocumentReport {
-                position: row.position,
-                line: row.line,
-                file: row.file,
-                outcome,
-                document_id: row.document_id,
-                errors,
-            })
-        })
-        .collect()
-}
-
-pub(super) async fn pending(
-    readers: &Pool,
-    scope: &Scope,
-    batch_id: &str,
-    limit: u32,
-) -> Result<Vec<PendingBatchDocument>, CatalogError> {
-    Ok(sqlx::query_as(
-        "SELECT x.position, x.file, x.sha256, x.size, x.media_type, x.metadata \
-         FROM batch_documents x JOIN batches b ON b.id = x.batch_id \
-         WHERE x.batch_id = $3 AND x.outcome = 'pending' AND b.tenant_id = $1 \
-         AND ($2 IS NULL OR b.source = $2) ORDER BY x.position LIMIT $4",
-    )
-    .bind(scope.tenant().as_str())
-    .bind(scope.bound_source())
-    .bind(batch_id)
-    .bind(i64::from(limit))
-    .fetch_all(readers)
-    .await?)
-}
-
-/// Archives a chunk of a batch's documents in one transaction: one fsync for the chunk, and
-/// no savepoint per document (each costs two more round trips to the database). A document the
-/// catalog refuses (a party conflict, found only while writing) rolls the chunk back; its
-/// rejection is recorded on its own and the chunk is written again without it. Documents no
-/// longer pending (another request archiving the same batch got there first) are skipped.
-pub(super) async fn archive(
-    writer: &Pool,
-    scope: &Scope,
-    batch: BatchOfDocument<'_>,
-    documents: Vec<BatchArchive>,
-) -> Result<Archived, CatalogError> {
-    loop {
-        match archive_chunk(writer, scope, batch, &documents).await? {
-            Ok(archived) => return Ok(archived),
-            Err((position, errors)) => {
-                let mut transaction = begin_write(writer).await?;
-                settle(
-                    &mut transaction,
-                    batch.id,
-                    vec![(position, Settled::rejected(errors))],
-                )
-                .await?;
-                transaction.commit().await?;
-            }
-        }
-    }
 }
 
 /// Writes the chunk and tells what it archived, or stops at the first document the catalog
@@ -553,53 +582,4 @@ impl Settled {
             errors: Some(serde_json::to_string(&errors).expect("field errors serialise")),
         }
     }
-}
-
-/// Marks the batch completed once no document is pending; returns it as it then stands.
-pub(super) async fn complete(
-    writer: &Pool,
-    scope: &Scope,
-    batch_id: &str,
-) -> Result<Option<(BatchSummary, bool)>, CatalogError> {
-    let mut transaction = begin_write(writer).await?;
-    let now = now_timestamp();
-    let completed = sqlx::query(
-        "UPDATE batches SET status = 'completed', completed_at = $2 \
-         WHERE id = $1 AND status = 'archiving' AND tenant_id = $3 \
-         AND NOT EXISTS (SELECT 1 FROM batch_documents WHERE batch_id = $1 AND outcome = 'pending')",
-    )
-    .bind(batch_id)
-    .bind(&now)
-    .bind(scope.tenant().as_str())
-    .execute(&mut *transaction)
-    .await?
-    .rows_affected()
-        == 1;
-    let summary = summary_where(
-        &mut *transaction,
-        scope,
-        "b.id = $3 AND $4 IS NOT NULL",
-        batch_id,
-        "",
-    )
-    .await?;
-    if completed && let Some(summary) = &summary {
-        let details = serde_json::json!({
-            "batch_id": batch_id,
-            "archived": summary.totals.archived,
-            "already_archived": summary.totals.already_archived,
-            "rejected": summary.totals.rejected,
-        });
-        append_audit(
-            &mut transaction,
-            scope,
-            "batch.completed",
-            None,
-            &details.to_string(),
-            &now,
-        )
-        .await?;
-    }
-    transaction.commit().await?;
-    Ok(summary.map(|summary| (summary, completed)))
 }

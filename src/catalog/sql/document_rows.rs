@@ -14,12 +14,14 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::extraction::{self, NewText};
-use super::{AuditRow, Connection, DIALECT, ExistingDocument, json_rows};
+use super::audit::AuditRow;
+use super::documents::ExistingDocument;
+use super::{Connection, DIALECT, json_rows};
 use crate::access::Scope;
 use crate::catalog::{CatalogError, Dialect};
-use crate::documents::model::DocumentMetadata;
+use crate::documents::model::{ContentDescription, DocumentMetadata};
 use crate::email::EmailHeaders;
+use crate::extraction::{InitialText, extractable, needs_ocr};
 
 /// Texts gathered beyond this are written before more documents join the group: a group's
 /// rows travel as one JSON value.
@@ -208,7 +210,7 @@ impl DocumentRows {
             .execute(&mut *connection)
             .await?;
         for (id, email) in std::mem::take(&mut self.emails) {
-            extraction::insert_email(connection, &id, &email).await?;
+            insert_email(connection, &id, &email).await?;
         }
         // What the catalog was asked stays known; the gathered documents' external ids are
         // in the catalog now, and stay known too.
@@ -432,4 +434,61 @@ fn insert_documents() -> String {
             format!("WITH {} {last}", parts.join(", "))
         }
     }
+}
+
+/// A new document's text state: a queued job, or the text already read.
+pub(super) struct NewText<'a> {
+    pub status: &'static str,
+    pub needs_ocr: bool,
+    pub method: Option<&'static str>,
+    pub reason: Option<String>,
+    pub body: Option<&'a str>,
+}
+
+impl<'a> NewText<'a> {
+    pub fn of(content: &'a ContentDescription, text: &'a InitialText) -> Self {
+        let media_type = content.media_type.as_str();
+        let (status, method, reason, body) = match text {
+            InitialText::Queue if extractable(media_type) => ("pending", None, None, None),
+            InitialText::Queue => (
+                "skipped",
+                None,
+                Some(format!("no text is read from {media_type} content")),
+                None,
+            ),
+            InitialText::Known { method, text } => {
+                ("done", Some(method.as_str()), None, Some(text.as_str()))
+            }
+            InitialText::Failed(reason) => ("failed", None, Some(reason.clone()), None),
+            InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
+        };
+        Self {
+            status,
+            needs_ocr: status == "pending" && needs_ocr(media_type),
+            method,
+            reason,
+            body,
+        }
+    }
+}
+
+async fn insert_email(
+    connection: &mut Connection,
+    document_id: &str,
+    email: &EmailHeaders,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO document_emails (document_id, message_id, sender, recipients, cc, subject, \
+         sent_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(document_id)
+    .bind(&email.message_id)
+    .bind(&email.from)
+    .bind(serde_json::to_string(&email.to).expect("strings serialise"))
+    .bind(serde_json::to_string(&email.cc).expect("strings serialise"))
+    .bind(&email.subject)
+    .bind(&email.date)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
