@@ -77,8 +77,7 @@ static COMMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 impl Archive {
     /// Archives the documents of a manifest whose content was uploaded beforehand. With
     /// `accept_partial`, documents that fail their checks are recorded as rejected and the
-    /// others archived; without it, any failure refuses the whole batch. `on_progress` runs
-    /// after each chunk is committed (the server wakes its index writer there).
+    /// others archived; without it, any failure refuses the whole batch.
     ///
     /// Archiving runs in its own task, holding a permit: a client that disconnects (a proxy
     /// timeout on a large batch) does not cancel it, its retry finds the batch further along,
@@ -88,7 +87,6 @@ impl Archive {
         scope: Scope,
         manifest: Manifest,
         accept_partial: bool,
-        on_progress: impl Fn() + Send + 'static,
     ) -> Result<BatchReceipt, BatchError> {
         let permit = COMMITS
             .acquire()
@@ -100,7 +98,7 @@ impl Archive {
             async move {
                 let _permit = permit;
                 archive
-                    .receive_batch_now(&scope, manifest, accept_partial, on_progress)
+                    .receive_batch_now(&scope, manifest, accept_partial)
                     .await
             }
             .instrument(tracing::Span::current()),
@@ -117,7 +115,6 @@ impl Archive {
         scope: &Scope,
         manifest: Manifest,
         accept_partial: bool,
-        on_progress: impl Fn(),
     ) -> Result<BatchReceipt, BatchError> {
         let header = manifest.header.clone();
         if let Some(bound) = scope.bound_source()
@@ -200,7 +197,6 @@ impl Archive {
                 .await?;
             timings.archive += started.elapsed();
             METRICS.archived(archived.documents, archived.bytes);
-            on_progress();
         }
         let started = Instant::now();
         let (summary, completed_now) = self

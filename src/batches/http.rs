@@ -110,14 +110,9 @@ async fn commit_batch(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Invalid)?;
-    let index = state.index.clone();
-    let extraction = state.extraction.clone();
     let receipt = state
         .archive
-        .receive_batch(scope, manifest, options.accept_partial, move || {
-            index.catalog_changed();
-            extraction.documents_archived();
-        })
+        .receive_batch(scope, manifest, options.accept_partial)
         .await?;
     let status = if receipt.created {
         StatusCode::CREATED

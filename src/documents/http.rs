@@ -127,8 +127,6 @@ async fn archive_document(
     let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "is required"))?;
     let file = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
     let outcome = state.archive.archive(&scope, &metadata, file).await?;
-    state.index.catalog_changed();
-    state.extraction.documents_archived();
     Ok(match outcome {
         ArchiveOutcome::Created(document) => (StatusCode::CREATED, Json(document)).into_response(),
         ArchiveOutcome::AlreadyArchived(document) => {

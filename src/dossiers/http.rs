@@ -198,7 +198,6 @@ async fn change_status(
         .change_dossier_status(&scope, &reference, status, reason.as_deref())
         .await?
         .ok_or(ApiError::NotFound)?;
-    state.index.catalog_changed();
     Ok(Json(StatusChanged { dossier, seq }))
 }
 
@@ -238,10 +237,7 @@ async fn link(
         .await?
         .ok_or(ApiError::NotFound)?;
     let (status, seq) = match linked {
-        Linked::Created { seq } => {
-            state.index.catalog_changed();
-            (StatusCode::CREATED, seq)
-        }
+        Linked::Created { seq } => (StatusCode::CREATED, seq),
         Linked::Existing { seq } => (StatusCode::OK, seq),
     };
     let answer = LinkAnswer {
@@ -273,7 +269,6 @@ async fn unlink(
         .unlink_document(&scope, &reference, document_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    state.index.catalog_changed();
     Ok(Json(LinkAnswer {
         reference,
         document_id,

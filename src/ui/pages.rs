@@ -272,7 +272,6 @@ async fn change_link(
         if !changed {
             return Err(ApiError::NotFound);
         }
-        state.index.catalog_changed();
         Ok(())
     }
     .await;
