@@ -21,7 +21,6 @@ pub mod group_commit;
 pub mod http;
 pub mod identifiers;
 pub mod index;
-pub mod ingest;
 pub mod metrics;
 pub mod parties;
 pub mod startup;

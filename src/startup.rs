@@ -175,7 +175,6 @@ pub async fn run(
             .context("cannot open the search index")?;
     let (extraction, extractor) = crate::extraction::worker::start(
         archive.clone(),
-        index.clone(),
         settings.staging_dir(),
         settings.ocr,
         node_id(&settings.data_dir)?,

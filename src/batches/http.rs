@@ -8,14 +8,12 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{
-    BatchDocumentReport, BatchError, BatchFilter, BatchSummary, ManifestFormat, read_manifest,
-};
+use super::{BatchDocumentReport, BatchFilter, BatchSummary, ManifestFormat, read_manifest};
 use crate::access::{Caller, Permission};
+use crate::archive::batch::BatchError;
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::http::error::ErrorBody;
 use crate::http::{ApiError, AppState};
@@ -24,8 +22,6 @@ use crate::validation::ValidationErrors;
 /// A manifest of 100,000 documents with full metadata is about 50 MB.
 pub const MAX_MANIFEST_BYTES: usize = 128 * 1024 * 1024;
 const DEFAULT_LIST_LIMIT: u32 = 100;
-/// Manifests being archived at once; more wait their turn (SQLite has one writer anyway).
-static COMMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 const MAX_LIST_LIMIT: u32 = 1000;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
@@ -114,32 +110,10 @@ async fn commit_batch(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Invalid)?;
-    // Archiving runs in its own task, holding a permit: a client that disconnects (a proxy
-    // timeout on a large batch) does not cancel it, its retry finds the batch further along,
-    // and at most a few manifests are in memory at once.
-    let permit = COMMITS
-        .acquire()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let task_state = state.clone();
-    // The request's span goes with it: the archiving's log lines keep the request id.
-    let receipt = tokio::spawn(
-        async move {
-            let _permit = permit;
-            let index = task_state.index.clone();
-            let extraction = task_state.extraction.clone();
-            task_state
-                .archive
-                .receive_batch(&scope, manifest, options.accept_partial, || {
-                    index.catalog_changed();
-                    extraction.documents_archived();
-                })
-                .await
-        }
-        .instrument(tracing::Span::current()),
-    )
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))??;
+    let receipt = state
+        .archive
+        .receive_batch(scope, manifest, options.accept_partial)
+        .await?;
     let status = if receipt.created {
         StatusCode::CREATED
     } else {
@@ -252,6 +226,7 @@ impl From<BatchError> for ApiError {
             },
             BatchError::Catalog(error) => error.into(),
             BatchError::Content(error) => error.into(),
+            BatchError::Interrupted(error) => ApiError::Internal(error.into()),
         }
     }
 }

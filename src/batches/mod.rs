@@ -13,12 +13,10 @@
 pub mod client;
 pub mod http;
 pub mod manifest;
-mod receive;
 
 use serde::Serialize;
 
 pub use manifest::{BatchHeader, Manifest, ManifestEntry, ManifestFormat, read_manifest};
-pub use receive::{BatchError, BatchReceipt};
 
 use crate::documents::new::NewDocument;
 use crate::validation::FieldError;

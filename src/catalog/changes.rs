@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::CatalogError;
+use super::{CatalogError, CommitWatch};
 use crate::documents::model::{Channel, Direction, DocumentId};
 use crate::dossiers::DossierOnDocument;
 use crate::parties::{CompanyOnDocument, IndividualOnDocument};
@@ -91,6 +91,10 @@ pub struct ChangedDocuments {
 
 #[async_trait]
 pub trait ChangeFeed: Send + Sync + 'static {
+    /// Resolves each time a write of this catalog took change numbers: the index writer's
+    /// wake-up.
+    fn watch_changes(&self) -> CommitWatch;
+
     /// The highest change sequence number (0 for an empty catalog).
     async fn latest_seq(&self) -> Result<i64, CatalogError>;
 

@@ -3,11 +3,14 @@
 
 use async_trait::async_trait;
 
-use super::CatalogError;
+use super::{CatalogError, CommitWatch};
 use crate::extraction::{ExtractionJob, ExtractionOutcome, QueueLength};
 
 #[async_trait]
 pub trait ExtractionQueue: Send + Sync + 'static {
+    /// Resolves each time a write of this catalog queued jobs: the worker's wake-up.
+    fn watch_jobs(&self) -> CommitWatch;
+
     /// Takes up to `limit` pending extraction jobs, oldest first, leasing them until
     /// `lease_until` (RFC 3339): another worker takes a job again only once its lease lapses.
     /// With `ocr_off` (why this server runs no OCR), jobs that need OCR are left, and say why

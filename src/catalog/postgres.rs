@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
-use super::{CatalogError, Dialect};
+use super::{CatalogError, Dialect, Followers};
 
 // The catalog's SQL is shared with the other backend: compiled once per backend, on its types.
 #[allow(clippy::duplicate_mod)]
@@ -43,6 +43,8 @@ const SESSION_OPTIONS: [(&str, &str); 3] = [
 pub struct PostgresCatalog {
     readers: PgPool,
     writer: PgPool,
+    /// This node's followers; writes of other nodes reach them by polling.
+    followers: Followers,
 }
 
 impl PostgresCatalog {
@@ -80,7 +82,11 @@ impl PostgresCatalog {
         let writer = pool(WRITER_CONNECTIONS).await?;
         MIGRATOR.run(&writer).await?;
         let readers = pool(READER_CONNECTIONS).await?;
-        Ok(Self { readers, writer })
+        Ok(Self {
+            readers,
+            writer,
+            followers: Followers::new(),
+        })
     }
 
     /// Each request's upload records commit on their own: PostgreSQL runs the commits of

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::{CatalogError, Dialect};
+use super::{CatalogError, Dialect, Followers};
 use crate::group_commit::GroupCommit;
 
 // The catalog's SQL is shared with the other backend: compiled once per backend, on its types.
@@ -40,6 +40,7 @@ pub struct SqliteCatalog {
     /// Upload records (tenant, sha256) of concurrent blob uploads, committed together: each
     /// commit is an fsync, and SQLite runs one at a time.
     blob_uploads: Arc<GroupCommit<Vec<Upload>, Arc<str>>>,
+    followers: Followers,
 }
 
 impl SqliteCatalog {
@@ -84,6 +85,7 @@ impl SqliteCatalog {
             readers,
             writer,
             blob_uploads,
+            followers: Followers::new(),
         })
     }
 

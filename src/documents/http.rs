@@ -13,12 +13,12 @@ use utoipa_axum::routes;
 
 use super::model::{Document, DocumentId, clean_file_name};
 use crate::access::{Caller, Permission};
+use crate::archive::document::{ArchiveOutcome, IncomingFile};
 use crate::http::error::{ErrorBody, multipart_error};
 use crate::http::representation::{
     RangeRequest, content_disposition, none_match, parse_range, range_condition_holds,
 };
 use crate::http::{ApiError, AppState};
-use crate::ingest::{ArchiveOutcome, IncomingFile};
 
 /// Metadata is small; a larger part is a mistake or an attack.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
@@ -127,8 +127,6 @@ async fn archive_document(
     let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "is required"))?;
     let file = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
     let outcome = state.archive.archive(&scope, &metadata, file).await?;
-    state.index.catalog_changed();
-    state.extraction.documents_archived();
     Ok(match outcome {
         ArchiveOutcome::Created(document) => (StatusCode::CREATED, Json(document)).into_response(),
         ArchiveOutcome::AlreadyArchived(document) => {

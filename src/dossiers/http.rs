@@ -13,10 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::input::{DossierInput, StatusInput};
-use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFilter};
-use crate::access::{Caller, Permission, Scope};
+use super::{Dossier, DossierFilter, DossierKind, DossierStatus, Linked, PartyFilter, Timeline};
+use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
-use crate::documents::model::{Document, DocumentId};
+use crate::documents::model::DocumentId;
 use crate::http::error::{ErrorBody, json_body};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
@@ -149,13 +149,6 @@ async fn read(
     Ok(Json(dossier))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Timeline {
-    pub dossier: Dossier,
-    /// Inbound and outbound documents by document date, then archive order.
-    pub documents: Vec<Document>,
-}
-
 /// The dossier's inbound and outbound documents by document date.
 #[utoipa::path(get, path = "/api/v1/dossiers/{reference}/documents", tag = "dossiers",
     params(("reference" = String, Path)),
@@ -166,29 +159,12 @@ async fn timeline(
     Path(reference): Path<String>,
 ) -> Result<Json<Timeline>, ApiError> {
     let scope = caller.require(Permission::ReadDossiers)?;
-    Ok(Json(load_timeline(&state, &scope, &reference).await?))
-}
-
-/// A dossier and its documents, the reading recorded: the API's and the web UI's timeline.
-pub async fn load_timeline(
-    state: &AppState,
-    scope: &Scope,
-    reference: &str,
-) -> Result<Timeline, ApiError> {
-    let catalog = &state.archive.catalog;
-    let dossier = catalog
-        .dossier(scope, reference)
+    let timeline = state
+        .archive
+        .dossier_timeline(&scope, &reference)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let documents = catalog
-        .dossier_documents(scope, reference)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let details = json!({ "reference": reference, "documents": documents.len() });
-    catalog
-        .record_access(scope, "dossier.viewed", None, &details)
-        .await?;
-    Ok(Timeline { dossier, documents })
+    Ok(Json(timeline))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -222,7 +198,6 @@ async fn change_status(
         .change_dossier_status(&scope, &reference, status, reason.as_deref())
         .await?
         .ok_or(ApiError::NotFound)?;
-    state.index.catalog_changed();
     Ok(Json(StatusChanged { dossier, seq }))
 }
 
@@ -262,10 +237,7 @@ async fn link(
         .await?
         .ok_or(ApiError::NotFound)?;
     let (status, seq) = match linked {
-        Linked::Created { seq } => {
-            state.index.catalog_changed();
-            (StatusCode::CREATED, seq)
-        }
+        Linked::Created { seq } => (StatusCode::CREATED, seq),
         Linked::Existing { seq } => (StatusCode::OK, seq),
     };
     let answer = LinkAnswer {
@@ -297,7 +269,6 @@ async fn unlink(
         .unlink_document(&scope, &reference, document_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    state.index.catalog_changed();
     Ok(Json(LinkAnswer {
         reference,
         document_id,

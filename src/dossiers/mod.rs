@@ -11,6 +11,7 @@ pub mod input;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::documents::model::Document;
 use crate::parties::{
     CompanyOnDocument, CompanyReference, IndividualOnDocument, IndividualReference,
 };
@@ -239,4 +240,11 @@ pub enum Linked {
     Existing {
         seq: i64,
     },
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Timeline {
+    pub dossier: Dossier,
+    /// Inbound and outbound documents by document date, then archive order.
+    pub documents: Vec<Document>,
 }

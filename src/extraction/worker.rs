@@ -4,20 +4,18 @@
 //! search must keep the other.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::ocr::{Ocr, OcrError};
 use super::{ExtractionJob, ExtractionOutcome, TextMethod, needs_ocr, pdf};
 use crate::archive::Archive;
+use crate::catalog::CommitWatch;
 use crate::dates::format_timestamp;
 use crate::identifiers::Sha256Hex;
-use crate::index::SearchIndex;
 use crate::metrics::{METRICS, OutcomeLabels};
 
 /// How long a taken job is this worker's: past it, another worker may take it.
@@ -31,18 +29,12 @@ const PDF_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait after the catalog failed before trying again.
 const BACKOFF: Duration = Duration::from_secs(5);
 
-/// What handlers hold: wakes the worker when a document is archived; tells if OCR runs.
+/// What the server tells of its worker: whether OCR runs. The worker is woken by the catalog
+/// when a write queues jobs, by no one else.
 #[derive(Clone)]
 pub struct Extraction {
-    wake: Arc<Notify>,
     /// Why OCR is off on this server, when it is.
     pub ocr_off: Option<String>,
-}
-
-impl Extraction {
-    pub fn documents_archived(&self) {
-        self.wake.notify_one();
-    }
 }
 
 /// The running worker; [`ExtractionTask::stop`] ends it.
@@ -63,7 +55,6 @@ impl ExtractionTask {
 /// this server may run OCR (if Tesseract is installed).
 pub async fn start(
     archive: Archive,
-    index: SearchIndex,
     scratch: PathBuf,
     ocr: bool,
     node: String,
@@ -80,26 +71,23 @@ pub async fn start(
         Err(reason) => tracing::warn!(%reason, "OCR off: scans wait for a server with OCR"),
     }
     METRICS.ocr_enabled.set(i64::from(ocr.is_ok()));
-    let wake = Arc::new(Notify::new());
     let extraction = Extraction {
-        wake: wake.clone(),
         ocr_off: ocr.as_ref().err().cloned(),
     };
+    let queued = archive.catalog.watch_jobs();
     let worker = Worker {
         archive,
-        index,
         scratch,
         node,
         ocr_off: ocr.as_ref().err().cloned(),
         ocr: ocr.ok(),
     };
-    let task = tokio::spawn(worker.run(wake));
+    let task = tokio::spawn(worker.run(queued));
     Ok((extraction, ExtractionTask { task }))
 }
 
 struct Worker {
     archive: Archive,
-    index: SearchIndex,
     scratch: PathBuf,
     /// This server's node id: whose leases it takes.
     node: String,
@@ -108,7 +96,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, wake: Arc<Notify>) {
+    async fn run(self, mut queued: CommitWatch) {
         loop {
             let now = OffsetDateTime::now_utc();
             let claimed = self
@@ -132,7 +120,7 @@ impl Worker {
             };
             if jobs.is_empty() {
                 tokio::select! {
-                    _ = wake.notified() => {}
+                    () = queued.committed() => {}
                     _ = tokio::time::sleep(POLL) => {}
                 }
                 continue;
@@ -179,7 +167,6 @@ impl Worker {
                     .text_extractions
                     .get_or_create(&OutcomeLabels { outcome: label })
                     .inc();
-                self.index.catalog_changed();
             }
         }
     }

@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::access::AccessError;
-use crate::archive::ReadError;
+use crate::archive::document::ArchiveError;
+use crate::archive::reads::ReadError;
+use crate::archive::search::SearchError;
 use crate::catalog::CatalogError;
 use crate::content::{ContentError, StagingError};
-use crate::ingest::ArchiveError;
 use crate::validation::{FieldError, ValidationErrors};
 
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +263,23 @@ impl From<ReadError> for ApiError {
         match error {
             ReadError::Catalog(error) => error.into(),
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(ValidationErrors(vec![error]))
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::Invalid(errors) => Self::Invalid(errors),
+            SearchError::IndexBehind { wanted, indexed } => Self::IndexBehind { wanted, indexed },
+            SearchError::Catalog(error) => error.into(),
+            SearchError::Internal(error) => Self::Internal(error),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `writer` keeps it following the catalog's change sequence; `search` answers queries within
 //! the caller's scope; `http` is `GET /api/v1/search`; `rebuild` is `ged reindex`.
 
+pub mod criteria;
 pub mod document;
 pub mod http;
 pub mod queue;

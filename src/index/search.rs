@@ -175,7 +175,7 @@ impl SearchIndex {
                     .cursor
                     .and_then(|c| c.offset)
                     .unwrap_or(0)
-                    .min(super::http::MAX_RELEVANCE_DEPTH);
+                    .min(super::criteria::MAX_RELEVANCE_DEPTH);
                 let top = searcher.search(
                     &criteria,
                     &TopDocs::with_limit(limit + 1)

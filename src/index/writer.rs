@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use super::document::to_index_document;
 use super::queue::TextQueue;
 use super::schema::{Fields, SCHEMA_VERSION, build_schema, register_tokenizers};
-use crate::catalog::{Catalog, IndexPage, IndexSource};
+use crate::catalog::{Catalog, CommitWatch, IndexPage, IndexSource};
 
 /// Changes read from the catalog at once (fewer when their texts are long).
 const PAGE: IndexPage = IndexPage::of(5_000);
@@ -259,6 +259,7 @@ pub async fn start(
         applied,
         wake: wake.clone(),
     };
+    let catalog_commits = catalog.watch_changes();
     let follower = Follower {
         _lock: lock,
         catalog_identity: state.identity,
@@ -268,6 +269,7 @@ pub async fn start(
         fields,
         applied_tx,
         wake: wake.clone(),
+        commits: catalog_commits,
         stop: stop.clone(),
         committed_seq,
     };
@@ -305,14 +307,11 @@ impl SearchIndex {
         *self.applied.borrow()
     }
 
-    /// Tells the writer that the catalog changed, so it need not wait for its next poll.
-    pub fn catalog_changed(&self) {
-        self.wake.notify_one();
-    }
-
     /// Waits until searches reflect change `seq`, at most `timeout`; says whether they do.
     pub async fn wait_for(&self, seq: i64, timeout: Duration) -> bool {
-        self.catalog_changed();
+        // The change may be another node's, which this catalog did not signal: look now
+        // rather than at the next poll.
+        self.wake.notify_one();
         let mut applied = self.applied.clone();
         tokio::time::timeout(timeout, applied.wait_for(|applied| *applied >= seq))
             .await
@@ -328,7 +327,10 @@ struct Follower {
     reader: IndexReader,
     fields: Fields,
     applied_tx: watch::Sender<i64>,
+    /// Woken to stop, or to look at once (a search waiting for a change of another node).
     wake: Arc<Notify>,
+    /// This catalog's commits of changes.
+    commits: CommitWatch,
     stop: Arc<AtomicBool>,
     committed_seq: i64,
     /// Declared last, so dropped last: the index stays locked until the writer is gone.
@@ -404,7 +406,13 @@ impl Follower {
                     Some(first) => interval.saturating_sub(first.elapsed()).min(POLL_INTERVAL),
                     None => POLL_INTERVAL,
                 };
-                let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+                let woken = async {
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = self.commits.committed() => {}
+                    }
+                };
+                let _ = tokio::time::timeout(wait, woken).await;
             }
         }
     }

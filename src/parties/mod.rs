@@ -5,14 +5,17 @@
 //! names a party by whichever references its sender knows; the catalog finds the party those
 //! references already designate, or creates it, and adds the references it did not have yet.
 
-mod export;
+pub mod export;
 pub mod http;
 pub mod input;
 
 use serde::Serialize;
 use time::Date;
 
+use crate::documents::model::Document;
+use crate::dossiers::Dossier;
 use crate::identifiers::{Nir, Siren, Siret};
+use crate::validation::FieldError;
 
 /// A person as a document names them: at least one of `nir` and `client_number`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,4 +179,38 @@ pub struct Party {
     pub company_numbers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClientView {
+    pub party: Party,
+    /// Open dossiers first, then the newest opened.
+    pub dossiers: Vec<Dossier>,
+    /// The newest documents first, at most `limit`.
+    pub documents: Vec<Document>,
+    /// Every document concerning the party that the caller sees.
+    pub documents_total: u64,
+}
+
+/// A NIR when the text is one (its key checked), a client number otherwise.
+pub fn individual_reference(text: &str) -> (ReferenceKind, String) {
+    match Nir::parse(text) {
+        Ok(nir) => (ReferenceKind::Nir, nir.as_str().to_string()),
+        Err(_) => (ReferenceKind::ClientNumber, text.trim().to_string()),
+    }
+}
+
+/// A SIREN (9 digits) or SIRET (14), spaces and dots allowed; anything else is refused.
+pub fn company_reference(text: &str) -> Result<(ReferenceKind, String), FieldError> {
+    if let Ok(siren) = Siren::parse(text) {
+        return Ok((ReferenceKind::Siren, siren.as_str().to_string()));
+    }
+    Siret::parse(text)
+        .map(|siret| (ReferenceKind::Siret, siret.as_str().to_string()))
+        .map_err(|e| {
+            FieldError::new(
+                "reference",
+                format!("is neither a SIREN nor a SIRET: {}", e.0),
+            )
+        })
 }

@@ -19,11 +19,10 @@ use crate::batches::BatchFilter;
 use crate::dates::{format_timestamp, parse_date};
 use crate::documents::model::{Document, DocumentId};
 use crate::dossiers::Dossier;
-use crate::dossiers::http::load_timeline;
 use crate::extraction::TextStatus;
 use crate::http::{ApiError, AppState};
-use crate::parties::http::{company_reference, individual_reference, load_client_view};
 use crate::parties::{Party, PartyKind};
+use crate::parties::{company_reference, individual_reference};
 
 /// Access trail entries a document page shows, the newest.
 const TRAIL_SHOWN: usize = 200;
@@ -273,7 +272,6 @@ async fn change_link(
         if !changed {
             return Err(ApiError::NotFound);
         }
-        state.index.catalog_changed();
         Ok(())
     }
     .await;
@@ -310,7 +308,11 @@ pub async fn dossier(
     Path(reference): Path<String>,
 ) -> Response {
     let timeline = match session.caller.require(Permission::ReadDossiers) {
-        Ok(scope) => load_timeline(&state, &scope, &reference).await,
+        Ok(scope) => match state.archive.dossier_timeline(&scope, &reference).await {
+            Ok(Some(timeline)) => Ok(timeline),
+            Ok(None) => Err(ApiError::NotFound),
+            Err(error) => Err(error.into()),
+        },
         Err(error) => Err(error.into()),
     };
     let timeline = match timeline {
@@ -366,15 +368,11 @@ async fn client_page(
             PartyKind::Individual => individual_reference(reference),
             PartyKind::Company => company_reference(reference)?,
         };
-        load_client_view(
-            state,
-            &scope,
-            kind,
-            reference_kind,
-            &value,
-            CLIENT_PAGE_DOCUMENTS,
-        )
-        .await
+        state
+            .archive
+            .client_view(&scope, kind, reference_kind, &value, CLIENT_PAGE_DOCUMENTS)
+            .await?
+            .ok_or(ApiError::NotFound)
     }
     .await;
     let view = match view {

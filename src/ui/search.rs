@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::{error_page, format, html_response, layout};
 use crate::access::Permission;
 use crate::access::session::Session;
-use crate::http::{ApiError, AppState};
-use crate::index::http::run_search;
+use crate::archive::search::SearchError;
+use crate::http::AppState;
 use crate::validation::FieldError;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -130,10 +130,10 @@ async fn page(
         .iter()
         .any(|(key, _)| !matches!(key.as_str(), "sort" | "cursor" | "direction"));
     let (results, problems) = if asked {
-        match run_search(state, &scope, &pairs).await {
+        match state.archive.search(&state.index, &scope, &pairs).await {
             Ok(results) => (Some(results), Vec::new()),
-            Err(ApiError::Invalid(errors)) => (None, errors.0),
-            Err(error) => return error_page(Some(session), error),
+            Err(SearchError::Invalid(errors)) => (None, errors.0),
+            Err(error) => return error_page(Some(session), error.into()),
         }
     } else {
         (None, Vec::new())

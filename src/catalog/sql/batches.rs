@@ -289,7 +289,13 @@ impl BatchStore for Backend {
     ) -> Result<Archived, CatalogError> {
         loop {
             match archive_chunk(&self.writer, scope, batch, &documents).await? {
-                Ok(archived) => return Ok(archived),
+                Ok(archived) => {
+                    if archived.documents > 0 {
+                        self.followers.changes_committed();
+                        self.followers.jobs_queued();
+                    }
+                    return Ok(archived);
+                }
                 Err((position, errors)) => {
                     let mut transaction = begin_write(&self.writer).await?;
                     settle(

@@ -9,12 +9,17 @@ use super::document_reads::{
 };
 use super::{Backend, Connection, PartyLink, begin_snapshot, pick};
 use crate::catalog::{
-    CatalogError, ChangeFeed, ChangedDocuments, IndexPage, IndexSource, IndexedDocument,
+    CatalogError, ChangeFeed, ChangedDocuments, CommitWatch, IndexPage, IndexSource,
+    IndexedDocument,
 };
 use crate::dossiers::DossierOnDocument;
 
 #[async_trait]
 impl ChangeFeed for Backend {
+    fn watch_changes(&self) -> CommitWatch {
+        self.followers.watch_changes()
+    }
+
     async fn latest_seq(&self) -> Result<i64, CatalogError> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")

@@ -31,6 +31,8 @@ impl DocumentStore for Backend {
             RowsInserted::Created => {
                 rows.write(&mut transaction, scope).await?;
                 transaction.commit().await?;
+                self.followers.changes_committed();
+                self.followers.jobs_queued();
                 new.id.to_string()
             }
             RowsInserted::Existing(existing) => {

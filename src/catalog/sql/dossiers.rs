@@ -271,6 +271,8 @@ impl DossierStore for Backend {
         )
         .await?;
         transaction.commit().await?;
+        // Its documents are re-indexed with the dossier's new status.
+        self.followers.changes_committed();
         let dossier = by_reference(&self.writer, scope, reference)
             .await?
             .ok_or_else(|| CatalogError::Corrupt(format!("dossier {reference} vanished")))?;
@@ -321,6 +323,7 @@ impl DossierStore for Backend {
         )
         .await?;
         transaction.commit().await?;
+        self.followers.changes_committed();
         Ok(Some(Linked::Created { seq }))
     }
 
@@ -354,6 +357,7 @@ impl DossierStore for Backend {
         )
         .await?;
         transaction.commit().await?;
+        self.followers.changes_committed();
         Ok(Some(seq))
     }
 

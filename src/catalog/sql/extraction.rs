@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Backend, Connection, DIALECT, begin_write, record_change};
-use crate::catalog::{CatalogError, Dialect, ExtractionQueue};
+use crate::catalog::{CatalogError, CommitWatch, Dialect, ExtractionQueue};
 use crate::dates::{format_timestamp, now_timestamp};
 use crate::extraction::{ExtractionJob, ExtractionOutcome, QueueLength};
 
@@ -21,6 +21,10 @@ const MAX_ATTEMPTS: u32 = 5;
 
 #[async_trait]
 impl ExtractionQueue for Backend {
+    fn watch_jobs(&self) -> CommitWatch {
+        self.followers.watch_jobs()
+    }
+
     async fn claim_extractions(
         &self,
         node: &str,
@@ -87,6 +91,7 @@ impl ExtractionQueue for Backend {
         outcome: ExtractionOutcome,
     ) -> Result<(), CatalogError> {
         let now = now_timestamp();
+        let extracted = matches!(outcome, ExtractionOutcome::Done { .. });
         let mut transaction = begin_write(&self.writer).await?;
         match outcome {
             ExtractionOutcome::Done {
@@ -146,6 +151,9 @@ impl ExtractionQueue for Backend {
             }
         }
         transaction.commit().await?;
+        if extracted {
+            self.followers.changes_committed();
+        }
         Ok(())
     }
 
@@ -156,6 +164,7 @@ impl ExtractionQueue for Backend {
         )
         .execute(&self.writer)
         .await?;
+        self.followers.jobs_queued();
         Ok(done.rows_affected())
     }
 

@@ -5,19 +5,15 @@
 //! crash between the two leaves an unreferenced object (harmless, reused by the next upload of
 //! the same bytes), never a catalog row pointing at missing content.
 
-use time::{Duration, OffsetDateTime};
-
+use super::Archive;
+use super::email::{EMAIL, read_email, with_email_defaults};
 use crate::access::{AccessError, Scope};
-use crate::archive::Archive;
 use crate::catalog::CatalogError;
 use crate::content::{ContentError, PutOutcome, StagedContent};
-use crate::dates::{format_date, parse_date};
 use crate::documents::media_type::MediaTypeError;
 use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
-use crate::documents::new::{Inserted, NewAttachment, NewDocument};
-use crate::email::{self, EmailAttachment, ParsedEmail};
-use crate::extraction::{InitialText, TextMethod, bounded};
+use crate::documents::new::{Inserted, NewDocument};
 use crate::metrics::METRICS;
 use crate::validation::ValidationErrors;
 
@@ -89,31 +85,13 @@ impl Archive {
                 }
             })?;
 
-        // A message past the split limit is kept whole with its headers read; its body and
-        // attachments stay inside the .eml (parsing holds the message and its decoded parts in
-        // memory at once).
         let email = if media_type == EMAIL {
-            let whole = staged.size <= MAX_SPLIT_EMAIL_BYTES;
-            let limit = if whole { staged.size } else { HEADERS_BYTES };
-            let raw = staged
-                .read_prefix(limit)
-                .await
-                .map_err(ContentError::from)?;
-            let parsed = tokio::task::spawn_blocking(move || {
-                if whole {
-                    email::parse(&raw)
-                } else {
-                    email::parse_headers(&raw)
-                }
-            })
-            .await
-            .map_err(|e| ContentError::from(std::io::Error::other(e)))?;
-            Some((parsed, whole))
+            Some(read_email(&staged).await?)
         } else {
             None
         };
         let metadata = match &email {
-            Some((parsed, _)) => parse_metadata(&with_email_defaults(metadata, parsed)),
+            Some(email) => parse_metadata(&with_email_defaults(metadata, &email.parsed)),
             None => parse_metadata(metadata),
         }
         .map_err(ArchiveError::Invalid)?;
@@ -139,21 +117,11 @@ impl Archive {
         let sha256 = staged.sha256.clone();
         let direction = metadata.direction;
         let mut new = NewDocument::new(metadata, content);
-        if let Some((parsed, whole)) = email {
-            new.text = match parsed.unreadable {
-                Some(reason) => InitialText::Failed(reason),
-                None if !whole => InitialText::Skipped(format!(
-                    "the email is larger than {} MiB: kept whole, its body and attachments not read",
-                    MAX_SPLIT_EMAIL_BYTES >> 20
-                )),
-                None => InitialText::Known {
-                    method: TextMethod::Email,
-                    text: bounded(parsed.body.unwrap_or_default()),
-                },
-            };
-            new.email = Some(parsed.headers);
+        if let Some(email) = email {
+            new.text = email.text;
+            new.email = Some(email.parsed.headers);
             // Attachments first: the email's catalog record only ever points at stored content.
-            for attachment in parsed.attachments {
+            for attachment in email.parsed.attachments {
                 new.attachments
                     .push(self.store_attachment(attachment).await?);
             }
@@ -184,80 +152,6 @@ impl Archive {
             }
         }
     }
-
-    /// Stores an attachment's bytes; an attachment of a type the archive does not serve as
-    /// such is kept all the same, as `application/octet-stream` (downloaded, never rendered).
-    async fn store_attachment(
-        &self,
-        attachment: EmailAttachment,
-    ) -> Result<NewAttachment, ArchiveError> {
-        let staged = StagedContent::from_bytes(attachment.bytes);
-        let media_type = staged
-            .sniffed
-            .detect(
-                attachment.file_name.as_deref(),
-                attachment.declared_media_type.as_deref(),
-            )
-            .unwrap_or(OPAQUE);
-        let content = ContentDescription {
-            sha256: staged.sha256.clone(),
-            size: staged.size,
-            media_type: media_type.to_string(),
-            file_name: attachment.file_name,
-        };
-        self.content.put(staged).await?;
-        Ok(NewAttachment {
-            id: DocumentId::new(),
-            content,
-            text: InitialText::Queue,
-        })
-    }
-}
-
-const EMAIL: &str = "message/rfc822";
-/// Larger emails are archived whole without their attachments split out.
-const MAX_SPLIT_EMAIL_BYTES: u64 = 64 * 1024 * 1024;
-/// Where the headers of an email too large to split are looked for.
-const HEADERS_BYTES: u64 = 1024 * 1024;
-/// The schema's longest title.
-const MAX_TITLE_CHARS: usize = 500;
-const OPAQUE: &str = "application/octet-stream";
-
-/// The metadata with what the email says filled in where the sender said nothing.
-fn with_email_defaults(metadata: &serde_json::Value, email: &ParsedEmail) -> serde_json::Value {
-    let mut metadata = metadata.clone();
-    if let Some(fields) = metadata.as_object_mut() {
-        let mut default = |field: &str, value: Option<String>| {
-            if let Some(value) = value
-                && !fields.contains_key(field)
-            {
-                fields.insert(field.to_string(), value.into());
-            }
-        };
-        default("channel", Some("email".into()));
-        // A subject longer than a title may be is cut, not a reason to refuse the message.
-        default(
-            "title",
-            email
-                .headers
-                .subject
-                .as_ref()
-                .map(|subject| subject.chars().take(MAX_TITLE_CHARS).collect()),
-        );
-        // Without a plausible Date header (none, or a sender's clock years off), the day the
-        // archive received the message.
-        let today = OffsetDateTime::now_utc().date();
-        let written = email
-            .written_date
-            .as_deref()
-            .and_then(|day| parse_date(day).ok())
-            .filter(|day| day.year() >= 1900 && *day <= today + Duration::days(31));
-        default("document_date", Some(format_date(written.unwrap_or(today))));
-        if written.is_some() {
-            default("sent_at", email.headers.date.clone());
-        }
-    }
-    metadata
 }
 
 impl Archive {

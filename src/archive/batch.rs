@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tracing::Instrument;
 
-use super::manifest::{csv_field, located_errors};
-use super::{
-    BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
-    NewBatch, NewBatchDocument,
-};
+use super::Archive;
 use crate::access::{AccessError, Scope};
-use crate::archive::Archive;
+use crate::batches::manifest::{csv_field, located_errors};
+use crate::batches::{
+    BatchArchive, BatchDocumentReport, BatchOfDocument, BatchSummary, Manifest, ManifestEntry,
+    NewBatch, NewBatchDocument, PendingBatchDocument,
+};
 use crate::catalog::CatalogError;
 use crate::content::ContentError;
 use crate::documents::media_type::{SNIFF_LENGTH, Sniffed};
@@ -46,6 +47,9 @@ pub enum BatchError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// The server shut down while archiving the batch; a retry resumes it.
+    #[error("archiving the batch was interrupted")]
+    Interrupted(#[source] tokio::task::JoinError),
 }
 
 /// Where receiving a batch spent its time, logged with its outcome.
@@ -67,17 +71,50 @@ pub struct BatchReceipt {
     pub documents: Vec<BatchDocumentReport>,
 }
 
+/// Manifests being archived at once; more wait their turn (SQLite has one writer anyway).
+static COMMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 impl Archive {
     /// Archives the documents of a manifest whose content was uploaded beforehand. With
     /// `accept_partial`, documents that fail their checks are recorded as rejected and the
-    /// others archived; without it, any failure refuses the whole batch. `on_progress` runs
-    /// after each chunk is committed (the server wakes its index writer there).
+    /// others archived; without it, any failure refuses the whole batch.
+    ///
+    /// Archiving runs in its own task, holding a permit: a client that disconnects (a proxy
+    /// timeout on a large batch) does not cancel it, its retry finds the batch further along,
+    /// and at most a few manifests are in memory at once.
     pub async fn receive_batch(
+        &self,
+        scope: Scope,
+        manifest: Manifest,
+        accept_partial: bool,
+    ) -> Result<BatchReceipt, BatchError> {
+        let permit = COMMITS
+            .acquire()
+            .await
+            .expect("the semaphore of batch commits is never closed");
+        let archive = self.clone();
+        // The request's span goes with it: the archiving's log lines keep the request id.
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                archive
+                    .receive_batch_now(&scope, manifest, accept_partial)
+                    .await
+            }
+            .instrument(tracing::Span::current()),
+        )
+        .await
+        .unwrap_or_else(|error| match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => Err(BatchError::Interrupted(error)),
+        })
+    }
+
+    async fn receive_batch_now(
         &self,
         scope: &Scope,
         manifest: Manifest,
         accept_partial: bool,
-        on_progress: impl Fn(),
     ) -> Result<BatchReceipt, BatchError> {
         let header = manifest.header.clone();
         if let Some(bound) = scope.bound_source()
@@ -160,7 +197,6 @@ impl Archive {
                 .await?;
             timings.archive += started.elapsed();
             METRICS.archived(archived.documents, archived.bytes);
-            on_progress();
         }
         let started = Instant::now();
         let (summary, completed_now) = self
@@ -397,7 +433,7 @@ fn dossiers_created(entries: &[ManifestEntry]) -> HashMap<String, usize> {
 
 /// A pending document as the catalog archives it: its metadata parsed again from what was
 /// recorded (it passed the same checks when the batch was received).
-fn to_archive(pending: super::PendingBatchDocument) -> BatchArchive {
+fn to_archive(pending: PendingBatchDocument) -> BatchArchive {
     let parsed = (|| {
         let text = pending.metadata.as_deref().ok_or("no metadata recorded")?;
         let metadata =

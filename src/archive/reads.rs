@@ -1,27 +1,18 @@
-//! The archive as handlers see it: the catalog, the content store and the identifier hasher,
-//! with the operations that must never be done halfway — reading a document always records who
-//! read it, before anything is returned.
+//! The reads of one document — metadata, text, content — each recorded in the access trail
+//! before anything is returned: an answer cut short was still an access.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use serde_json::json;
 
+use super::Archive;
 use crate::access::Scope;
-use crate::audit::IdentifierHasher;
-use crate::catalog::{Catalog, CatalogError};
-use crate::content::{ContentError, ContentStore};
+use crate::catalog::CatalogError;
+use crate::content::ContentError;
 use crate::documents::model::{Document, DocumentId};
 use crate::identifiers::Sha256Hex;
-
-#[derive(Clone)]
-pub struct Archive {
-    pub catalog: Arc<dyn Catalog>,
-    pub content: ContentStore,
-    pub identifiers: IdentifierHasher,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
