@@ -151,12 +151,39 @@ async fn every_answer_carries_a_request_id_and_the_docs_page_lists_the_operation
     }
 }
 
+/// A letter of more than `bulk` bytes: its page says a few words, and the rest is a stream no
+/// page draws, so that reading its text stays cheap.
+fn large_letter(bulk: usize) -> Vec<u8> {
+    let letter = String::from_utf8(pdf_bytes("une longue lettre")).unwrap();
+    let padding = "x".repeat(bulk);
+    letter
+        .replace(
+            "trailer",
+            &format!("5 0 obj << /Length {bulk} >> stream\n{padding}\nendstream endobj\ntrailer"),
+        )
+        .into_bytes()
+}
+
+/// Waits until `done` holds, polling, for at most 60 s.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
     let mut app = spawn_app_on(&data_dir, |_| {}).await;
-    let bytes = pdf_bytes(&"a long letter ".repeat(20_000));
+    // Its first half is more than an upload may keep in memory (8 MiB): the server writes it
+    // to a staging file, which shows that the server is reading the upload.
+    let bytes = large_letter(20 * 1024 * 1024);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|piece| (piece, rx))
@@ -177,11 +204,25 @@ async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let upload = tokio::spawn(request);
     let half = bytes.len() / 2;
     tx.send(Ok(bytes[..half].to_vec())).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let staging = data_dir.join("staging");
+    wait_until("the server did not start reading the upload", || {
+        let staged = files_under(&staging).iter().any(|file| {
+            file.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("upload-"))
+        });
+        std::future::ready(staged)
+    })
+    .await;
 
-    // SIGTERM while the file is half sent: the upload still completes.
+    // SIGTERM while the file is half sent: the server stops taking connections (it refuses
+    // new ones), and the upload still completes.
     app.begin_shutdown();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    wait_until("the server still takes new connections", || {
+        let address = address.clone();
+        async move { tokio::net::TcpStream::connect(address).await.is_err() }
+    })
+    .await;
     tx.send(Ok(bytes[half..].to_vec())).await.unwrap();
     drop(tx);
     let response = upload.await.unwrap().unwrap();
