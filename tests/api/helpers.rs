@@ -272,13 +272,6 @@ impl TestApp {
         panic!("the app did not become healthy");
     }
 
-    /// Asks the server to shut down, as SIGTERM does, without waiting for it.
-    pub fn begin_shutdown(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-
     /// Stops the server gracefully and waits for it; the data folder stays.
     pub async fn stop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -151,19 +151,6 @@ async fn every_answer_carries_a_request_id_and_the_docs_page_lists_the_operation
     }
 }
 
-/// A letter of more than `bulk` bytes: its page says a few words, and the rest is a stream no
-/// page draws, so that reading its text stays cheap.
-fn large_letter(bulk: usize) -> Vec<u8> {
-    let letter = String::from_utf8(pdf_bytes("une longue lettre")).unwrap();
-    let padding = "x".repeat(bulk);
-    letter
-        .replace(
-            "trailer",
-            &format!("5 0 obj << /Length {bulk} >> stream\n{padding}\nendstream endobj\ntrailer"),
-        )
-        .into_bytes()
-}
-
 /// Waits until `done` holds, polling, for at most 60 s.
 async fn wait_until<F: std::future::Future<Output = bool>>(
     what: &str,
@@ -180,10 +167,13 @@ async fn wait_until<F: std::future::Future<Output = bool>>(
 async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
-    let mut app = spawn_app_on(&data_dir, |_| {}).await;
-    // Its first half is more than an upload may keep in memory (8 MiB): the server writes it
-    // to a staging file, which shows that the server is reading the upload.
-    let bytes = large_letter(20 * 1024 * 1024);
+    let data = data_dir.to_str().unwrap();
+    let token = ged_scanner_token(data);
+    // A server process of its own, stopped by a real SIGTERM; its metrics count its requests
+    // only.
+    let mut served = spawn_ged_serve(data, ANY_PORT, std::process::Stdio::null()).await;
+    let client = reqwest::Client::new();
+    let bytes = pdf_bytes(&"a long letter ".repeat(20_000));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|piece| (piece, rx))
@@ -195,32 +185,35 @@ async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let form = reqwest::multipart::Form::new()
         .text("metadata", metadata().to_string())
         .part("file", part);
-    let request = app
-        .client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(&app.scanner)
+    let request = client
+        .post(served.url("/api/v1/documents"))
+        .bearer_auth(&token)
         .multipart(form)
         .send();
     let upload = tokio::spawn(request);
     let half = bytes.len() / 2;
     tx.send(Ok(bytes[..half].to_vec())).await.unwrap();
-    let staging = data_dir.join("staging");
-    wait_until("the server did not start reading the upload", || {
-        let staged = files_under(&staging).iter().any(|file| {
-            file.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("upload-"))
-        });
-        std::future::ready(staged)
+    let uploading = r#"ged_http_requests_in_flight{method="POST",route="/api/v1/documents"}"#;
+    wait_until("the server did not take the upload", || async {
+        let metrics = client.get(served.url("/metrics")).send().await;
+        match metrics {
+            Ok(metrics) => sample(&metrics.text().await.unwrap(), uploading) == 1.0,
+            Err(_) => false,
+        }
     })
     .await;
 
     // SIGTERM while the file is half sent: the server stops taking connections (it refuses
     // new ones), and the upload still completes.
-    app.begin_shutdown();
-    let address = app.address.trim_start_matches("http://").to_string();
-    wait_until("the server still takes new connections", || {
-        let address = address.clone();
-        async move { tokio::net::TcpStream::connect(address).await.is_err() }
+    let signal = std::process::Command::new("kill")
+        .args(["-TERM", &served.process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    wait_until("the server still takes new connections", || async {
+        tokio::net::TcpStream::connect(served.address)
+            .await
+            .is_err()
     })
     .await;
     tx.send(Ok(bytes[half..].to_vec())).await.unwrap();
@@ -229,9 +222,14 @@ async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     assert_eq!(response.status(), 201);
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["size"], bytes.len());
-    app.stop().await;
+    wait_until("the server did not stop", || {
+        std::future::ready(served.process.try_wait().unwrap().is_some())
+    })
+    .await;
+    let status = served.process.try_wait().unwrap().unwrap();
+    assert!(status.success(), "the server ran cleanly: {status}");
     assert!(
-        app.client.get(app.url("/healthz")).send().await.is_err(),
+        client.get(served.url("/healthz")).send().await.is_err(),
         "the server stopped"
     );
 
