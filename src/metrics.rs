@@ -41,6 +41,7 @@ type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    requests_in_flight: Family<RouteLabels, Gauge>,
     request_seconds: HistogramFamily,
     pub documents_archived: Counter,
     pub bytes_archived: Counter,
@@ -63,11 +64,21 @@ fn latency_histogram() -> Histogram {
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
+/// A request being answered, counted in `ged_http_requests_in_flight` while this lives.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("ged");
         let metrics = Self {
             requests: Family::default(),
+            requests_in_flight: Family::default(),
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             documents_archived: Counter::default(),
             bytes_archived: Counter::default(),
@@ -87,6 +98,11 @@ impl Metrics {
             "http_requests",
             "HTTP requests answered, by method, route and status",
             metrics.requests.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being answered (until their headers), by method and route",
+            metrics.requests_in_flight.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
@@ -157,6 +173,20 @@ impl Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts a request as being answered until the returned guard is dropped: when it is
+    /// answered, or abandoned (its client hung up).
+    pub fn request_started(&self, method: &str, route: &str) -> InFlight {
+        let gauge = self
+            .requests_in_flight
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+            })
+            .clone();
+        gauge.inc();
+        InFlight(gauge)
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -143,7 +143,9 @@ async fn record_request(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let method = method_label(request.method());
     let started = Instant::now();
+    let in_flight = METRICS.request_started(method, &route);
     let response = next.run(request).await;
+    drop(in_flight);
     METRICS.observe_request(
         method,
         &route,

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::batches::{BatchFile, batch_file, write_batch_folder};
 use crate::helpers::*;
@@ -27,9 +27,9 @@ async fn documents_archived(data_dir: &std::path::Path) -> i64 {
     count
 }
 
-fn kill_9(server: &mut std::process::Child) {
-    server.kill().expect("SIGKILL sent");
-    server.wait().expect("server reaped");
+fn kill_9(server: &mut Served) {
+    server.process.kill().expect("SIGKILL sent");
+    server.process.wait().expect("server reaped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,12 +44,13 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
     write_batch_folder(&batch_dir, "LOT-CRASH", &files);
     let token = ged_scanner_token(data);
 
-    let port = free_port();
-    let mut server = spawn_ged_serve(data, port, Stdio::null());
-    wait_healthy(port).await;
+    let mut server = spawn_ged_serve(data, ANY_PORT, Stdio::null()).await;
+    // The client knows this address only: each server started again takes it back, as a
+    // server restarted in production does.
+    let address = server.address.to_string();
     let client = tokio::process::Command::new(env!("CARGO_BIN_EXE_ged"))
         .args(["ingest", batch_dir.to_str().unwrap(), "--token", &token])
-        .args(["--server", &format!("http://127.0.0.1:{port}")])
+        .args(["--server", &server.url("")])
         .args(["--attempts", "30", "--json"])
         .env_remove("GED_CONFIG")
         .stdout(Stdio::piped())
@@ -59,7 +60,9 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
 
     // While the blobs arrive.
     let objects = data_dir.join("objects");
+    let deadline = Instant::now() + Duration::from_secs(120);
     while files_under(&objects).len() < DOCUMENTS / 3 {
+        assert!(Instant::now() < deadline, "the blobs did not arrive");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     kill_9(&mut server);
@@ -68,11 +71,12 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
         stored_at_kill < DOCUMENTS,
         "the uploads ended before the kill"
     );
-    let mut server = spawn_ged_serve(data, port, Stdio::null());
-    wait_healthy(port).await;
+    let mut server = spawn_ged_serve(data, &address, Stdio::null()).await;
 
     // While the documents are archived.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while documents_archived(&data_dir).await == 0 {
+        assert!(Instant::now() < deadline, "no document was archived");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     kill_9(&mut server);
@@ -81,8 +85,7 @@ async fn a_batch_completes_exactly_once_through_kill_9_while_uploading_and_while
         (archived_at_kill as usize) < DOCUMENTS,
         "the archiving ended before the kill"
     );
-    let mut server = spawn_ged_serve(data, port, Stdio::null());
-    wait_healthy(port).await;
+    let mut server = spawn_ged_serve(data, &address, Stdio::null()).await;
 
     let output = tokio::time::timeout(Duration::from_secs(180), client.wait_with_output())
         .await

@@ -1,4 +1,5 @@
-//! The benchmarks a user runs work end to end (their figures are read by people, not asserted).
+//! The benchmarks a user runs work end to end: their figures are read by people; what is
+//! asserted is that they are figures of queries that found what they looked for.
 
 use crate::helpers::ged;
 
@@ -19,8 +20,23 @@ fn run_bench(kind: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// The numbers of a line of a benchmark's table (`0.46ms`, `301`, `2.1×` are 0.46, 301, 2.1).
+fn figures(line: &str) -> Vec<f64> {
+    line.split(|c: char| c == '|' || c.is_whitespace())
+        .filter_map(|word| {
+            word.trim_end_matches("ms")
+                .trim_end_matches('×')
+                .trim_end_matches(',')
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
 #[test]
 fn the_search_benchmark_runs_on_a_small_archive() {
+    // The benchmark itself fails if a query naming a party of an archived document (by NIR,
+    // by SIREN, name + birth date) finds nothing on either engine.
     let stdout = run_bench("search", &["--documents", "3000", "--queries", "5"]);
     assert!(stdout.contains("reindexed 3000 documents"), "{stdout}");
     for class in [
@@ -35,11 +51,40 @@ fn the_search_benchmark_runs_on_a_small_archive() {
             .find(|line| line.starts_with(class))
             .unwrap_or_else(|| panic!("{class} missing: {stdout}"));
         assert!(line.contains("ms"), "{line}");
+        // ged p50, p99, queries/s; SQL p50, p99, queries/s; p99 gain; mean total.
+        let row = figures(&line[class.len()..]);
+        let [
+            ged_p50,
+            ged_p99,
+            ged_rate,
+            sql_p50,
+            sql_p99,
+            sql_rate,
+            _gain,
+            mean_total,
+        ] = row[..]
+        else {
+            panic!("{line}: eight figures expected, {row:?}")
+        };
+        for (p50, p99, rate) in [(ged_p50, ged_p99, ged_rate), (sql_p50, sql_p99, sql_rate)] {
+            assert!(0.0 < p50 && p50 <= p99 && rate > 0.0, "{line}");
+        }
+        if class != "company + type + dates" && class != "full text" {
+            assert!(mean_total >= 1.0, "{line}");
+        }
     }
     assert!(
         !stdout.contains("totals differ"),
         "both engines must find the same documents: {stdout}"
     );
+    let freshness = stdout
+        .lines()
+        .find(|line| line.starts_with("freshness"))
+        .unwrap_or_else(|| panic!("freshness missing: {stdout}"));
+    let [documents, p50, max] = figures(freshness)[..] else {
+        panic!("{freshness}")
+    };
+    assert!(documents == 5.0 && 0.0 < p50 && p50 <= max, "{freshness}");
 }
 
 #[test]

@@ -42,8 +42,8 @@ async fn archived_documents_survive_a_restart() {
     assert!(next["seq"].as_i64() > created["seq"].as_i64());
 }
 
-/// Sends the start of a multipart upload over a raw socket, then hangs up.
-async fn upload_cut_off(app: &TestApp, file_bytes_sent: usize) {
+/// Sends the start of a multipart upload over a raw socket; dropping the socket hangs up.
+async fn upload_cut_off(app: &TestApp, file_bytes_sent: usize) -> tokio::net::TcpStream {
     let boundary = "cut-off-boundary";
     let mut head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{}\r\n\
@@ -66,18 +66,30 @@ async fn upload_cut_off(app: &TestApp, file_bytes_sent: usize) {
     socket.write_all(request.as_bytes()).await.unwrap();
     socket.write_all(&head).await.unwrap();
     socket.flush().await.unwrap();
-    drop(socket);
+    socket
 }
 
 #[tokio::test]
 async fn an_upload_cut_off_midway_leaves_no_record_and_no_staged_file() {
     let app = spawn_app().await;
     // One small enough to stay in memory, one large enough to be spooled to disk.
-    upload_cut_off(&app, 100 * 1024).await;
-    upload_cut_off(&app, 10 * 1024 * 1024).await;
+    drop(upload_cut_off(&app, 100 * 1024).await);
+    let spooled = upload_cut_off(&app, 10 * 1024 * 1024).await;
+    // Hung up once the server is spooling it, so that the hang-up leaves a file to remove.
+    let staging = app.data_dir.join("staging");
+    for _ in 0..1200 {
+        if !files_under(&staging).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !files_under(&staging).is_empty(),
+        "the server did not spool the upload"
+    );
+    drop(spooled);
 
     // The server notices the hang-up asynchronously: wait until staging is clean.
-    let staging = app.data_dir.join("staging");
     let mut staged = files_under(&staging);
     for _ in 0..100 {
         if staged.is_empty() {

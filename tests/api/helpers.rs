@@ -272,13 +272,6 @@ impl TestApp {
         panic!("the app did not become healthy");
     }
 
-    /// Asks the server to shut down, as SIGTERM does, without waiting for it.
-    pub fn begin_shutdown(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-
     /// Stops the server gracefully and waits for it; the data folder stays.
     pub async fn stop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -574,49 +567,118 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A `ged serve` process of the binary under test, listening on `port`.
-pub fn spawn_ged_serve(
-    data_dir: &str,
-    port: u16,
-    stdout: std::process::Stdio,
-) -> std::process::Child {
-    ged_command(&["--data-dir", data_dir])
-        .args([
-            "serve",
-            "--data-dir",
-            data_dir,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(stdout)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ged serve starts")
+/// A `ged serve` process of the binary under test, answering `/healthz`; killed on drop.
+pub struct Served {
+    pub process: std::process::Child,
+    /// Where it listens: the port the system gave it, unless the caller named one.
+    pub address: std::net::SocketAddr,
 }
 
-/// Waits until a server on `port` answers `/healthz`.
-pub async fn wait_healthy(port: u16) {
+impl Served {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Where servers of the tests listen: a port the system picks when the server binds, so no
+/// other program can take it between a test choosing it and the server binding it.
+pub const ANY_PORT: &str = "127.0.0.1:0";
+
+/// `ged serve` on a data folder, listening on `listen` ([`ANY_PORT`], or the address of a
+/// server it takes over from); returns once it answers.
+pub async fn spawn_ged_serve(data_dir: &str, listen: &str, stdout: std::process::Stdio) -> Served {
+    let mut command = ged_command(&["--data-dir", data_dir]);
+    command
+        .args(["serve", "--data-dir", data_dir])
+        .stdout(stdout);
+    start_serving(command, listen).await
+}
+
+/// Runs a `ged serve` command on `listen`, learns from its log where it listens (its "ged
+/// serving" line) and waits until it answers.
+pub async fn start_serving(mut command: std::process::Command, listen: &str) -> Served {
+    command
+        .args(["--listen", listen, "--log-format", "json"])
+        .env("GED_LOG", "info,sqlx=warn")
+        .stderr(std::process::Stdio::piped());
+    let mut process = command.spawn().expect("ged serve starts");
+    let log = process.stderr.take().expect("piped");
+    let address = announced_address(log, "ged serve", |line| {
+        let event: Value = serde_json::from_str(line).ok()?;
+        if event["fields"]["message"] != "ged serving" {
+            return None;
+        }
+        event["fields"]["address"].as_str()?.parse().ok()
+    })
+    .await;
+    let served = Served { process, address };
+    wait_healthy(&served).await;
+    served
+}
+
+/// Reads a child's output until `announces` finds in a line the address the child listens
+/// on. The output is read to its end on a thread of its own, so that the child never blocks
+/// on a full pipe; with `TEST_LOG` set, it is shown.
+pub async fn announced_address(
+    output: impl std::io::Read + Send + 'static,
+    program: &'static str,
+    announces: fn(&str) -> Option<std::net::SocketAddr>,
+) -> std::net::SocketAddr {
+    use std::io::BufRead;
+    let (found, address) = oneshot::channel();
+    std::thread::spawn(move || {
+        let show = std::env::var_os("TEST_LOG").is_some();
+        let mut found = Some(found);
+        let mut before = Vec::new();
+        for line in std::io::BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if show {
+                eprintln!("{program}: {line}");
+            }
+            if found.is_none() {
+                continue;
+            }
+            match announces(&line) {
+                Some(address) => {
+                    let _ = found.take().map(|found| found.send(Ok(address)));
+                }
+                None => before.push(line),
+            }
+        }
+        if let Some(found) = found {
+            let _ = found.send(Err(before.join("\n")));
+        }
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(120), address).await {
+        Ok(Ok(Ok(address))) => address,
+        Ok(Ok(Err(output))) => panic!("{program} ended without listening:\n{output}"),
+        Ok(Err(_)) => panic!("{program}: its output reader ended"),
+        Err(_) => panic!("{program} did not say where it listens within 120 s"),
+    }
+}
+
+/// Waits until the server answers `/healthz`.
+pub async fn wait_healthy(served: &Served) {
     let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(response) = client.get(served.url("/healthz")).send().await
             && response.status() == 200
         {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("ged serve did not become healthy");
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    panic!("ged serve on {} did not become healthy", served.address);
 }
 
 /// A read-write pool on the data folder's catalog, for tests that inspect it or tamper with

@@ -151,11 +151,28 @@ async fn every_answer_carries_a_request_id_and_the_docs_page_lists_the_operation
     }
 }
 
+/// Waits until `done` holds, polling, for at most 60 s.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let folder = tempfile::tempdir().unwrap();
     let data_dir = folder.path().join("data");
-    let mut app = spawn_app_on(&data_dir, |_| {}).await;
+    let data = data_dir.to_str().unwrap();
+    let token = ged_scanner_token(data);
+    // A server process of its own, stopped by a real SIGTERM; its metrics count its requests
+    // only.
+    let mut served = spawn_ged_serve(data, ANY_PORT, std::process::Stdio::null()).await;
+    let client = reqwest::Client::new();
     let bytes = pdf_bytes(&"a long letter ".repeat(20_000));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let stream = futures::stream::unfold(rx, |mut rx| async move {
@@ -168,29 +185,51 @@ async fn shutdown_lets_an_upload_in_flight_finish_and_keeps_it() {
     let form = reqwest::multipart::Form::new()
         .text("metadata", metadata().to_string())
         .part("file", part);
-    let request = app
-        .client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(&app.scanner)
+    let request = client
+        .post(served.url("/api/v1/documents"))
+        .bearer_auth(&token)
         .multipart(form)
         .send();
     let upload = tokio::spawn(request);
     let half = bytes.len() / 2;
     tx.send(Ok(bytes[..half].to_vec())).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let uploading = r#"ged_http_requests_in_flight{method="POST",route="/api/v1/documents"}"#;
+    wait_until("the server did not take the upload", || async {
+        let metrics = client.get(served.url("/metrics")).send().await;
+        match metrics {
+            Ok(metrics) => sample(&metrics.text().await.unwrap(), uploading) == 1.0,
+            Err(_) => false,
+        }
+    })
+    .await;
 
-    // SIGTERM while the file is half sent: the upload still completes.
-    app.begin_shutdown();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // SIGTERM while the file is half sent: the server stops taking connections (it refuses
+    // new ones), and the upload still completes.
+    let signal = std::process::Command::new("kill")
+        .args(["-TERM", &served.process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    wait_until("the server still takes new connections", || async {
+        tokio::net::TcpStream::connect(served.address)
+            .await
+            .is_err()
+    })
+    .await;
     tx.send(Ok(bytes[half..].to_vec())).await.unwrap();
     drop(tx);
     let response = upload.await.unwrap().unwrap();
     assert_eq!(response.status(), 201);
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["size"], bytes.len());
-    app.stop().await;
+    wait_until("the server did not stop", || {
+        std::future::ready(served.process.try_wait().unwrap().is_some())
+    })
+    .await;
+    let status = served.process.try_wait().unwrap().unwrap();
+    assert!(status.success(), "the server ran cleanly: {status}");
     assert!(
-        app.client.get(app.url("/healthz")).send().await.is_err(),
+        client.get(served.url("/healthz")).send().await.is_err(),
         "the server stopped"
     );
 

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use object_store::aws::{AmazonS3Builder, Checksum};
 
-use crate::helpers::{free_port, ged_command};
+use crate::helpers::{ANY_PORT, Served, ged_command, start_serving};
 
 pub const ACCESS_KEY: &str = "ged-test";
 pub const SECRET_KEY: &str = "ged-test-secret";
@@ -62,48 +62,63 @@ pub async fn s3_server(test: &str) -> Option<S3Server> {
     }
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-    let port = free_port();
-    let child = Command::new("s3s-fs")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-        .arg(root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("s3s-fs starts");
-    let mut server = S3Server {
-        child,
-        port,
-        _root: root,
-    };
-    for _ in 0..100 {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("s3s-fs exited at start ({status}): port {port} taken?");
+    // s3s-fs takes its port as a number chosen here, which another program may take before
+    // s3s-fs binds it: then s3s-fs exits at once, and it starts again on another port.
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                eprintln!("s3s-fs exited at start ({status}): port {port} taken?");
+                break;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(S3Server {
+                    child,
+                    port,
+                    _root: root,
+                });
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("s3s-fs did not start on port {port}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(server);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("s3s-fs did not start on port {port}");
+    panic!("s3s-fs could not start on any of five ports");
 }
 
-/// `ged serve` with `--store s3://…`, its credentials from the AWS variables.
-pub fn serve_on_s3(server: &S3Server, data_dir: &Path, port: u16) -> Child {
+/// A port free when asked, for a program that cannot bind port 0 and say which port it got.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `ged serve` with `--store s3://…`, its credentials from the AWS variables, on a port the
+/// system picks; returns once it answers.
+pub async fn serve_on_s3(server: &S3Server, data_dir: &Path) -> Served {
     let data = data_dir.to_str().expect("UTF-8 path");
     let mut command = ged_command(&["--data-dir", data]);
-    command
-        .args(["serve", "--data-dir", data])
-        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    command.args(["serve", "--data-dir", data]);
     with_s3_env(&mut command, server)
         .args(["--store", &format!("s3://{BUCKET}/prod")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ged serve starts")
+        .stdout(Stdio::null());
+    start_serving(command, ANY_PORT).await
 }
 
 /// The test server's settings, and none of the caller's own AWS settings.

@@ -17,7 +17,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
 
-use crate::helpers::{free_port, metadata, sha256_hex, wait_healthy};
+use crate::helpers::{metadata, sha256_hex};
 use crate::s3::{BUCKET, s3_server, serve_on_s3, with_s3_env};
 
 /// How the suite damages a stored object behind the store's back.
@@ -226,9 +226,7 @@ async fn a_server_keeps_its_content_on_s3() {
     .unwrap()
     .trim()
     .to_string();
-    let port = free_port();
-    let mut child = serve_on_s3(&server, &data_dir, port);
-    wait_healthy(port).await;
+    let served = serve_on_s3(&server, &data_dir).await;
     let client = reqwest::Client::new();
     let pdf = include_bytes!("../fixtures/letter-text.pdf");
     let form = reqwest::multipart::Form::new()
@@ -241,7 +239,7 @@ async fn a_server_keeps_its_content_on_s3() {
                 .unwrap(),
         );
     let response = client
-        .post(format!("http://127.0.0.1:{port}/api/v1/documents"))
+        .post(served.url("/api/v1/documents"))
         .bearer_auth(&token)
         .multipart(form)
         .send()
@@ -260,9 +258,7 @@ async fn a_server_keeps_its_content_on_s3() {
     let stored = raw.get(&StorePath::from(key)).await.unwrap().bytes().await;
     assert_eq!(stored.unwrap().as_ref(), pdf);
     let content = client
-        .get(format!(
-            "http://127.0.0.1:{port}/api/v1/documents/{id}/content"
-        ))
+        .get(served.url(&format!("/api/v1/documents/{id}/content")))
         .bearer_auth(&reader)
         .send()
         .await
@@ -282,7 +278,7 @@ async fn a_server_keeps_its_content_on_s3() {
             )
         });
     let response = client
-        .post(format!("http://127.0.0.1:{port}/api/v1/blobs"))
+        .post(served.url("/api/v1/blobs"))
         .bearer_auth(&token)
         .multipart(form)
         .send()
@@ -298,14 +294,9 @@ async fn a_server_keeps_its_content_on_s3() {
         assert_eq!(stored.unwrap().as_ref(), scan.as_slice());
     }
     assert!(!data_dir.join("objects").exists());
-    let ready = client
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let ready = client.get(served.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 
     // The archive is bound to its store: without `--store` it refuses, saying which.
     let forgot = crate::helpers::ged_async(&["verify", "--data-dir", data]).await;

@@ -45,13 +45,24 @@ async fn browser() -> Option<Browser> {
         );
         return None;
     }
-    let port = free_port();
-    let driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
+    // Port 0: ChromeDriver takes a free port and says which.
+    let mut driver = Command::new("chromedriver")
+        .arg("--port=0")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver starts");
+    let output = driver.stdout.take().expect("piped");
+    let address = announced_address(output, "chromedriver", |line| {
+        let port = line
+            .strip_prefix("ChromeDriver was started successfully on port ")?
+            .trim_end_matches('.');
+        Some(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            port.parse().ok()?,
+        )))
+    })
+    .await;
     let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
         "goog:chromeOptions": {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
@@ -64,7 +75,7 @@ async fn browser() -> Option<Browser> {
         // ChromeDriver listens on plain HTTP on this machine: no TLS to set up.
         let mut builder = ClientBuilder::new(HttpConnector::new());
         builder.capabilities(capabilities.clone());
-        match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+        match builder.connect(&format!("http://{address}")).await {
             Ok(client) => return Some(Browser { client, driver }),
             Err(error) => last_error = Some(error),
         }

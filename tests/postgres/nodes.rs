@@ -1,34 +1,26 @@
 //! Several nodes on one archive: two `ged serve` processes on one PostgreSQL catalog and one
 //! S3 store, each with its own index folder following the catalog's change sequence.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
 use crate::helpers::{
-    NIR, NIR_2, free_port, ged_async, ged_scanner_token, metadata, pdf_bytes, share_catalog,
-    wait_healthy,
+    NIR, NIR_2, Served, ged_async, ged_scanner_token, metadata, pdf_bytes, share_catalog,
 };
 use crate::s3::{s3_server, serve_on_s3};
 
 /// How long a node may take to find what another node archived (the promise).
 const FOUND_WITHIN: Duration = Duration::from_secs(2);
 
-/// Stops the node processes however the test ends.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for node in &mut self.0 {
-            let _ = node.kill();
-            let _ = node.wait();
-        }
-    }
-}
-
-async fn archive(client: &reqwest::Client, port: u16, token: &str, nir: &str, text: &str) -> Value {
+async fn archive(
+    client: &reqwest::Client,
+    node: &Served,
+    token: &str,
+    nir: &str,
+    text: &str,
+) -> Value {
     let mut metadata = metadata();
     metadata["individuals"][0]["nir"] = nir.into();
     metadata["individuals"][0]["client_number"] = format!("C-{nir}").into();
@@ -40,7 +32,7 @@ async fn archive(client: &reqwest::Client, port: u16, token: &str, nir: &str, te
             .unwrap(),
     );
     let response = client
-        .post(format!("http://127.0.0.1:{port}/api/v1/documents"))
+        .post(node.url("/api/v1/documents"))
         .bearer_auth(token)
         .multipart(form)
         .send()
@@ -54,7 +46,7 @@ async fn archive(client: &reqwest::Client, port: u16, token: &str, nir: &str, te
 /// returns how long that took.
 async fn found_after(
     client: &reqwest::Client,
-    port: u16,
+    node: &Served,
     token: &str,
     nir: &str,
     id: &str,
@@ -62,7 +54,7 @@ async fn found_after(
     let start = Instant::now();
     loop {
         let hits: Value = client
-            .get(format!("http://127.0.0.1:{port}/api/v1/search?nir={nir}"))
+            .get(node.url(&format!("/api/v1/search?nir={nir}")))
             .bearer_auth(token)
             .send()
             .await
@@ -80,7 +72,8 @@ async fn found_after(
         }
         assert!(
             start.elapsed() < FOUND_WITHIN * 5,
-            "node on port {port} never found {id}: {hits}"
+            "node on {} never found {id}: {hits}",
+            node.address
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -109,21 +102,16 @@ async fn a_document_archived_through_one_node_is_found_and_read_through_the_othe
     assert!(reader.status.success());
     let reader = String::from_utf8(reader.stdout).unwrap().trim().to_string();
 
-    let (port_one, port_two) = (free_port(), free_port());
-    let _nodes = Nodes(vec![
-        serve_on_s3(&s3, &one, port_one),
-        serve_on_s3(&s3, &two, port_two),
-    ]);
-    wait_healthy(port_one).await;
-    wait_healthy(port_two).await;
+    let node_one = serve_on_s3(&s3, &one).await;
+    let node_two = serve_on_s3(&s3, &two).await;
     let client = reqwest::Client::new();
 
     // Each node finds, within the promised time, what the other archived; both ways, several
     // times, so that neither node's index merely happened to be polling at the right moment.
     let mut slowest = Duration::ZERO;
     for round in 0..5 {
-        for (through, other, nir) in [(port_one, port_two, NIR), (port_two, port_one, NIR_2)] {
-            let text = format!("courrier {round} reçu par le nœud {through}");
+        for (through, other, nir) in [(&node_one, &node_two, NIR), (&node_two, &node_one, NIR_2)] {
+            let text = format!("courrier {round} reçu par le nœud {}", through.address);
             let document = archive(&client, through, &scanner, nir, &text).await;
             let id = document["id"].as_str().unwrap();
             let took = found_after(&client, other, &reader, nir, id).await;
@@ -131,9 +119,7 @@ async fn a_document_archived_through_one_node_is_found_and_read_through_the_othe
 
             // Its content is in the shared store: the other node serves it, byte for byte.
             let content = client
-                .get(format!(
-                    "http://127.0.0.1:{other}/api/v1/documents/{id}/content"
-                ))
+                .get(other.url(&format!("/api/v1/documents/{id}/content")))
                 .bearer_auth(&reader)
                 .send()
                 .await
@@ -149,10 +135,10 @@ async fn a_document_archived_through_one_node_is_found_and_read_through_the_othe
     );
 
     // Both indexes hold every document.
-    for port in [port_one, port_two] {
+    for node in [&node_one, &node_two] {
         for nir in [NIR, NIR_2] {
             let hits: Value = client
-                .get(format!("http://127.0.0.1:{port}/api/v1/search?nir={nir}"))
+                .get(node.url(&format!("/api/v1/search?nir={nir}")))
                 .bearer_auth(&reader)
                 .send()
                 .await
@@ -246,7 +232,35 @@ async fn a_restarted_node_takes_back_its_own_extraction_jobs_and_leaves_the_othe
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(text_status(&app, &ids[0]).await, "done");
-    // The other node's job is left to it (or to its lease's end).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The other node's job is left to it (or to its lease's end). The worker takes the jobs it
+    // may take one at a time, in the order they were queued: once a letter archived now is
+    // read, the worker has passed over the other node's job, queued before it.
+    let mut metadata = metadata();
+    metadata["external_id"] = "archive-apres-le-redemarrage".into();
+    let letter = Part::bytes(LETTER.to_vec())
+        .file_name("lettre.pdf")
+        .mime_str("application/pdf")
+        .unwrap();
+    let later = app.archive_ok(&metadata, letter).await;
+    let later = later["id"].as_str().unwrap();
+    let start = Instant::now();
+    while text_status(&app, later).await == "pending" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the node did not read a letter archived after its restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text_status(&app, later).await, "done");
     assert_eq!(text_status(&app, &ids[1]).await, "pending");
+    let pool = crate::helpers::catalog_pool(&data_dir).await;
+    let holder: Option<String> =
+        sqlx::query_scalar("SELECT claimed_by FROM text_extractions WHERE document_id = $1")
+            .bind(ids[1].as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(holder.as_deref(), Some("another-node"));
 }
