@@ -43,7 +43,7 @@ impl TenantId {
     }
 }
 
-/// What a token may do. See the README's role table.
+/// What a token may do. See the role table in docs/access-control.md.
 #[derive(
     Debug,
     Clone,

@@ -54,7 +54,7 @@ struct CommitOptions {
 /// sent before (an interrupted batch is completed first).
 #[utoipa::path(post, path = "/api/v1/batches", tag = "batches",
     params(CommitOptions),
-    request_body(description = "The manifest: `application/json` (schema `BatchManifest`) or `text/csv` (see the README's columns)", content(
+    request_body(description = "The manifest: `application/json` (schema `BatchManifest`) or `text/csv` (see docs/batches.md for the columns)", content(
         (Object = "application/json"),
         (String = "text/csv"),
     )),

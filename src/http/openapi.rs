@@ -25,7 +25,7 @@ use crate::documents::metadata::METADATA_SCHEMA;
         description = "Archive of inbound and outbound mail: documents stored once by SHA-256, \
             found by the person or company they concern, gathered in dossiers. Every call except \
             the health, metrics and documentation endpoints takes `Authorization: Bearer <token>`; \
-            a token belongs to one tenant and has one role (see the README).",
+            a token belongs to one tenant and has one role (see docs/access-control.md).",
     ),
     components(schemas(crate::index::Sort)),
     tags(

@@ -188,7 +188,7 @@ fn read_columns(reader: &mut ::csv::Reader<&[u8]>) -> Result<Vec<CsvColumn>, Val
             Some(column) => columns.push(column),
             None => errors.push(
                 format!("line[1].{name}"),
-                "is not a known column (see the README for the CSV columns)",
+                "is not a known column (see docs/batches.md for the CSV columns)",
             ),
         }
     }

@@ -30,7 +30,7 @@ pub const MANIFEST_SCHEMA: &str = include_str!("../../../schema/batch-manifest.s
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManifestFormat {
     Json,
-    /// One line per document, `;` or `,` separated, UTF-8; see the README for the columns.
+    /// One line per document, `;` or `,` separated, UTF-8; see docs/batches.md for the columns.
     Csv,
 }
 
