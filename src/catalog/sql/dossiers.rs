@@ -311,19 +311,9 @@ impl DossierStore for Backend {
         .bind(scope.actor())
         .execute(&mut *transaction)
         .await?;
-        let seq = record_change(&mut transaction, &document, "dossier_linked", &now).await?;
-        let details = serde_json::json!({ "reference": reference, "seq": seq });
-        append_audit(
-            &mut transaction,
-            scope,
-            "dossier.linked",
-            Some(&document),
-            &details.to_string(),
-            &now,
-        )
-        .await?;
-        transaction.commit().await?;
-        self.followers.changes_committed();
+        let seq = self
+            .commit_link_change(transaction, scope, reference, &document, "linked", &now)
+            .await?;
         Ok(Some(Linked::Created { seq }))
     }
 
@@ -345,19 +335,9 @@ impl DossierStore for Backend {
             .bind(dossier)
             .execute(&mut *transaction)
             .await?;
-        let seq = record_change(&mut transaction, &document, "dossier_unlinked", &now).await?;
-        let details = serde_json::json!({ "reference": reference, "seq": seq });
-        append_audit(
-            &mut transaction,
-            scope,
-            "dossier.unlinked",
-            Some(&document),
-            &details.to_string(),
-            &now,
-        )
-        .await?;
-        transaction.commit().await?;
-        self.followers.changes_committed();
+        let seq = self
+            .commit_link_change(transaction, scope, reference, &document, "unlinked", &now)
+            .await?;
         Ok(Some(seq))
     }
 
@@ -665,4 +645,40 @@ async fn link_ends(
     .fetch_optional(&mut *connection)
     .await?;
     Ok(row.map(|(seq, linked)| (dossier, status, document, linked.map(|_| seq))))
+}
+
+impl Backend {
+    /// Ends a link or unlink (`change` is `linked` or `unlinked`): the document takes a change
+    /// number (the index re-reads its dossiers), the audit entry is appended, the transaction
+    /// commits and the followers are told. Returns the change number.
+    async fn commit_link_change(
+        &self,
+        mut transaction: sqlx::Transaction<'static, super::Db>,
+        scope: &Scope,
+        reference: &str,
+        document: &str,
+        change: &str,
+        now: &str,
+    ) -> Result<i64, CatalogError> {
+        let seq = record_change(
+            &mut transaction,
+            document,
+            &format!("dossier_{change}"),
+            now,
+        )
+        .await?;
+        let details = serde_json::json!({ "reference": reference, "seq": seq });
+        append_audit(
+            &mut transaction,
+            scope,
+            &format!("dossier.{change}"),
+            Some(document),
+            &details.to_string(),
+            now,
+        )
+        .await?;
+        transaction.commit().await?;
+        self.followers.changes_committed();
+        Ok(seq)
+    }
 }
