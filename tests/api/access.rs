@@ -479,7 +479,7 @@ async fn the_first_start_prints_an_admin_token_once() {
     assert_eq!(tokens.len(), 1, "{lines:?}");
     let admin = tokens[0].clone();
 
-    let app = spawn_app_on(&data_dir, |_| {}).await;
+    let mut app = spawn_app_on(&data_dir, |_| {}).await;
     let response = app
         .request_token(&admin, &json!({"role": "agent", "name": "premier agent"}))
         .await;
@@ -488,7 +488,8 @@ async fn the_first_start_prints_an_admin_token_once() {
         201,
         "the printed token is a working admin token"
     );
-    drop(app);
+    // Stopped, not only told to stop: the next server needs the index it holds.
+    app.stop().await;
 
     let lines = start_binary(data_dir.to_str().unwrap()).await;
     assert!(

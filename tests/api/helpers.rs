@@ -618,8 +618,8 @@ pub async fn start_serving(mut command: std::process::Command, listen: &str) -> 
         event["fields"]["address"].as_str()?.parse().ok()
     })
     .await;
-    let served = Served { process, address };
-    wait_healthy(&served).await;
+    let mut served = Served { process, address };
+    wait_healthy(&mut served).await;
     served
 }
 
@@ -667,7 +667,7 @@ pub async fn announced_address(
 }
 
 /// Waits until the server answers `/healthz`.
-pub async fn wait_healthy(served: &Served) {
+async fn wait_healthy(served: &mut Served) {
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
@@ -675,6 +675,9 @@ pub async fn wait_healthy(served: &Served) {
             && response.status() == 200
         {
             return;
+        }
+        if let Some(status) = served.process.try_wait().expect("ged serve's status") {
+            panic!("ged serve exited ({status}) before answering; TEST_LOG=1 shows its log");
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
