@@ -40,6 +40,17 @@ pub struct Settings {
     /// The catalog: `postgres://user:password@host/database` on PostgreSQL (several servers
     /// may share it); unset, the SQLite file `catalog.sqlite` of the data folder.
     pub catalog: Option<String>,
+    /// Seconds a client has to send a request's headers, counted from its first byte (or,
+    /// on a kept-alive connection, from the end of the previous answer); then the connection
+    /// is closed. A client that opens connections and sends headers slowly would otherwise
+    /// hold them for ever.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request body may go without a byte; and past this long, a body slower than
+    /// `body_min_bytes_per_second` is cut too (a byte every few seconds keeps no connection).
+    pub body_read_timeout_seconds: u64,
+    /// The slowest body accepted once `body_read_timeout_seconds` have passed: each byte
+    /// received gives the body `1 / body_min_bytes_per_second` second more.
+    pub body_min_bytes_per_second: u64,
 }
 
 impl Default for Settings {
@@ -52,6 +63,9 @@ impl Default for Settings {
             ocr: true,
             store: None,
             catalog: None,
+            header_read_timeout_seconds: 30,
+            body_read_timeout_seconds: 60,
+            body_min_bytes_per_second: 500,
         }
     }
 }

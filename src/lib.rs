@@ -21,6 +21,7 @@ pub mod group_commit;
 pub mod http;
 pub mod identifiers;
 pub mod index;
+pub mod json;
 pub mod metrics;
 pub mod parties;
 pub mod startup;

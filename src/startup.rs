@@ -187,7 +187,8 @@ pub async fn run(
         extraction,
         max_upload_bytes: settings.max_upload_bytes,
     };
-    let served = http::serve(listener, state, shutdown)
+    let timeouts = http::connections::ReadTimeouts::from_settings(settings);
+    let served = http::serve(listener, state, timeouts, shutdown)
         .await
         .context("server failed");
     extractor.stop().await;

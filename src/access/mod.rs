@@ -8,6 +8,7 @@
 
 mod extract;
 pub mod http;
+pub mod refusals;
 pub mod session;
 mod token_record;
 pub mod tokens;
@@ -177,12 +178,18 @@ impl Caller {
                 message: format!("the role {} does not allow this", self.role.as_str()),
             });
         }
-        Ok(Scope {
+        Ok(self.scope())
+    }
+
+    /// The scope that records what the caller attempted and was refused, whatever its role
+    /// allows: the refusal belongs to the caller's tenant's trail.
+    pub(crate) fn scope(&self) -> Scope {
+        Scope {
             tenant: self.tenant.clone(),
             actor: self.token_id.clone(),
             role: self.role,
             source: self.source.clone(),
-        })
+        }
     }
 }
 

@@ -41,6 +41,8 @@ const ACTIONS: &[&str] = &[
     "party.exported",
     "session.opened",
     "session.closed",
+    "access.refused",
+    "token.refused",
 ];
 const MAX_LIMIT: u32 = 1000;
 

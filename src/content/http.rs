@@ -106,8 +106,10 @@ struct BlobsForm {
 struct BlobStored {
     sha256: String,
     size: u64,
-    /// `created`, or `already_present` (nothing was rewritten).
-    stored: &'static str,
+    /// `created`, or `already_present` (the tenant had uploaded or archived it before).
+    #[serde(rename = "stored", serialize_with = "outcome_name")]
+    #[schema(value_type = String, rename = "stored")]
+    outcome: PutOutcome,
 }
 
 impl BlobStored {
@@ -115,11 +117,27 @@ impl BlobStored {
         Self {
             sha256: sha256.as_str().to_string(),
             size,
-            stored: match outcome {
-                PutOutcome::Created => "created",
-                PutOutcome::AlreadyPresent => "already_present",
-            },
+            outcome,
         }
+    }
+}
+
+fn outcome_name<S: serde::Serializer>(outcome: &PutOutcome, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(match outcome {
+        PutOutcome::Created => "created",
+        PutOutcome::AlreadyPresent => "already_present",
+    })
+}
+
+/// The store's outcome as the uploading tenant may know it. Content is stored once for every
+/// tenant, so the store finds bytes another tenant sent; saying so would tell this tenant what
+/// another holds (a letter it guesses, a file it wants to know was received). Content the
+/// tenant did not hold is `created` for it, whoever wrote it first.
+fn as_seen_by_tenant(outcome: PutOutcome, held_by_tenant: bool) -> PutOutcome {
+    if held_by_tenant {
+        outcome
+    } else {
+        PutOutcome::Created
     }
 }
 
@@ -176,8 +194,14 @@ async fn put_blob(
         ));
     }
     let size = staged.size;
+    // Asked before the upload is recorded: what the tenant held before, not what it holds now.
+    let held = state
+        .archive
+        .catalog
+        .blobs_held(&scope, &[expected.as_str()])
+        .await?;
     let group = state.archive.content.put_group();
-    let outcome = group.put(staged).await?;
+    let outcome = as_seen_by_tenant(group.put(staged).await?, !held.is_empty());
     finish_and_record(&state, &scope, group, vec![expected.as_str().to_string()]).await?;
     tracing::info!(sha256 = %expected, size, created = outcome == PutOutcome::Created, "blob stored");
     let status = match outcome {
@@ -309,7 +333,21 @@ async fn put_blobs(
         .into_iter()
         .map(|(_, _, stored)| stored)
         .collect::<Result<Vec<_>, _>>()?;
-    let hashes = stored.iter().map(|blob| blob.sha256.clone()).collect();
+    let hashes: Vec<String> = stored.iter().map(|blob| blob.sha256.clone()).collect();
+    // Asked before the uploads are recorded: what the tenant held before this request.
+    let held = {
+        let asked: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        state.archive.catalog.blobs_held(&scope, &asked).await?
+    };
+    let mut seen = HashSet::new();
+    let stored: Vec<BlobStored> = stored
+        .into_iter()
+        .map(|mut blob| {
+            let held = held.contains(&blob.sha256) || !seen.insert(blob.sha256.clone());
+            blob.outcome = as_seen_by_tenant(blob.outcome, held);
+            blob
+        })
+        .collect();
     finish_and_record(&state, &scope, group, hashes).await?;
     if parts > PARTS_LIMIT {
         refused.push(

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -95,7 +95,7 @@ async fn archive_document(
                 let text = String::from_utf8(text)
                     .map_err(|_| ApiError::invalid("metadata", "is not UTF-8 text"))?;
                 // Validated with the file: an email fills in fields the sender left out.
-                let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                let value = crate::json::from_str(&text).map_err(|e| {
                     ApiError::invalid("metadata", format!("is not valid JSON: {e}"))
                 })?;
                 metadata = Some(value);
@@ -171,6 +171,7 @@ async fn document_content(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let scope = caller.require(Permission::ReadContent)?;
@@ -212,10 +213,6 @@ async fn document_content(
         RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
     };
 
-    let stream = state
-        .archive
-        .read_content(&scope, &document, start..end)
-        .await?;
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, &document.media_type)
@@ -233,8 +230,29 @@ async fn document_content(
             format!("bytes {start}-{}/{size}", end - 1),
         );
     }
+    let body = if method == Method::HEAD {
+        // The caller learns what a metadata read tells (size, type, name), not the content:
+        // recorded as that, not as a download.
+        state
+            .archive
+            .catalog
+            .record_access(
+                &scope,
+                "document.viewed",
+                Some(&document.id),
+                &serde_json::json!({ "request": "HEAD content" }),
+            )
+            .await?;
+        Body::empty()
+    } else {
+        let stream = state
+            .archive
+            .read_content(&scope, &document, start..end)
+            .await?;
+        Body::from_stream(stream)
+    };
     response
-        .body(Body::from_stream(stream))
+        .body(body)
         .map_err(|e| ApiError::Internal(e.into()))
 }
 

@@ -60,7 +60,7 @@ struct MetadataInput {
 
 /// Parses and validates metadata sent as JSON text.
 pub fn parse_metadata_json(text: &str) -> Result<DocumentMetadata, ValidationErrors> {
-    let value: Value = serde_json::from_str(text)
+    let value: Value = crate::json::from_str(text)
         .map_err(|e| ValidationErrors::single("metadata", format!("is not valid JSON: {e}")))?;
     parse_metadata(&value)
 }

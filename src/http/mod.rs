@@ -1,6 +1,7 @@
 //! The HTTP edge: the shared state, the routes of every resource merged in one place, and the
 //! server loop that takes a bound listener and a shutdown signal (so tests run it on port 0).
 
+pub mod connections;
 pub mod error;
 pub mod openapi;
 pub mod representation;
@@ -66,6 +67,7 @@ pub fn api_routes(max_upload_bytes: u64) -> OpenApiRouter<Arc<AppState>> {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (routes, _) = api_routes(state.max_upload_bytes).split_for_parts();
+    let state = Arc::new(state);
     routes
         // The web UI is pages, not API: outside the OpenAPI document.
         .merge(crate::ui::router())
@@ -75,12 +77,16 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("private, no-store"),
         ))
         // After routing, so that the route's template is known.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::refusals::record_refusals,
+        ))
         .route_layer(axum::middleware::from_fn(record_request))
         .fallback(|method: axum::http::Method| async move {
             METRICS.observe_request(method_label(&method), "unmatched", 404, Duration::ZERO);
             ApiError::NotFound
         })
-        .with_state(Arc::new(state))
+        .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(
             |request: &axum::http::Request<axum::body::Body>| {
@@ -279,14 +285,19 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    timeouts: connections::ReadTimeouts,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = router(state);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
+    let server = async move {
+        connections::serve_connections(listener, app, timeouts, async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        Ok(())
+    };
     let mut stopped = stop_rx.clone();
     tokio::select! {
         result = server => result,

@@ -14,32 +14,47 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
-/// Parses `bytes=first-last`, `bytes=first-` and `bytes=-suffix` ranges. Malformed headers are
-/// ignored as RFC 9110 asks; several ranges are answered with the whole content, since
-/// multipart/byteranges buys PDF viewers nothing.
+/// Parses `bytes=first-last`, `bytes=first-` and `bytes=-suffix` ranges (RFC 9110 §14.1).
+/// Malformed headers are ignored as RFC 9110 asks; several ranges are answered with the whole
+/// content, since multipart/byteranges buys PDF viewers nothing. The unit is case-insensitive,
+/// empty list elements are skipped (§5.6.1), a suffix of zero bytes is never satisfiable, and
+/// one longer than the content (even beyond 64 bits) asks for all of it (§14.1.3).
 pub fn parse_range(header: &str, size: u64) -> RangeRequest {
-    let Some(specs) = header.trim().strip_prefix("bytes=") else {
+    let header = header.trim();
+    let Some((unit, specs)) = header.split_once('=') else {
         return RangeRequest::Whole;
     };
+    if !unit.trim_end().eq_ignore_ascii_case("bytes") {
+        return RangeRequest::Whole;
+    }
     let mut satisfiable = Vec::new();
     let mut count = 0;
-    for spec in specs.split(',') {
+    for spec in specs
+        .split(',')
+        .map(str::trim)
+        .filter(|spec| !spec.is_empty())
+    {
         count += 1;
-        let Some((first, last)) = spec.trim().split_once('-') else {
+        let Some((first, last)) = spec.split_once('-') else {
             return RangeRequest::Whole;
         };
         let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
         let range = match (first, last) {
+            // A first position beyond 64 bits lies beyond any content.
             (first, "") if digits(first) => first.parse::<u64>().ok().map(|start| (start, size)),
             ("", suffix) if digits(suffix) => match suffix.parse::<u64>() {
-                Ok(0) | Err(_) => return RangeRequest::Whole,
+                Ok(0) => None,
                 Ok(length) => Some((size.saturating_sub(length), size)),
+                Err(_) => Some((0, size)),
             },
             (first, last) if digits(first) && digits(last) => {
                 match (first.parse::<u64>(), last.parse::<u64>()) {
                     (Ok(start), Ok(last)) if start <= last => {
                         Some((start, last.saturating_add(1).min(size)))
                     }
+                    (Ok(start), Err(_)) => Some((start, size)),
+                    // Both beyond 64 bits: beyond the content, if in order.
+                    (Err(_), Err(_)) if in_order(first, last) => None,
                     _ => return RangeRequest::Whole,
                 }
             }
@@ -53,6 +68,7 @@ pub fn parse_range(header: &str, size: u64) -> RangeRequest {
         }
     }
     match satisfiable.as_slice() {
+        _ if count == 0 => RangeRequest::Whole,
         [] => RangeRequest::Unsatisfiable,
         [(start, end)] if count == 1 => RangeRequest::Part {
             start: *start,
@@ -60,6 +76,12 @@ pub fn parse_range(header: &str, size: u64) -> RangeRequest {
         },
         _ => RangeRequest::Whole,
     }
+}
+
+/// Whether the decimal position `first` is at most `last`, whatever their size.
+fn in_order(first: &str, last: &str) -> bool {
+    let (first, last) = (first.trim_start_matches('0'), last.trim_start_matches('0'));
+    (first.len(), first) <= (last.len(), last)
 }
 
 /// `If-None-Match`: `*`, or a list compared weakly (a `W/` prefix does not matter).
@@ -145,9 +167,40 @@ mod tests {
         assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
         assert_eq!(parse_range("bytes=100-,200-", 100), Unsatisfiable);
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
+        // RFC 9110 §14.1.3: a suffix of zero bytes selects nothing.
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 0), Unsatisfiable);
+        // The unit is case-insensitive; empty list elements and spaces are allowed.
+        assert_eq!(parse_range("Bytes=0-9", 100), Part { start: 0, end: 10 });
+        assert_eq!(parse_range("bytes = 0-9", 100), Part { start: 0, end: 10 });
+        assert_eq!(
+            parse_range("bytes=, 0-9 ,", 100),
+            Part { start: 0, end: 10 }
+        );
+        // Positions beyond 64 bits are still positions.
+        let huge = "99999999999999999999999";
+        assert_eq!(
+            parse_range(&format!("bytes=-{huge}"), 100),
+            Part { start: 0, end: 100 }
+        );
+        assert_eq!(
+            parse_range(&format!("bytes=10-{huge}"), 100),
+            Part {
+                start: 10,
+                end: 100
+            }
+        );
+        assert_eq!(parse_range(&format!("bytes={huge}-"), 100), Unsatisfiable);
+        assert_eq!(
+            parse_range(&format!("bytes={huge}-{huge}9"), 100),
+            Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=0-0", 0), Unsatisfiable);
         for malformed in [
             "bytes=-",
-            "bytes=-0",
+            "bytes=",
+            "bytes=,",
+            "bytes=0-1-2",
             "bytes=5-1",
             "bytes=a-b",
             "items=0-1",

@@ -182,7 +182,7 @@ fn write_entries(
     for entry in &indexed {
         let d = entry.document;
         let dossiers: Vec<&str> = d.dossiers.iter().map(|x| x.reference.as_str()).collect();
-        csv.write_record([
+        let record = [
             entry.file.as_str(),
             &d.id.to_string(),
             &d.document_date,
@@ -196,7 +196,13 @@ fn write_entries(
             &d.size.to_string(),
             &d.sha256,
             &d.archived_at,
-        ])?;
+        ];
+        csv.write_record(
+            record
+                .map(inert_in_spreadsheets)
+                .iter()
+                .map(|cell| cell.as_bytes()),
+        )?;
     }
     zip.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
 
@@ -209,6 +215,19 @@ fn write_entries(
     };
     serde_json::to_writer_pretty(&mut *zip, &index)?;
     Ok(())
+}
+
+/// A CSV cell that a spreadsheet shows as text, never evaluates (OWASP, "CSV Injection"): a
+/// title comes from whoever wrote the letter or the email's Subject, and `=HYPERLINK(…)` or
+/// `=cmd|' /C calc'!A0` opened by the person exercising their right of access would run. A
+/// cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which
+/// spreadsheets hide; the csv writer quotes the rest (separators, quotes, line breaks).
+fn inert_in_spreadsheets(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 /// `documents/2024-03-05_RECLAMATION_<id>.pdf`: sorted by date in any file manager, unique by id.

@@ -312,14 +312,20 @@ async fn admins_issue_list_and_revoke_their_tenants_tokens() {
         .archive_as(&secret, &metadata(), pdf_part("revoked"))
         .await;
     assert_eq!(response.status(), 401);
+    // The caller hears what an unknown token hears; the trail keeps why.
     let body: Value = response.json().await.unwrap();
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("revoked")
+            .contains("the token is not valid")
     );
     assert_eq!(app.count_audit("token.revoked").await, 1);
+    assert_eq!(
+        app.count_rows("audit_log WHERE action = 'token.refused' AND details LIKE '%revoked%'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -358,11 +364,17 @@ async fn an_expired_token_is_refused() {
     }
     let response = app.get_as(&secret, document).await;
     assert_eq!(response.status(), 401);
+    // The caller hears what an unknown token hears; the trail keeps why.
     assert!(
         response.json::<Value>().await.unwrap()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("expired")
+            .contains("the token is not valid")
+    );
+    assert_eq!(
+        app.count_rows("audit_log WHERE action = 'token.refused' AND details LIKE '%expired%'")
+            .await,
+        1
     );
 }
 

@@ -22,6 +22,8 @@ mod audit;
 mod batches;
 #[path = "../api/cancelled.rs"]
 mod cancelled;
+#[path = "../api/disclosure.rs"]
+mod disclosure;
 #[path = "../api/dossiers.rs"]
 mod dossiers;
 mod nodes;

@@ -31,14 +31,15 @@ pub(super) fn read_json(bytes: &[u8]) -> Result<Manifest, ValidationErrors> {
         .iter()
         .enumerate()
         .map(|(position, raw)| {
-            let fields = match serde_json::from_str::<Value>(raw.get()) {
-                Ok(Value::Object(fields)) => fields,
-                _ => Map::new(),
+            // The manifest parsed: a document fails here only by naming a key twice.
+            let (fields, refused) = match crate::json::from_str(raw.get()) {
+                Ok(Value::Object(fields)) => (fields, None),
+                Ok(_) => (Map::new(), Some("must be an object".to_string())),
+                Err(error) => (Map::new(), Some(error.to_string())),
             };
-            let is_object = raw.get().trim_start().starts_with('{');
             let mut entry = entry(&header, position, None, fields);
-            if !is_object {
-                entry.metadata = Err(vec![FieldError::new("", "must be an object")]);
+            if let Some(reason) = refused {
+                entry.metadata = Err(vec![FieldError::new("", reason)]);
             }
             entry
         })
