@@ -91,6 +91,7 @@ pub async fn serve_connections(
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let mut connection = pin!(connection);
             let mut stopping = pin!(stop_tx.closed());
+            let mut told = false;
             loop {
                 tokio::select! {
                     result = connection.as_mut() => {
@@ -99,7 +100,10 @@ pub async fn serve_connections(
                         }
                         break;
                     }
-                    () = &mut stopping => connection.as_mut().graceful_shutdown(),
+                    () = &mut stopping, if !told => {
+                        told = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
                 }
             }
             drop(open_rx);
