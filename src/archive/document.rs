@@ -15,6 +15,7 @@ use crate::documents::metadata::parse_metadata;
 use crate::documents::model::{ContentDescription, Direction, Document, DocumentId};
 use crate::documents::new::{Inserted, NewDocument};
 use crate::metrics::METRICS;
+use crate::parties::{companies_as_sent, individuals_as_sent};
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,15 @@ pub enum ArchiveOutcome {
     /// The same source sent the same external id and content again: the document archived
     /// the first time.
     AlreadyArchived(Document),
+}
+
+impl ArchiveOutcome {
+    fn map(self, change: impl FnOnce(Document) -> Document) -> Self {
+        match self {
+            Self::Created(document) => Self::Created(change(document)),
+            Self::AlreadyArchived(document) => Self::AlreadyArchived(change(document)),
+        }
+    }
 }
 
 /// The file as it arrived, with what its sender said about it.
@@ -96,6 +106,14 @@ impl Archive {
         }
         .map_err(ArchiveError::Invalid)?;
         scope.check_archive(&metadata)?;
+        // The answer shows the parties as sent, never the shared records (src/parties/as_sent.rs).
+        let (sent_individuals, sent_companies) =
+            (metadata.individuals.clone(), metadata.companies.clone());
+        let as_sent = |mut document: Document| {
+            document.individuals = individuals_as_sent(document.individuals, &sent_individuals);
+            document.companies = companies_as_sent(document.companies, &sent_companies);
+            document
+        };
 
         if let Some(external_id) = &metadata.external_id
             && let Some(existing) = self
@@ -105,7 +123,8 @@ impl Archive {
         {
             return self
                 .resent(scope, existing, metadata.direction, staged.sha256.as_str())
-                .await;
+                .await
+                .map(|outcome| outcome.map(as_sent));
         }
 
         let content = ContentDescription {
@@ -143,13 +162,13 @@ impl Archive {
                     seq = document.seq,
                     "document archived"
                 );
-                Ok(ArchiveOutcome::Created(document))
+                Ok(ArchiveOutcome::Created(as_sent(document)))
             }
             // Another request with the same external id committed between our check and insert.
-            Inserted::Existing(existing) => {
-                self.resent(scope, existing, direction, sha256.as_str())
-                    .await
-            }
+            Inserted::Existing(existing) => self
+                .resent(scope, existing, direction, sha256.as_str())
+                .await
+                .map(|outcome| outcome.map(as_sent)),
         }
     }
 }

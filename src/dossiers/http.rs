@@ -21,6 +21,7 @@ use crate::http::error::{ErrorBody, json_body};
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::parties::ReferenceKind;
+use crate::parties::{companies_as_sent, individuals_as_sent};
 use crate::validation::ValidationErrors;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -119,7 +120,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<Dossier>), ApiError> {
     let scope = caller.require(Permission::ManageDossiers)?;
     let new = json_body(body)?.validate().map_err(ApiError::Invalid)?;
-    let dossier = state.archive.catalog.create_dossier(&scope, &new).await?;
+    let mut dossier = state.archive.catalog.create_dossier(&scope, &new).await?;
+    // The parties as sent, never the shared records (src/parties/as_sent.rs).
+    dossier.individuals = individuals_as_sent(dossier.individuals, &new.individuals);
+    dossier.companies = companies_as_sent(dossier.companies, &new.companies);
     tracing::info!(kind = dossier.kind.as_str(), "dossier created");
     Ok((StatusCode::CREATED, Json(dossier)))
 }

@@ -5,9 +5,12 @@
 //! names a party by whichever references its sender knows; the catalog finds the party those
 //! references already designate, or creates it, and adds the references it did not have yet.
 
+mod as_sent;
 pub mod export;
 pub mod http;
 pub mod input;
+
+pub use as_sent::{companies_as_sent, individuals_as_sent};
 
 use serde::Serialize;
 use time::Date;

@@ -423,3 +423,95 @@ async fn refused_attempts_are_recorded_for_the_callers_auditor_without_the_victi
     );
     assert_eq!(refused[0]["document_id"], hidden_id);
 }
+
+async fn create_dossier(app: &TestApp, token: &str, body: Value) -> Value {
+    let response = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn write_answers_show_parties_as_sent_and_a_party_known_from_sensitive_mail_stays_hidden() {
+    let app = spawn_app().await;
+    let agent = app.issue_token("default", Role::Agent, None).await;
+    // What the archive learnt from sensitive letters about two people.
+    for (nir, client_number, name) in [
+        (NIR, "C-ACME-1", "LEFÈVRE"),
+        (NIR_2, "C-SECRET-2", "MYSTÈRE"),
+    ] {
+        let mut letter = metadata();
+        letter["sensitive"] = json!(true);
+        letter["individuals"] = json!([{
+            "nir": nir, "client_number": client_number, "last_name": name,
+            "first_name": "Anne", "birth_date": "1985-05-12"
+        }]);
+        letter["companies"] = json!([{"siret": SIRET, "name": "Eaux de Lyon"}]);
+        app.archive_ok(&letter, pdf_part(&format!("médiateur {client_number}")))
+            .await;
+    }
+
+    // A scanner sending a client number hears back the client number, not who it is.
+    let mut letter = metadata();
+    letter["individuals"] = json!([{"client_number": "C-ACME-1", "role": "sender"}]);
+    letter["companies"] = json!([{"siren": SIREN}]);
+    let answer = app.archive_ok(&letter, pdf_part("numéro client")).await;
+    let individual = &answer["individuals"][0];
+    assert_eq!(individual["client_numbers"], json!(["C-ACME-1"]));
+    assert_eq!(individual["role"], "sender");
+    for leaked in ["nir", "last_name", "first_name", "birth_date"] {
+        assert!(individual.get(leaked).is_none(), "{leaked}: {answer}");
+    }
+    assert!(answer["companies"][0].get("name").is_none(), "{answer}");
+    assert_eq!(answer["companies"][0]["siren"], SIREN);
+    // Sent again, the answer is still what was sent.
+    let mut again = letter.clone();
+    again["external_id"] = json!("ENV-1");
+    app.archive_ok(&again, pdf_part("envoi")).await;
+    let response = app.archive(&again, pdf_part("envoi")).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert!(answer["individuals"][0].get("nir").is_none(), "{answer}");
+
+    // A plain agent does not see the second person, before or after opening a dossier for the
+    // client number only sensitive mail gave.
+    let client_view = "/api/v1/individuals/C-SECRET-2".to_string();
+    assert_eq!(app.get_as(&agent, &client_view).await.status(), 404);
+    let dossier = create_dossier(
+        &app,
+        &agent,
+        json!({"reference": "DOS-SECRET", "kind": "request", "category": "Facture",
+               "individuals": [{"client_number": "C-SECRET-2"}]}),
+    )
+    .await;
+    let individual = &dossier["individuals"][0];
+    assert_eq!(individual["client_numbers"], json!(["C-SECRET-2"]));
+    for leaked in ["nir", "last_name", "first_name", "birth_date"] {
+        assert!(individual.get(leaked).is_none(), "{leaked}: {dossier}");
+    }
+    for path in [client_view, format!("/api/v1/individuals/{NIR_2}")] {
+        assert_eq!(app.get_as(&agent, &path).await.status(), 404, "{path}");
+    }
+    let response = app.get_as(&agent, "/api/v1/dossiers/DOS-SECRET").await;
+    assert_eq!(response.status(), 200);
+    let read = response.text().await.unwrap();
+    for leaked in [NIR_2, "MYSTÈRE", "1985-05-12"] {
+        assert!(!read.contains(leaked), "{leaked}: {read}");
+    }
+    let found = app.search_as(&agent, "client_number=C-SECRET-2").await;
+    assert!(!found.to_string().contains(NIR_2), "{found}");
+    // Who sees sensitive mail sees the person, the dossier included.
+    let response = app.get(&format!("/api/v1/individuals/{NIR_2}")).await;
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.unwrap();
+    assert_eq!(view["party"]["last_name"], "MYSTÈRE");
+    assert_eq!(view["dossiers"][0]["reference"], "DOS-SECRET");
+}
