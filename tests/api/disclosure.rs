@@ -207,6 +207,22 @@ async fn a_key_named_twice_is_refused_in_metadata_and_manifests() {
     assert!(body.to_string().contains("appears twice"), "{body}");
     assert_eq!(error_fields(&body), ["documents[0]"]);
     assert_eq!(app.count_rows("documents").await, 0);
+
+    // Typed bodies refuse it too: a token asked as an agent and an admin at once.
+    let admin = app.issue_token("default", Role::Admin, None).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"role": "agent", "role": "admin"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("duplicate field"), "{body}");
 }
 
 #[tokio::test]
