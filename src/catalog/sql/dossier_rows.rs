@@ -50,6 +50,20 @@ pub(super) fn parse_status(stored: &str) -> Result<DossierStatus, CatalogError> 
         .ok_or_else(|| CatalogError::Corrupt(format!("dossier status {stored}")))
 }
 
+/// Whether the party `party_id` is hidden from a scope whose `sees_sensitive` is bound as `$2`:
+/// sensitive documents name it and no other does (the complement, for a dossier's party, of
+/// the visibility rule of `parties.rs`).
+fn hidden_from_scope(party_id: &str) -> String {
+    format!(
+        "(NOT $2 AND EXISTS (SELECT 1 FROM document_parties hp \
+         JOIN documents hd ON hd.id = hp.document_id \
+         WHERE hp.party_id = {party_id} AND hd.sensitive = TRUE) \
+         AND NOT EXISTS (SELECT 1 FROM document_parties hp \
+         JOIN documents hd ON hd.id = hp.document_id \
+         WHERE hp.party_id = {party_id} AND hd.sensitive = FALSE))"
+    )
+}
+
 /// Dossiers from their rows, with parties, status history and visible document counts, in
 /// the rows' order. Four queries whatever the number of dossiers.
 pub(super) async fn complete(
@@ -63,20 +77,29 @@ pub(super) async fn complete(
     let ids = serde_json::to_string(&rows.iter().map(|r| r.id).collect::<Vec<_>>())
         .expect("numbers serialise");
     let ids_list = json_values(1, "BIGINT");
+    // A party the scope does not see (named only on sensitive mail it does not see) shows by
+    // id and role, without the names and references that mail gave.
+    let hidden = hidden_from_scope("dp.party_id");
     let parties: Vec<DossierPartyRow> = sqlx::query_as(&format!(
-        "SELECT dp.dossier_id, dp.party_id, p.kind, dp.role, dp.siret, p.last_name, p.first_name, \
-         p.birth_date, p.name FROM dossier_parties dp JOIN parties p ON p.id = dp.party_id \
+        "SELECT dp.dossier_id, dp.party_id, p.kind, dp.role, dp.siret, \
+         CASE WHEN {hidden} THEN NULL ELSE p.last_name END AS last_name, \
+         CASE WHEN {hidden} THEN NULL ELSE p.first_name END AS first_name, \
+         CASE WHEN {hidden} THEN NULL ELSE p.birth_date END AS birth_date, \
+         CASE WHEN {hidden} THEN NULL ELSE p.name END AS name \
+         FROM dossier_parties dp JOIN parties p ON p.id = dp.party_id \
          WHERE dp.dossier_id IN ({ids_list}) ORDER BY dp.dossier_id, dp.position",
     ))
     .bind(&ids)
+    .bind(scope.sees_sensitive())
     .fetch_all(pool)
     .await?;
     let references: Vec<ReferenceRow> = sqlx::query_as(&format!(
         "SELECT DISTINCT r.party_id, r.kind, r.value FROM party_references r \
          JOIN dossier_parties dp ON dp.party_id = r.party_id \
-         WHERE dp.dossier_id IN ({ids_list}) ORDER BY r.kind, r.value",
+         WHERE dp.dossier_id IN ({ids_list}) AND NOT {hidden} ORDER BY r.kind, r.value",
     ))
     .bind(&ids)
+    .bind(scope.sees_sensitive())
     .fetch_all(pool)
     .await?;
     let history: Vec<StatusChangeRow> = sqlx::query_as(&format!(

@@ -164,12 +164,18 @@ struct PartyRow {
     name: Option<String>,
 }
 
-/// Whether party `p` shows in the scope: a document it sees or a dossier concerns it. A party
-/// named only on sensitive mail does not exist for those who do not see that mail.
+/// Whether party `p` shows in the scope: a document it sees names it, or a dossier does and
+/// the scope sees sensitive mail or no sensitive document names it. A party named only on
+/// sensitive mail does not exist for those who do not see that mail, even once a dossier of
+/// theirs names it: what the record holds came from that mail (docs/access-control.md,
+/// "Parties in answers").
 const PARTY_VISIBLE: &str = "(EXISTS (SELECT 1 FROM document_parties dp \
      JOIN documents d ON d.id = dp.document_id WHERE dp.party_id = p.id \
      AND (d.sensitive = FALSE OR $4)) \
-     OR EXISTS (SELECT 1 FROM dossier_parties xp WHERE xp.party_id = p.id))";
+     OR (EXISTS (SELECT 1 FROM dossier_parties xp WHERE xp.party_id = p.id) \
+         AND ($4 OR NOT EXISTS (SELECT 1 FROM document_parties dp \
+              JOIN documents d ON d.id = dp.document_id \
+              WHERE dp.party_id = p.id AND d.sensitive = TRUE))))";
 
 struct PartyNames<'a> {
     last_name: Option<&'a str>,
