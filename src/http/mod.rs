@@ -2,6 +2,7 @@
 //! server loop that takes a bound listener and a shutdown signal (so tests run it on port 0).
 
 pub mod error;
+pub mod formats;
 pub mod openapi;
 pub mod representation;
 

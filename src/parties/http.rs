@@ -60,7 +60,8 @@ pub fn company_reference(text: &str) -> Result<(ReferenceKind, String), ApiError
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ViewQuery {
-    /// Documents shown, newest first.
+    /// Documents shown, newest first (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
