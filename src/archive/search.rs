@@ -63,6 +63,16 @@ impl Archive {
         pairs: &[(String, String)],
     ) -> Result<SearchResults, SearchError> {
         let (request, min_seq) = parse_search(pairs).map_err(SearchError::Invalid)?;
+        // A change the catalog has not made yet is no change a write answered with: refused at
+        // once rather than waited for in vain.
+        if let Some(seq) = min_seq
+            && seq > self.catalog.latest_seq().await?
+        {
+            return Err(SearchError::Invalid(ValidationErrors::single(
+                "min_seq",
+                "is past the archive's latest change: pass the seq a write answered with",
+            )));
+        }
         if let Some(seq) = min_seq
             && !index.wait_for(seq, READ_YOUR_WRITES_WAIT).await
         {

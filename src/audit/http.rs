@@ -14,6 +14,7 @@ use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::DocumentId;
 use crate::http::error::ErrorBody;
+use crate::http::formats::DateOrInstant;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Nir;
 use crate::validation::ValidationErrors;
@@ -55,22 +56,41 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     /// Entries about this document (its id).
+    #[param(format = Uuid)]
     document: Option<String>,
     /// Entries about documents concerning this person, and searches and views naming them.
     nir: Option<String>,
     /// A token id, or `cli`.
     actor: Option<String>,
     /// One action, such as `document.viewed`.
+    #[param(value_type = Option<AuditAction>, inline)]
     action: Option<String>,
     /// From this date or RFC 3339 instant.
+    #[param(value_type = Option<DateOrInstant>)]
     from: Option<String>,
     /// Before this date or RFC 3339 instant.
+    #[param(value_type = Option<DateOrInstant>)]
     to: Option<String>,
     /// The `next_after` of the previous page.
     after: Option<i64>,
-    /// At most 1000 (default 100).
+    /// Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
+
+/// The actions the trail records, as the document lists them: from [`ACTIONS`] itself.
+struct AuditAction;
+
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ACTIONS.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuditAction {}
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct AuditEntryView {

@@ -16,6 +16,7 @@ use crate::access::{Caller, Permission};
 use crate::archive::batch::BatchError;
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::http::error::ErrorBody;
+use crate::http::formats::DateOrInstant;
 use crate::http::{ApiError, AppState};
 use crate::validation::ValidationErrors;
 
@@ -154,10 +155,15 @@ async fn batch_report(
 struct ListQuery {
     source: Option<String>,
     /// Received from (date or RFC 3339).
+    #[param(value_type = Option<DateOrInstant>)]
     from: Option<String>,
     /// Received before (date or RFC 3339).
+    #[param(value_type = Option<DateOrInstant>)]
     to: Option<String>,
+    #[param(pattern = "^(?:archiving|completed)$")]
     status: Option<String>,
+    /// Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 use super::{ContentError, PutGroup, PutOutcome, StagingError};
 use crate::access::{Caller, Permission, Scope};
 use crate::http::error::{ErrorBody, json_body, multipart_error};
+use crate::http::formats::Sha256;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::Sha256Hex;
 use crate::validation::ValidationErrors;
@@ -66,13 +67,15 @@ const SIZE_CHECKS_IN_FLIGHT: usize = 16;
 /// Files a client is about to upload.
 #[derive(Deserialize, utoipa::ToSchema)]
 struct BlobsQuery {
-    /// At most 10,000.
+    #[schema(max_items = 10_000)]
     blobs: Vec<BlobQuery>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct BlobQuery {
+    #[schema(value_type = Sha256)]
     sha256: String,
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     size: u64,
 }
 
@@ -152,7 +155,7 @@ fn parse_hash(text: &str) -> Result<Sha256Hex, ApiError> {
 /// Streams the body into staging while hashing it; stores it only if it hashes to its name.
 /// Uploads one file's bytes under their SHA-256, for a batch manifest to name.
 #[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "batches",
-    params(("sha256" = String, Path, description = "The content's SHA-256, 64 lower-case hex digits")),
+    params(("sha256" = Sha256, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 201, description = "Stored", body = BlobStored),
@@ -225,7 +228,7 @@ async fn put_blob(
         (status = 400, description = "Not a multipart body, or one cut short", body = ErrorBody),
         (status = 403, description = "Not an archiving token", body = ErrorBody),
         (status = 413, description = "The body is larger than the upload limit (at least 16 MiB) plus 1 MiB: nothing was recorded, ask `POST /api/v1/blobs/missing`", body = ErrorBody),
-        (status = 422, description = "Refused parts, each named `blobs[n]` with its reason: a name that is not a SHA-256, empty, not hashing to its name, over the upload limit, or after the 1,000th. The other parts were stored and recorded; `POST /api/v1/blobs/missing` tells which", body = ErrorBody),
+        (status = 422, description = "No part at all (`blobs`), or refused parts, each named `blobs[n]` with its reason: a name that is not a SHA-256, empty, not hashing to its name, over the upload limit, or after the 1,000th. The other parts were stored and recorded; `POST /api/v1/blobs/missing` tells which", body = ErrorBody),
     ))]
 async fn put_blobs(
     State(state): State<Arc<AppState>>,
@@ -349,6 +352,14 @@ async fn put_blobs(
         })
         .collect();
     finish_and_record(&state, &scope, group, hashes).await?;
+    if parts == 0 {
+        // An empty request is a client's mistake (a file list that came out empty), not a
+        // success that stored nothing.
+        refused.push(
+            "blobs",
+            "holds no part: send one part per file, named with the SHA-256 of its bytes",
+        );
+    }
     if parts > PARTS_LIMIT {
         refused.push(
             "blobs",
@@ -429,6 +440,12 @@ async fn missing_blobs(
     let mut asked = Vec::with_capacity(query.blobs.len());
     let mut seen = HashSet::new();
     for (n, blob) in query.blobs.into_iter().enumerate() {
+        if i64::try_from(blob.size).is_err() {
+            return Err(ApiError::invalid(
+                format!("blobs[{n}].size"),
+                "is larger than any file the archive can hold",
+            ));
+        }
         let sha256 = parse_hash(&blob.sha256).map_err(|_| {
             ApiError::invalid(
                 format!("blobs[{n}].sha256"),
@@ -471,7 +488,7 @@ async fn missing_blobs(
 /// learns what another holds nor names it in a manifest.
 /// Whether the tenant holds this content: 200 with its size as `Content-Length`, or 404.
 #[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "batches",
-    params(("sha256" = String, Path, description = "The content's SHA-256")),
+    params(("sha256" = Sha256, Path)),
     responses(
         (status = 200, description = "Held; `Content-Length` is the stored size"),
         (status = 404, description = "Not uploaded by this tenant"),

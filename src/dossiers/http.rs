@@ -18,6 +18,7 @@ use crate::access::{Caller, Permission};
 use crate::dates::{format_timestamp, parse_instant_or_date};
 use crate::documents::model::DocumentId;
 use crate::http::error::{ErrorBody, json_body};
+use crate::http::formats::DateOrInstant;
 use crate::http::{ApiError, AppState};
 use crate::identifiers::{Nir, Siren, Siret};
 use crate::parties::ReferenceKind;
@@ -26,7 +27,7 @@ use crate::validation::ValidationErrors;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-const MAX_CATEGORIES: usize = 200;
+pub const MAX_CATEGORIES: usize = 200;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
@@ -296,14 +297,14 @@ struct DossierList {
         ("siren" = Option<String>, Query),
         ("siret" = Option<String>, Query),
         ("company_number" = Option<String>, Query),
-        ("status" = Option<String>, Query, description = "open, closed, cancelled; one or several"),
-        ("kind" = Option<String>, Query, description = "request, complaint, internal; one or several"),
+        ("status" = Option<String>, Query, description = "open, closed, cancelled; one or several", pattern = "^\\s*(?:(?:open|closed|cancelled)\\s*)?(?:,\\s*(?:(?:open|closed|cancelled)\\s*)?)*$"),
+        ("kind" = Option<String>, Query, description = "request, complaint, internal; one or several", pattern = "^\\s*(?:(?:request|complaint|internal)\\s*)?(?:,\\s*(?:(?:request|complaint|internal)\\s*)?)*$"),
         ("category" = Option<String>, Query, description = "Repeat for several"),
         ("agent" = Option<String>, Query),
-        ("opened_from" = Option<String>, Query, description = "Date or RFC 3339"),
-        ("opened_to" = Option<String>, Query, description = "Date or RFC 3339, exclusive"),
-        ("limit" = Option<u32>, Query, description = "1 to 500, default 50"),
-        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+        ("opened_from" = Option<DateOrInstant>, Query),
+        ("opened_to" = Option<DateOrInstant>, Query, description = "Exclusive"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Default 50"),
+        ("cursor" = Option<String>, Query, pattern = r"^\s*(?:[0-9A-Fa-f]{2})*\s*$", description = "The next_cursor of the previous page"),
     ),
     responses((status = 200, body = DossierList), (status = 422, body = ErrorBody)))]
 async fn list(

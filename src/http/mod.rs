@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod error;
+pub mod formats;
 pub mod openapi;
 pub mod representation;
 

@@ -27,7 +27,13 @@ use crate::documents::metadata::METADATA_SCHEMA;
             the health, metrics and documentation endpoints takes `Authorization: Bearer <token>`; \
             a token belongs to one tenant and has one role (see docs/access-control.md).",
     ),
-    components(schemas(crate::index::Sort)),
+    components(schemas(
+        crate::index::Sort,
+        crate::http::formats::CalendarDate,
+        crate::http::formats::DateOrInstant,
+        crate::http::formats::Rfc3339Instant,
+        crate::http::formats::Sha256
+    )),
     tags(
         (name = "documents", description = "Archive one document, read it back"),
         (name = "batches", description = "Scanning centres' batches: blobs by hash, then a manifest"),
@@ -82,6 +88,10 @@ fn embedded(text: &str, name: &str) -> Value {
     schema
 }
 
+/// A code (sources, references): letters, digits and `_.:-`, 64 at most, as
+/// `crate::validation::is_code` checks.
+const CODE_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
+
 fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(openapi).expect("the OpenAPI document serialises");
     let schemas = at(&mut document, "/components/schemas");
@@ -98,17 +108,75 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
             &format!("/components/schemas/DossierInput/properties/{list}/items"),
         ) = json!({"$ref": format!("#/components/schemas/DocumentMetadata/$defs/{definition}")});
     }
-    // The metadata part of a single upload is JSON text following the published schema.
-    let metadata = at(
+    // The metadata part of a single upload is a JSON object following the published schema:
+    // in OpenAPI 3.1 an object-typed part is sent as `application/json`, said once more in
+    // the operation's `encoding`.
+    *at(
         &mut document,
         "/components/schemas/ArchiveForm/properties/metadata",
-    );
-    metadata["contentMediaType"] = json!("application/json");
-    metadata["contentSchema"] = json!({"$ref": "#/components/schemas/DocumentMetadata"});
+    ) = json!({
+        "$ref": "#/components/schemas/DocumentMetadata",
+        "description": "The document's metadata: a part of type `application/json`",
+    });
+    // Any other part is refused, named.
+    at(&mut document, "/components/schemas/ArchiveForm")["additionalProperties"] = json!(false);
+    *at(
+        &mut document,
+        "/paths/~1api~1v1~1documents/post/requestBody/content/multipart~1form-data",
+    )
+    .as_object_mut()
+    .expect("a media type is an object")
+    .entry("encoding")
+    .or_insert(json!({})) = json!({"metadata": {"contentType": "application/json"}});
+    // One part per file, each named with the SHA-256 of its bytes: a map from names to files,
+    // which the derived schema cannot say.
+    *at(&mut document, "/components/schemas/BlobsForm") = json!({
+        "type": "object",
+        "description": "One part per file (1 to 1,000), each named with the SHA-256 of its \
+            bytes, 64 lower-case hex digits; a file name, if given, names the part in errors",
+        "propertyNames": {"$ref": "#/components/schemas/Sha256"},
+        "additionalProperties": {"type": "string", "format": "binary"},
+        "minProperties": 1,
+        "maxProperties": 1000,
+    });
+    // Token requests: archiving roles are bound to one source, the others to none.
+    let token = at(&mut document, "/components/schemas/CreateToken");
+    token["properties"]["name"]["maxLength"] = json!(100);
+    token["properties"]["name"]["pattern"] = json!("\\S");
+    token["properties"]["source"]["pattern"] = json!(CODE_PATTERN);
+    token["properties"]["expires"]["pattern"] = json!("^[1-9][0-9]{0,5}[smhd]$");
+    token["if"] = json!({"properties": {"role": {"enum": ["scanner", "outbound"]}}});
+    token["then"] = json!({"required": ["source"], "properties": {"source": {"type": "string"}}});
+    token["else"] = json!({"properties": {"source": {"type": "null"}}});
+    // Dossier categories: 1 to 100 characters once trimmed, each once (in any case).
+    *at(
+        &mut document,
+        "/paths/~1api~1v1~1dossier-categories/put/requestBody/content/application~1json/schema",
+    ) = json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": crate::dossiers::http::MAX_CATEGORIES,
+        "uniqueItems": true,
+        "items": {"type": "string", "pattern": "^\\s*\\S(?:[\\s\\S]{0,98}\\S)?\\s*$"},
+        "description": "The categories, each 1 to 100 characters once trimmed, none twice in any case",
+    });
     *at(
         &mut document,
         "/paths/~1api~1v1~1batches/post/requestBody/content/application~1json/schema",
     ) = json!({"$ref": "#/components/schemas/BatchManifest"});
+
+    // The search and the dossier list read their query as the web UI's forms send it: an
+    // empty value is no criterion at all.
+    for path in ["/api/v1/search", "/api/v1/dossiers"] {
+        let pointer = format!("/paths/{}/get/parameters", path.replace('/', "~1"));
+        let parameters = at(&mut document, &pointer)
+            .as_array_mut()
+            .expect("parameters are a list");
+        for parameter in parameters {
+            let schema = parameter["schema"].take();
+            parameter["schema"] = json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]});
+        }
+    }
 
     let components = &mut document["components"];
     components["securitySchemes"]["bearer"] = json!({
@@ -137,17 +205,19 @@ fn publish(openapi: utoipa::openapi::OpenApi) -> Value {
                 .filter_map(Value::as_object_mut)
                 .flat_map(|operation| operation.iter_mut());
             for (key, part) in parts {
+                // `get_mut`, never `value["content"]`: indexing a JSON object for writing adds
+                // the key as `null` where an answer has no body, which no validator accepts.
                 let contents: Vec<&mut Value> = match key.as_str() {
-                    "requestBody" => vec![&mut part["content"]],
+                    "requestBody" => part.get_mut("content").into_iter().collect(),
                     "responses" => part
                         .as_object_mut()
                         .into_iter()
                         .flat_map(|responses| responses.iter_mut())
-                        .map(|(status, response)| {
+                        .filter_map(|(status, response)| {
                             if response.get("description").is_none() {
                                 response["description"] = json!(default_description(status));
                             }
-                            &mut response["content"]
+                            response.get_mut("content")
                         })
                         .collect(),
                     _ => continue,

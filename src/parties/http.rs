@@ -33,7 +33,8 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ViewQuery {
-    /// Documents shown, newest first.
+    /// Documents shown, newest first (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

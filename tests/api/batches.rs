@@ -286,6 +286,19 @@ async fn several_blobs_travel_in_one_request_and_a_refused_part_spares_the_other
         .await
         .unwrap();
     assert_eq!(not_multipart.status(), 400);
+    // A multipart body without a single part stored nothing: refused, the field named.
+    let empty = app
+        .client
+        .post(app.url("/api/v1/blobs"))
+        .bearer_auth(&app.scanner)
+        .header("content-type", "multipart/form-data; boundary=X")
+        .body("--X--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 422);
+    let body: Value = empty.json().await.unwrap();
+    assert_eq!(error_fields(&body), ["blobs"], "{body}");
 }
 
 #[tokio::test]
