@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::extraction::isolation::UntrustedFileLimits;
+
 /// 256 MiB: a long scanned PDF, well above any letter.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -39,6 +41,9 @@ pub struct Settings {
     /// The catalog: `postgres://user:password@host/database` on PostgreSQL (several servers
     /// may share it); unset, the SQLite file `catalog.sqlite` of the data folder.
     pub catalog: Option<String>,
+    /// Limits on reading files from outside: the extraction process's memory and time, image
+    /// sizes given to OCR, attachments split out of an email (docs/text-extraction.md).
+    pub untrusted_files: UntrustedFileLimits,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             ocr: true,
             store: None,
             catalog: None,
+            untrusted_files: UntrustedFileLimits::default(),
         }
     }
 }

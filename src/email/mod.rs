@@ -52,6 +52,8 @@ pub struct ParsedEmail {
     /// The text bodies (HTML ones turned into text), joined.
     pub body: Option<String>,
     pub attachments: Vec<EmailAttachment>,
+    /// Attachments past the limit asked of [`parse`], left inside the message.
+    pub attachments_left_out: usize,
     /// Set when the bytes are not a message: nothing but the raw bytes is kept.
     pub unreadable: Option<String>,
 }
@@ -65,17 +67,24 @@ pub struct EmailAttachment {
     pub bytes: Vec<u8>,
 }
 
-/// Reads an email. Never fails: what cannot be read is said in `unreadable`.
-pub fn parse(raw: &[u8]) -> ParsedEmail {
-    read(raw, false)
+/// Reads an email and at most `max_attachments` of its attachments (counted in message
+/// order; the others are counted in `attachments_left_out`). Never fails: what cannot be read
+/// is said in `unreadable`.
+///
+/// `mail-parser` bounds its own recursion: nested `message/rfc822` parts of a multipart are
+/// walked with a stack on the heap, and an encoded (base64) message inside a part is parsed
+/// at most 3 levels deep, deeper ones kept as opaque bytes. Its memory is a small multiple of
+/// the message's size, which archiving bounds.
+pub fn parse(raw: &[u8], max_attachments: usize) -> ParsedEmail {
+    read(raw, false, max_attachments)
 }
 
 /// Reads only the headers of an email (of its first bytes): for messages too large to split.
 pub fn parse_headers(raw: &[u8]) -> ParsedEmail {
-    read(raw, true)
+    read(raw, true, 0)
 }
 
-fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
+fn read(raw: &[u8], headers_only: bool, max_attachments: usize) -> ParsedEmail {
     let parser = MessageParser::default();
     let parsed = if headers_only {
         parser.parse_headers(raw)
@@ -119,8 +128,19 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
             }
         }
     }
+    let mut attachments_left_out = 0;
     let attachments = message
         .attachments()
+        .filter(|part| !part.contents().is_empty())
+        .enumerate()
+        .filter_map(|(position, part)| {
+            // The parts past the limit are counted, never copied.
+            if position >= max_attachments {
+                attachments_left_out += 1;
+                return None;
+            }
+            Some(part)
+        })
         .map(|part| EmailAttachment {
             file_name: part.attachment_name().and_then(clean_file_name),
             declared_media_type: part.content_type().map(|content_type| {
@@ -132,7 +152,6 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
             }),
             bytes: part.contents().to_vec(),
         })
-        .filter(|attachment| !attachment.bytes.is_empty())
         .collect();
     ParsedEmail {
         headers,
@@ -140,6 +159,7 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
         written_date,
         body: (!bodies.is_empty()).then(|| bodies.join("\n\n")),
         attachments,
+        attachments_left_out,
         unreadable: None,
     }
 }
@@ -190,7 +210,7 @@ JVBERi0xLjQK\r\n\
 
     #[test]
     fn headers_body_and_attachments_are_read() {
-        let parsed = parse(MESSAGE.as_bytes());
+        let parsed = parse(MESSAGE.as_bytes(), 100);
         assert_eq!(parsed.unreadable, None);
         assert_eq!(
             parsed.headers.from.as_deref(),
@@ -226,9 +246,37 @@ JVBERi0xLjQK\r\n\
 
     #[test]
     fn garbage_is_unreadable_not_a_panic() {
-        let parsed = parse(b"");
+        let parsed = parse(b"", 100);
         assert!(parsed.unreadable.is_some());
-        let parsed = parse(&[0xff, 0xfe, 0x00, 0x01, b'\n', b'\n', 0x80]);
+        let parsed = parse(&[0xff, 0xfe, 0x00, 0x01, b'\n', b'\n', 0x80], 100);
         assert_eq!(parsed.attachments.len(), 0);
+    }
+
+    #[test]
+    fn attachments_past_the_limit_are_counted_not_copied() {
+        let parsed = parse(MESSAGE.as_bytes(), 0);
+        assert_eq!(parsed.attachments.len(), 0);
+        assert_eq!(parsed.attachments_left_out, 1);
+        assert!(parsed.body.is_some());
+    }
+
+    #[test]
+    fn deeply_nested_messages_and_multiparts_are_read_without_recursing() {
+        // 20,000 levels of multipart and of attached messages: a recursive reader would
+        // overflow its stack; mail-parser walks them with a stack on the heap.
+        let depth = 20_000;
+        let mut multipart = String::new();
+        for level in 0..depth {
+            multipart.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        multipart.push_str("Content-Type: text/plain\r\n\r\nfond\r\n");
+        let parsed = parse(format!("Subject: s\r\n{multipart}").as_bytes(), 100);
+        assert_eq!(parsed.unreadable, None);
+        let nested = "Subject: s\r\nContent-Type: message/rfc822\r\n\r\n".repeat(depth)
+            + "Subject: fond\r\n\r\nfond\r\n";
+        let parsed = parse(nested.as_bytes(), 100);
+        assert_eq!(parsed.unreadable, None);
     }
 }

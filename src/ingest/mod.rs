@@ -98,9 +98,10 @@ impl Archive {
                 .read_prefix(limit)
                 .await
                 .map_err(ContentError::from)?;
+            let max_attachments = self.max_email_attachments;
             let parsed = tokio::task::spawn_blocking(move || {
                 if whole {
-                    email::parse(&raw)
+                    email::parse(&raw, max_attachments)
                 } else {
                     email::parse_headers(&raw)
                 }
@@ -148,6 +149,13 @@ impl Archive {
                 None => InitialText::Known {
                     method: TextMethod::Email,
                     text: bounded(parsed.body.unwrap_or_default()),
+                    note: (parsed.attachments_left_out > 0).then(|| {
+                        format!(
+                            "{} attachments past the first {} are kept only inside the email \
+                             (setting untrusted_files.max_email_attachments)",
+                            parsed.attachments_left_out, self.max_email_attachments
+                        )
+                    }),
                 },
             };
             new.email = Some(parsed.headers);

@@ -16,6 +16,7 @@ mod config;
 mod content;
 mod dossiers;
 mod durability;
+mod hostile;
 mod openapi;
 mod operations;
 mod parties;

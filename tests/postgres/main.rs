@@ -24,6 +24,8 @@ mod batches;
 mod cancelled;
 #[path = "../api/dossiers.rs"]
 mod dossiers;
+#[path = "../api/hostile.rs"]
+mod hostile;
 mod nodes;
 #[path = "../api/operations.rs"]
 mod operations;
