@@ -54,6 +54,8 @@ pub struct ParsedEmail {
     pub attachments: Vec<EmailAttachment>,
     /// Attachments past the limit asked of [`parse`], left inside the message.
     pub attachments_left_out: usize,
+    /// Set when only the headers were read (too many parts): why.
+    pub not_split: Option<String>,
     /// Set when the bytes are not a message: nothing but the raw bytes is kept.
     pub unreadable: Option<String>,
 }
@@ -71,12 +73,36 @@ pub struct EmailAttachment {
 /// order; the others are counted in `attachments_left_out`). Never fails: what cannot be read
 /// is said in `unreadable`.
 ///
-/// `mail-parser` bounds its own recursion: nested `message/rfc822` parts of a multipart are
-/// walked with a stack on the heap, and an encoded (base64) message inside a part is parsed
-/// at most 3 levels deep, deeper ones kept as opaque bytes. Its memory is a small multiple of
-/// the message's size, which archiving bounds.
+/// `mail-parser` parses without recursing (nested multiparts and attached messages are walked
+/// with a stack on the heap; a base64-encoded message inside a part is parsed at most 3 levels
+/// deep), but it returns attached messages as nested values, which are dropped recursively:
+/// 20,000 nested `message/rfc822` parts overflowed a 2 MiB stack. Every level of attached
+/// message is typed `message/…` or is a part of a `multipart/digest`, so a message naming
+/// `message` or `digest` more than [`MAX_MESSAGE_MENTIONS`] times is read for its headers only
+/// (`not_split` says why), its body and attachments left inside the `.eml`.
 pub fn parse(raw: &[u8], max_attachments: usize) -> ParsedEmail {
+    if mentions(raw, b"message") + mentions(raw, b"digest") > MAX_MESSAGE_MENTIONS {
+        let mut parsed = read(raw, true, 0);
+        if parsed.unreadable.is_none() {
+            parsed.not_split = Some(format!(
+                "the email may nest more than {MAX_MESSAGE_MENTIONS} messages: kept whole, \
+                 its headers read, its body and attachments not"
+            ));
+        }
+        return parsed;
+    }
     read(raw, false, max_attachments)
+}
+
+/// Mentions of `message` and `digest` past which an email is not split (a bound on how deeply
+/// its attached messages nest).
+pub const MAX_MESSAGE_MENTIONS: usize = 1_000;
+
+/// How many times `word` (lowercase ASCII) appears in `raw`, in any case.
+fn mentions(raw: &[u8], word: &[u8]) -> usize {
+    raw.windows(word.len())
+        .filter(|window| window[0] | 0x20 == word[0] && window.eq_ignore_ascii_case(word))
+        .count()
 }
 
 /// Reads only the headers of an email (of its first bytes): for messages too large to split.
@@ -160,6 +186,7 @@ fn read(raw: &[u8], headers_only: bool, max_attachments: usize) -> ParsedEmail {
         body: (!bodies.is_empty()).then(|| bodies.join("\n\n")),
         attachments,
         attachments_left_out,
+        not_split: None,
         unreadable: None,
     }
 }
@@ -261,22 +288,28 @@ JVBERi0xLjQK\r\n\
     }
 
     #[test]
-    fn deeply_nested_messages_and_multiparts_are_read_without_recursing() {
-        // 20,000 levels of multipart and of attached messages: a recursive reader would
-        // overflow its stack; mail-parser walks them with a stack on the heap.
-        let depth = 20_000;
-        let mut multipart = String::new();
-        for level in 0..depth {
+    fn deeply_nested_messages_are_read_for_their_headers_only() {
+        // Attached messages nest as values dropped recursively: past MAX_MESSAGE_MENTIONS
+        // levels only the headers are read. Below it, the nesting is read whole on a test
+        // thread's stack (2 MiB, as tokio's blocking threads).
+        for (depth, split) in [(MAX_MESSAGE_MENTIONS - 10, true), (20_000, false)] {
+            let nested = "Subject: s\r\nContent-Type: message/rfc822\r\n\r\n".repeat(depth)
+                + "Subject: fond\r\n\r\nfond\r\n";
+            let parsed = parse(nested.as_bytes(), 100);
+            assert_eq!(parsed.unreadable, None);
+            assert_eq!(parsed.headers.subject.as_deref(), Some("s"));
+            assert_eq!(parsed.not_split.is_none(), split, "{depth}");
+        }
+        // Multiparts nest as flat parts: many levels are read whole.
+        let mut multipart = String::from("Subject: s\r\n");
+        for level in 0..5_000 {
             multipart.push_str(&format!(
                 "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
             ));
         }
         multipart.push_str("Content-Type: text/plain\r\n\r\nfond\r\n");
-        let parsed = parse(format!("Subject: s\r\n{multipart}").as_bytes(), 100);
+        let parsed = parse(multipart.as_bytes(), 100);
         assert_eq!(parsed.unreadable, None);
-        let nested = "Subject: s\r\nContent-Type: message/rfc822\r\n\r\n".repeat(depth)
-            + "Subject: fond\r\n\r\nfond\r\n";
-        let parsed = parse(nested.as_bytes(), 100);
-        assert_eq!(parsed.unreadable, None);
+        assert_eq!(parsed.not_split, None);
     }
 }

@@ -142,6 +142,9 @@ impl Archive {
         if let Some((parsed, whole)) = email {
             new.text = match parsed.unreadable {
                 Some(reason) => InitialText::Failed(reason),
+                None if parsed.not_split.is_some() => {
+                    InitialText::Skipped(parsed.not_split.unwrap_or_default())
+                }
                 None if !whole => InitialText::Skipped(format!(
                     "the email is larger than {} MiB: kept whole, its body and attachments not read",
                     MAX_SPLIT_EMAIL_BYTES >> 20

@@ -569,3 +569,32 @@ async fn attachments_past_the_limit_stay_inside_the_email_with_the_reason() {
         email["text"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_nesting_twenty_thousand_messages_is_kept_whole_with_its_headers() {
+    // Attached messages nest as values the parser drops recursively: parsed whole at
+    // archiving time, this message overflowed the archiving thread's stack and aborted the
+    // server.
+    let nested = "Subject: transfert\r\nContent-Type: message/rfc822\r\n\r\n".repeat(20_000)
+        + "Subject: fond\r\n\r\nfond\r\n";
+    let email = format!(
+        "From: inconnu@example.org\r\nTo: accueil@caf.example\r\nSubject: Emboitement\r\n\
+         Date: Tue, 5 Mar 2024 09:30:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: message/rfc822\r\n\r\n{nested}"
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let data_dir = folder.path().join("data");
+    let mut server = Server::start(data_dir.to_str().unwrap()).await;
+    let document = server
+        .archive(email.as_bytes(), "emboitement.eml", "message/rfc822")
+        .await;
+    assert_eq!(document["title"], "Emboitement", "{document}");
+    assert_eq!(document["text"]["status"], "skipped", "{document}");
+    let reason = document["text"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("may nest more than 1000 messages"),
+        "{reason}"
+    );
+    server.check_alive().await;
+    server.restart_and_read_a_letter().await;
+}
