@@ -69,9 +69,8 @@ impl Default for UntrustedFileLimits {
 const TRIES: u32 = 2;
 /// The largest answer read from the child: the bounded text, JSON-escaped at worst.
 const MAX_ANSWER_BYTES: u64 = 8 * super::MAX_TEXT_BYTES as u64 + 64 * 1024;
-/// What the child writes on its standard error (a panic, "stack overflow") is kept here, in
-/// the scratch folder, for the reason of its death.
-const STDERR_FILE: &str = "extraction-process.stderr";
+/// The end of the child's standard error read for the reason of its death.
+const STDERR_TAIL_BYTES: u64 = 4096;
 
 /// The server's handle on the extraction process: started at the first file, started again
 /// after a file killed it.
@@ -84,6 +83,9 @@ pub struct IsolatedReader {
 
 struct Running {
     child: Child,
+    /// What the child writes on its standard error (a panic, "stack overflow"): an unnamed
+    /// file of the scratch folder, read for the reason of its death.
+    stderr: std::fs::File,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
@@ -195,8 +197,8 @@ impl IsolatedReader {
             }
             // The process closed its output or its input: it is dead or dying.
             Ok(_) => {
-                let status = self.stop().await;
-                return Err(self.death(status));
+                let (status, stderr) = self.stop().await.unzip();
+                return Err(self.death(status.flatten(), stderr));
             }
             Err(_) => {
                 self.stop().await;
@@ -220,7 +222,8 @@ impl IsolatedReader {
     }
 
     fn spawn(&self) -> std::io::Result<Running> {
-        let stderr = std::fs::File::create(self.scratch.join(STDERR_FILE))?;
+        let stderr = tempfile::tempfile_in(&self.scratch)?;
+        let kept = stderr.try_clone()?;
         let mut child = tokio::process::Command::new(&self.program)
             .arg(SUBCOMMAND)
             .stdin(Stdio::piped())
@@ -235,13 +238,14 @@ impl IsolatedReader {
         tracing::debug!(pid = child.id(), "text extraction process started");
         Ok(Running {
             child,
+            stderr: kept,
             stdin,
             stdout,
         })
     }
 
-    /// Kills the process and the programs it runs; how it ended.
-    async fn stop(&mut self) -> Option<ExitStatus> {
+    /// Kills the process and the programs it runs; how it ended, and its standard error.
+    async fn stop(&mut self) -> Option<(Option<ExitStatus>, std::fs::File)> {
         let mut running = self.running.take()?;
         if let Some(pid) = running
             .child
@@ -251,14 +255,21 @@ impl IsolatedReader {
             // Already dead, or its group already gone: nothing to kill.
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
-        running.child.wait().await.ok()
+        Some((running.child.wait().await.ok(), running.stderr))
     }
 
     /// Why the process died, from its exit status and the last thing it wrote.
-    fn death(&self, status: Option<ExitStatus>) -> Interrupted {
+    fn death(&self, status: Option<ExitStatus>, stderr: Option<std::fs::File>) -> Interrupted {
+        use std::os::unix::fs::FileExt;
         use std::os::unix::process::ExitStatusExt;
-        let stderr = std::fs::read(self.scratch.join(STDERR_FILE)).unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&stderr[stderr.len().saturating_sub(4096)..]);
+        let mut tail = vec![0; STDERR_TAIL_BYTES as usize];
+        let read = stderr.map_or(0, |file| {
+            let length = file.metadata().map_or(0, |metadata| metadata.len());
+            // At an offset of its own: the child's descriptor shares the file's cursor.
+            file.read_at(&mut tail, length.saturating_sub(STDERR_TAIL_BYTES))
+                .unwrap_or(0)
+        });
+        let stderr = String::from_utf8_lossy(&tail[..read]);
         let signal = status.and_then(|status| status.signal());
         let status = status.map_or("unknown".to_string(), |status| status.to_string());
         if signal == Some(rustix::process::Signal::XCPU.as_raw()) {

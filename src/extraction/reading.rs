@@ -53,18 +53,22 @@ pub async fn read(request: &ReadRequest, bytes: Vec<u8>) -> ExtractionOutcome {
             }
         }
         "application/pdf" => read_pdf(request, bytes).await,
-        media_type if needs_ocr(media_type) => match &request.ocr {
-            Some(ocr) => match images::within_limit(&bytes, request.max_image_pixels) {
-                Ok(()) => {
+        // Checked first: no decoder sees an image declaring more pixels than the limit.
+        media_type if needs_ocr(media_type) => {
+            match (
+                images::within_limit(&bytes, request.max_image_pixels),
+                &request.ocr,
+            ) {
+                (Err(reason), _) => ExtractionOutcome::Failed(reason),
+                (Ok(()), Some(ocr)) => {
                     with_file(request, &bytes, |input, _| async move {
                         ocr.image(&input).await
                     })
                     .await
                 }
-                Err(reason) => ExtractionOutcome::Failed(reason),
-            },
-            None => ExtractionOutcome::NeedsOcr,
-        },
+                (Ok(()), None) => ExtractionOutcome::NeedsOcr,
+            }
+        }
         other => ExtractionOutcome::Failed(format!("no text is read from {other} content")),
     };
     match outcome {

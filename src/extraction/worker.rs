@@ -1,7 +1,7 @@
 //! The extraction worker: takes jobs from the catalog's queue one at a time, reads the
 //! content (verified), has the extraction process read its text ([`super::isolation`]) and
-//! records the outcome, which re-indexes the document. One job at a time: OCR takes a core for seconds per page, and archiving and
-//! search must keep the other.
+//! records the outcome, which re-indexes the document. One job at a time: OCR takes a core
+//! for seconds per page, and archiving and search must keep the other.
 
 use std::path::PathBuf;
 use std::sync::Arc;
