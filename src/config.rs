@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::extraction::isolation::UntrustedFileLimits;
+
 /// 256 MiB: a long scanned PDF, well above any letter.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -51,6 +53,9 @@ pub struct Settings {
     /// The slowest body accepted once `body_read_timeout_seconds` have passed: each byte
     /// received gives the body `1 / body_min_bytes_per_second` second more.
     pub body_min_bytes_per_second: u64,
+    /// Limits on reading files from outside: the extraction process's memory and time, image
+    /// sizes given to OCR, attachments split out of an email (docs/text-extraction.md).
+    pub untrusted_files: UntrustedFileLimits,
 }
 
 impl Default for Settings {
@@ -66,6 +71,7 @@ impl Default for Settings {
             header_read_timeout_seconds: 30,
             body_read_timeout_seconds: 60,
             body_min_bytes_per_second: 500,
+            untrusted_files: UntrustedFileLimits::default(),
         }
     }
 }

@@ -7,5 +7,12 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
+    // The extraction process the server starts to read files from outside: no command line
+    // to parse, no logging on its standard output (its answers go there).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(ged::extraction::isolation::SUBCOMMAND))
+    {
+        return ged::extraction::isolation::run_extraction_process();
+    }
     ged::cli::run()
 }

@@ -57,6 +57,7 @@ pub async fn open_archive(settings: &Settings) -> anyhow::Result<Archive> {
         catalog,
         content,
         identifiers,
+        max_email_attachments: settings.untrusted_files.max_email_attachments,
     })
 }
 
@@ -177,6 +178,7 @@ pub async fn run(
         archive.clone(),
         settings.staging_dir(),
         settings.ocr,
+        settings.untrusted_files.clone(),
         node_id(&settings.data_dir)?,
     )
     .await

@@ -96,7 +96,7 @@ impl Archive {
             })?;
 
         let email = if media_type == EMAIL {
-            Some(read_email(&staged).await?)
+            Some(read_email(&staged, self.max_email_attachments).await?)
         } else {
             None
         };

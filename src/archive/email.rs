@@ -22,7 +22,11 @@ pub(super) struct ReadEmail {
 /// Reads an email's headers, text body and attachments from its staged bytes. A message past
 /// the split limit is kept whole with its headers read; its body and attachments stay inside
 /// the .eml (parsing holds the message and its decoded parts in memory at once).
-pub(super) async fn read_email(staged: &StagedContent) -> Result<ReadEmail, ArchiveError> {
+/// At most `max_attachments` attachments are split out; the rest stay inside the `.eml`.
+pub(super) async fn read_email(
+    staged: &StagedContent,
+    max_attachments: usize,
+) -> Result<ReadEmail, ArchiveError> {
     let whole = staged.size <= MAX_SPLIT_EMAIL_BYTES;
     let limit = if whole { staged.size } else { HEADERS_BYTES };
     let raw = staged
@@ -31,7 +35,7 @@ pub(super) async fn read_email(staged: &StagedContent) -> Result<ReadEmail, Arch
         .map_err(ContentError::from)?;
     let mut parsed = tokio::task::spawn_blocking(move || {
         if whole {
-            email::parse(&raw)
+            email::parse(&raw, max_attachments)
         } else {
             email::parse_headers(&raw)
         }
@@ -40,6 +44,9 @@ pub(super) async fn read_email(staged: &StagedContent) -> Result<ReadEmail, Arch
     .map_err(|e| ContentError::from(std::io::Error::other(e)))?;
     let text = match parsed.unreadable.take() {
         Some(reason) => InitialText::Failed(reason),
+        None if parsed.not_split.is_some() => {
+            InitialText::Skipped(parsed.not_split.take().unwrap_or_default())
+        }
         None if !whole => InitialText::Skipped(format!(
             "the email is larger than {} MiB: kept whole, its body and attachments not read",
             MAX_SPLIT_EMAIL_BYTES >> 20
@@ -47,6 +54,13 @@ pub(super) async fn read_email(staged: &StagedContent) -> Result<ReadEmail, Arch
         None => InitialText::Known {
             method: TextMethod::Email,
             text: bounded(parsed.body.take().unwrap_or_default()),
+            note: (parsed.attachments_left_out > 0).then(|| {
+                format!(
+                    "{} attachments past the first {max_attachments} are kept only inside the \
+                     email (setting untrusted_files.max_email_attachments)",
+                    parsed.attachments_left_out
+                )
+            }),
         },
     };
     Ok(ReadEmail { parsed, text })

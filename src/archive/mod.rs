@@ -34,4 +34,6 @@ pub struct Archive {
     pub catalog: Arc<dyn Catalog>,
     pub content: ContentStore,
     pub identifiers: IdentifierHasher,
+    /// An email's attachments past this many stay inside the `.eml`, not split out.
+    pub max_email_attachments: usize,
 }

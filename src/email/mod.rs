@@ -52,6 +52,10 @@ pub struct ParsedEmail {
     /// The text bodies (HTML ones turned into text), joined.
     pub body: Option<String>,
     pub attachments: Vec<EmailAttachment>,
+    /// Attachments past the limit asked of [`parse`], left inside the message.
+    pub attachments_left_out: usize,
+    /// Set when only the headers were read (too many parts): why.
+    pub not_split: Option<String>,
     /// Set when the bytes are not a message: nothing but the raw bytes is kept.
     pub unreadable: Option<String>,
 }
@@ -65,17 +69,48 @@ pub struct EmailAttachment {
     pub bytes: Vec<u8>,
 }
 
-/// Reads an email. Never fails: what cannot be read is said in `unreadable`.
-pub fn parse(raw: &[u8]) -> ParsedEmail {
-    read(raw, false)
+/// Reads an email and at most `max_attachments` of its attachments (counted in message
+/// order; the others are counted in `attachments_left_out`). Never fails: what cannot be read
+/// is said in `unreadable`.
+///
+/// `mail-parser` parses without recursing (nested multiparts and attached messages are walked
+/// with a stack on the heap; a base64-encoded message inside a part is parsed at most 3 levels
+/// deep), but it returns attached messages as nested values, which are dropped recursively:
+/// 20,000 nested `message/rfc822` parts overflowed a 2 MiB stack. Every level of attached
+/// message is typed `message/…` or is a part of a `multipart/digest`, so a message naming
+/// `message` or `digest` more than [`MAX_MESSAGE_MENTIONS`] times is read for its headers only
+/// (`not_split` says why), its body and attachments left inside the `.eml`.
+pub fn parse(raw: &[u8], max_attachments: usize) -> ParsedEmail {
+    if mentions(raw, b"message") + mentions(raw, b"digest") > MAX_MESSAGE_MENTIONS {
+        let mut parsed = read(raw, true, 0);
+        if parsed.unreadable.is_none() {
+            parsed.not_split = Some(format!(
+                "the email may nest more than {MAX_MESSAGE_MENTIONS} messages: kept whole, \
+                 its headers read, its body and attachments not"
+            ));
+        }
+        return parsed;
+    }
+    read(raw, false, max_attachments)
+}
+
+/// Mentions of `message` and `digest` past which an email is not split (a bound on how deeply
+/// its attached messages nest).
+pub const MAX_MESSAGE_MENTIONS: usize = 1_000;
+
+/// How many times `word` (lowercase ASCII) appears in `raw`, in any case.
+fn mentions(raw: &[u8], word: &[u8]) -> usize {
+    raw.windows(word.len())
+        .filter(|window| window[0] | 0x20 == word[0] && window.eq_ignore_ascii_case(word))
+        .count()
 }
 
 /// Reads only the headers of an email (of its first bytes): for messages too large to split.
 pub fn parse_headers(raw: &[u8]) -> ParsedEmail {
-    read(raw, true)
+    read(raw, true, 0)
 }
 
-fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
+fn read(raw: &[u8], headers_only: bool, max_attachments: usize) -> ParsedEmail {
     let parser = MessageParser::default();
     let parsed = if headers_only {
         parser.parse_headers(raw)
@@ -119,8 +154,19 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
             }
         }
     }
+    let mut attachments_left_out = 0;
     let attachments = message
         .attachments()
+        .filter(|part| !part.contents().is_empty())
+        .enumerate()
+        .filter_map(|(position, part)| {
+            // The parts past the limit are counted, never copied.
+            if position >= max_attachments {
+                attachments_left_out += 1;
+                return None;
+            }
+            Some(part)
+        })
         .map(|part| EmailAttachment {
             file_name: part.attachment_name().and_then(clean_file_name),
             declared_media_type: part.content_type().map(|content_type| {
@@ -132,7 +178,6 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
             }),
             bytes: part.contents().to_vec(),
         })
-        .filter(|attachment| !attachment.bytes.is_empty())
         .collect();
     ParsedEmail {
         headers,
@@ -140,6 +185,8 @@ fn read(raw: &[u8], headers_only: bool) -> ParsedEmail {
         written_date,
         body: (!bodies.is_empty()).then(|| bodies.join("\n\n")),
         attachments,
+        attachments_left_out,
+        not_split: None,
         unreadable: None,
     }
 }
@@ -190,7 +237,7 @@ JVBERi0xLjQK\r\n\
 
     #[test]
     fn headers_body_and_attachments_are_read() {
-        let parsed = parse(MESSAGE.as_bytes());
+        let parsed = parse(MESSAGE.as_bytes(), 100);
         assert_eq!(parsed.unreadable, None);
         assert_eq!(
             parsed.headers.from.as_deref(),
@@ -226,9 +273,43 @@ JVBERi0xLjQK\r\n\
 
     #[test]
     fn garbage_is_unreadable_not_a_panic() {
-        let parsed = parse(b"");
+        let parsed = parse(b"", 100);
         assert!(parsed.unreadable.is_some());
-        let parsed = parse(&[0xff, 0xfe, 0x00, 0x01, b'\n', b'\n', 0x80]);
+        let parsed = parse(&[0xff, 0xfe, 0x00, 0x01, b'\n', b'\n', 0x80], 100);
         assert_eq!(parsed.attachments.len(), 0);
+    }
+
+    #[test]
+    fn attachments_past_the_limit_are_counted_not_copied() {
+        let parsed = parse(MESSAGE.as_bytes(), 0);
+        assert_eq!(parsed.attachments.len(), 0);
+        assert_eq!(parsed.attachments_left_out, 1);
+        assert!(parsed.body.is_some());
+    }
+
+    #[test]
+    fn deeply_nested_messages_are_read_for_their_headers_only() {
+        // Attached messages nest as values dropped recursively: past MAX_MESSAGE_MENTIONS
+        // levels only the headers are read. Below it, the nesting is read whole on a test
+        // thread's stack (2 MiB, as tokio's blocking threads).
+        for (depth, split) in [(MAX_MESSAGE_MENTIONS - 10, true), (20_000, false)] {
+            let nested = "Subject: s\r\nContent-Type: message/rfc822\r\n\r\n".repeat(depth)
+                + "Subject: fond\r\n\r\nfond\r\n";
+            let parsed = parse(nested.as_bytes(), 100);
+            assert_eq!(parsed.unreadable, None);
+            assert_eq!(parsed.headers.subject.as_deref(), Some("s"));
+            assert_eq!(parsed.not_split.is_none(), split, "{depth}");
+        }
+        // Multiparts nest as flat parts: many levels are read whole.
+        let mut multipart = String::from("Subject: s\r\n");
+        for level in 0..5_000 {
+            multipart.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        multipart.push_str("Content-Type: text/plain\r\n\r\nfond\r\n");
+        let parsed = parse(multipart.as_bytes(), 100);
+        assert_eq!(parsed.unreadable, None);
+        assert_eq!(parsed.not_split, None);
     }
 }

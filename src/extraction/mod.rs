@@ -4,9 +4,14 @@
 //! (OCR with Tesseract) are read by a background job queue kept in the catalog
 //! ([`worker`]): archiving never waits for extraction, a document is searchable by its
 //! metadata at once and by its words once its job is done, and a restart loses no job.
+//! Files from outside are read in a child process with limits ([`isolation`]), never in the
+//! server.
 
+pub mod images;
+pub mod isolation;
 pub mod ocr;
 pub mod pdf;
+pub mod reading;
 pub mod worker;
 
 use serde::{Deserialize, Serialize};
@@ -80,10 +85,12 @@ pub enum InitialText {
     /// Queue an extraction job for the content's type.
     #[default]
     Queue,
-    /// Already read (an email body): stored with the document.
+    /// Already read (an email body): stored with the document, with a note when part of
+    /// the content was left out (attachments past the limit).
     Known {
         method: TextMethod,
         text: String,
+        note: Option<String>,
     },
     Failed(String),
     Skipped(String),
@@ -133,8 +140,9 @@ pub struct ExtractionJob {
     pub attempts: u32,
 }
 
-/// What a worker made of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a worker made of a job (also the extraction process's answer, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExtractionOutcome {
     Done {
         method: TextMethod,

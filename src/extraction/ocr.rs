@@ -18,8 +18,8 @@ pub const MAX_PAGES: u32 = 500;
 /// One document's OCR may not hold the worker longer than this.
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// The OCR programs found on this machine.
-#[derive(Debug, Clone)]
+/// The OCR programs found on this machine (sent to the extraction process with each file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ocr {
     tesseract: String,
     pdftoppm: String,

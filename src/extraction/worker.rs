@@ -1,7 +1,7 @@
 //! The extraction worker: takes jobs from the catalog's queue one at a time, reads the
-//! content (verified), extracts its text and records the outcome, which re-indexes the
-//! document. One job at a time: OCR takes a core for seconds per page, and archiving and
-//! search must keep the other.
+//! content (verified), has the extraction process read its text ([`super::isolation`]) and
+//! records the outcome, which re-indexes the document. One job at a time: OCR takes a core
+//! for seconds per page, and archiving and search must keep the other.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,8 +10,9 @@ use futures::TryStreamExt;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
-use super::ocr::{Ocr, OcrError};
-use super::{ExtractionJob, ExtractionOutcome, TextMethod, needs_ocr, pdf};
+use super::isolation::{IsolatedReader, UntrustedFileLimits};
+use super::ocr::Ocr;
+use super::{ExtractionJob, ExtractionOutcome, extractable};
 use crate::archive::Archive;
 use crate::catalog::CommitWatch;
 use crate::dates::format_timestamp;
@@ -24,8 +25,6 @@ const LEASE: Duration = Duration::from_secs(30 * 60);
 const POLL: Duration = Duration::from_secs(5);
 /// Larger files are not read: a 64 MiB scan is already hundreds of pages.
 const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
-/// A PDF's text layer is read in well under a second per page.
-const PDF_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait after the catalog failed before trying again.
 const BACKOFF: Duration = Duration::from_secs(5);
 
@@ -52,11 +51,13 @@ impl ExtractionTask {
 }
 
 /// Starts the worker. `scratch` holds the temporary files OCR needs; `ocr` says whether
-/// this server may run OCR (if Tesseract is installed).
+/// this server may run OCR (if Tesseract is installed); `limits` bound the extraction
+/// process that reads the files.
 pub async fn start(
     archive: Archive,
     scratch: PathBuf,
     ocr: bool,
+    limits: UntrustedFileLimits,
     node: String,
 ) -> Result<(Extraction, ExtractionTask), crate::catalog::CatalogError> {
     // Jobs this server was running when it stopped are taken again now, not at lease end.
@@ -77,7 +78,7 @@ pub async fn start(
     let queued = archive.catalog.watch_jobs();
     let worker = Worker {
         archive,
-        scratch,
+        reader: IsolatedReader::new(limits, scratch),
         node,
         ocr_off: ocr.as_ref().err().cloned(),
         ocr: ocr.ok(),
@@ -88,7 +89,8 @@ pub async fn start(
 
 struct Worker {
     archive: Archive,
-    scratch: PathBuf,
+    /// The extraction process, which reads the files.
+    reader: IsolatedReader,
     /// This server's node id: whose leases it takes.
     node: String,
     ocr: Option<Ocr>,
@@ -96,7 +98,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, mut queued: CommitWatch) {
+    async fn run(mut self, mut queued: CommitWatch) {
         loop {
             let now = OffsetDateTime::now_utc();
             let claimed = self
@@ -171,7 +173,7 @@ impl Worker {
         }
     }
 
-    async fn extract(&self, job: &ExtractionJob) -> ExtractionOutcome {
+    async fn extract(&mut self, job: &ExtractionJob) -> ExtractionOutcome {
         if job.size > MAX_INPUT_BYTES {
             return ExtractionOutcome::Failed(format!(
                 "the file ({} MiB) is larger than the {} MiB text extraction reads",
@@ -179,108 +181,20 @@ impl Worker {
                 MAX_INPUT_BYTES >> 20
             ));
         }
+        if !extractable(&job.media_type) {
+            return ExtractionOutcome::Failed(format!(
+                "no text is read from {} content",
+                job.media_type
+            ));
+        }
         let bytes = match self.read(job).await {
             Ok(bytes) => bytes,
             Err(reason) => return ExtractionOutcome::Retry(reason),
         };
-        match job.media_type.as_str() {
-            "text/plain" => ExtractionOutcome::Done {
-                method: TextMethod::Text,
-                pages: 1,
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            },
-            "message/rfc822" => {
-                let parsed =
-                    match tokio::task::spawn_blocking(move || crate::email::parse(&bytes)).await {
-                        Ok(parsed) => parsed,
-                        Err(error) => return ExtractionOutcome::Failed(error.to_string()),
-                    };
-                match parsed.unreadable {
-                    Some(reason) => ExtractionOutcome::Failed(reason),
-                    None => ExtractionOutcome::Done {
-                        method: TextMethod::Email,
-                        pages: 1,
-                        text: parsed.body.unwrap_or_default(),
-                    },
-                }
-            }
-            "application/pdf" => self.pdf(bytes).await,
-            media_type if needs_ocr(media_type) => match &self.ocr {
-                Some(ocr) => {
-                    self.with_file(&bytes, |path, _| async move { ocr.image(&path).await })
-                        .await
-                }
-                None => ExtractionOutcome::NeedsOcr,
-            },
-            other => ExtractionOutcome::Failed(format!("no text is read from {other} content")),
-        }
-    }
-
-    async fn pdf(&self, bytes: Vec<u8>) -> ExtractionOutcome {
-        let parsing = tokio::task::spawn_blocking(move || (pdf::page_texts(&bytes), bytes));
-        // A parse that hangs fails its job; its thread runs on until the parser gives up.
-        let (bytes, pages) = match tokio::time::timeout(PDF_TIMEOUT, parsing).await {
-            Ok(Ok((pages, bytes))) => (bytes, pages),
-            Ok(Err(error)) => return ExtractionOutcome::Failed(error.to_string()),
-            Err(_) => {
-                return ExtractionOutcome::Failed(format!(
-                    "reading the PDF took longer than {} s",
-                    PDF_TIMEOUT.as_secs()
-                ));
-            }
-        };
-        let pages = match pages {
-            Ok(pages) => pages,
-            Err(reason) => return ExtractionOutcome::Failed(reason),
-        };
-        if pdf::has_text_layer(&pages) {
-            return ExtractionOutcome::Done {
-                method: TextMethod::Pdf,
-                pages: pages.len() as u32,
-                text: pdf::join_pages(&pages),
-            };
-        }
-        match &self.ocr {
-            Some(ocr) => {
-                self.with_file(&bytes, |path, scratch| async move {
-                    ocr.pdf(&path, &scratch).await
-                })
-                .await
-            }
-            None => ExtractionOutcome::NeedsOcr,
-        }
-    }
-
-    /// Runs OCR on the bytes written to a temporary file, in a temporary folder.
-    async fn with_file<F, Fut>(&self, bytes: &[u8], ocr: F) -> ExtractionOutcome
-    where
-        F: FnOnce(PathBuf, PathBuf) -> Fut,
-        Fut: std::future::Future<Output = Result<super::ocr::Recognised, OcrError>>,
-    {
-        let folder = match tempfile::Builder::new()
-            .prefix("extract-")
-            .tempdir_in(&self.scratch)
-        {
-            Ok(folder) => folder,
-            Err(error) => return ExtractionOutcome::Retry(format!("no scratch folder: {error}")),
-        };
-        let input = folder.path().join("input");
-        if let Err(error) = tokio::fs::write(&input, bytes).await {
-            return ExtractionOutcome::Retry(format!("cannot write a scratch file: {error}"));
-        }
-        let pages = folder.path().join("pages");
-        if let Err(error) = tokio::fs::create_dir(&pages).await {
-            return ExtractionOutcome::Retry(format!("cannot write a scratch folder: {error}"));
-        }
-        match ocr(input, pages).await {
-            Ok(recognised) => ExtractionOutcome::Done {
-                method: TextMethod::Ocr,
-                pages: recognised.pages,
-                text: recognised.text,
-            },
-            Err(OcrError::Input(reason)) => ExtractionOutcome::Failed(reason),
-            Err(OcrError::Program(reason)) => ExtractionOutcome::Retry(reason),
-        }
+        // The file is from outside: read in the extraction process, never here.
+        self.reader
+            .read(&job.media_type, &bytes, self.ocr.as_ref())
+            .await
     }
 
     async fn read(&self, job: &ExtractionJob) -> Result<Vec<u8>, String> {

@@ -219,6 +219,8 @@ pub async fn spawn_app_on(data_dir: &Path, configure: impl FnOnce(&mut Settings)
         catalog: catalog_url(data_dir),
         ..Settings::default()
     };
+    // The server runs in this test program: its extraction process is the `ged` binary.
+    settings.untrusted_files.extraction_program = Some(env!("CARGO_BIN_EXE_ged").into());
     configure(&mut settings);
     let archive = ged::startup::open_archive(&settings)
         .await

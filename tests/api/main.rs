@@ -17,6 +17,7 @@ mod content;
 mod disclosure;
 mod dossiers;
 mod durability;
+mod hostile;
 mod openapi;
 mod operations;
 mod parties;

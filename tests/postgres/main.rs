@@ -26,6 +26,8 @@ mod cancelled;
 mod disclosure;
 #[path = "../api/dossiers.rs"]
 mod dossiers;
+#[path = "../api/hostile.rs"]
+mod hostile;
 mod nodes;
 #[path = "../api/operations.rs"]
 mod operations;

@@ -457,9 +457,12 @@ impl<'a> NewText<'a> {
                 Some(format!("no text is read from {media_type} content")),
                 None,
             ),
-            InitialText::Known { method, text } => {
-                ("done", Some(method.as_str()), None, Some(text.as_str()))
-            }
+            InitialText::Known { method, text, note } => (
+                "done",
+                Some(method.as_str()),
+                note.clone(),
+                Some(text.as_str()),
+            ),
             InitialText::Failed(reason) => ("failed", None, Some(reason.clone()), None),
             InitialText::Skipped(reason) => ("skipped", None, Some(reason.clone()), None),
         };
