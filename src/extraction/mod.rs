@@ -157,6 +157,25 @@ pub enum ExtractionOutcome {
     Retry(String),
 }
 
+impl ExtractionOutcome {
+    /// The outcome with its text [`bounded`]: whoever read the file, the catalog stores no
+    /// more than that.
+    pub fn bounded(self) -> Self {
+        match self {
+            Self::Done {
+                method,
+                pages,
+                text,
+            } => Self::Done {
+                method,
+                pages,
+                text: bounded(text),
+            },
+            other => other,
+        }
+    }
+}
+
 /// How many jobs wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueLength {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use serde::{Deserialize, Serialize};
 
 use super::ocr::{Ocr, OcrError, Recognised};
-use super::{ExtractionOutcome, TextMethod, bounded, images, needs_ocr, pdf};
+use super::{ExtractionOutcome, TextMethod, images, needs_ocr, pdf};
 
 /// One file to read, as the server sends it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,18 +71,7 @@ pub async fn read(request: &ReadRequest, bytes: Vec<u8>) -> ExtractionOutcome {
         }
         other => ExtractionOutcome::Failed(format!("no text is read from {other} content")),
     };
-    match outcome {
-        ExtractionOutcome::Done {
-            method,
-            pages,
-            text,
-        } => ExtractionOutcome::Done {
-            method,
-            pages,
-            text: bounded(text),
-        },
-        other => other,
-    }
+    outcome.bounded()
 }
 
 /// What the PDF thread answers: the pages' texts, and the bytes handed back for OCR.

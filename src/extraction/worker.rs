@@ -128,18 +128,8 @@ impl Worker {
                 continue;
             }
             for job in jobs {
-                let outcome = match self.extract(&job).await {
-                    ExtractionOutcome::Done {
-                        method,
-                        pages,
-                        text,
-                    } => ExtractionOutcome::Done {
-                        method,
-                        pages,
-                        text: super::bounded(text),
-                    },
-                    other => other,
-                };
+                // The extraction process bounds its text too; this server trusts no answer more.
+                let outcome = self.extract(&job).await.bounded();
                 let label = match &outcome {
                     ExtractionOutcome::Done { method, .. } => method.as_str(),
                     ExtractionOutcome::Failed(_) => "failed",

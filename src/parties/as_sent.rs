@@ -18,28 +18,20 @@ pub fn individuals_as_sent(
     stored: Vec<IndividualOnDocument>,
     sent: &[IndividualReference],
 ) -> Vec<IndividualOnDocument> {
-    let aligned = stored.len() == sent.len();
-    stored
-        .into_iter()
-        .enumerate()
-        .map(|(position, party)| {
-            let sent = sent.get(position).filter(|_| aligned);
-            IndividualOnDocument {
-                party_id: party.party_id,
-                role: party.role,
-                nir: sent
-                    .and_then(|sent| sent.nir.as_ref())
-                    .map(|nir| nir.as_str().to_string()),
-                client_numbers: sent
-                    .and_then(|sent| sent.client_number.clone())
-                    .into_iter()
-                    .collect(),
-                last_name: sent.and_then(|sent| sent.last_name.clone()),
-                first_name: sent.and_then(|sent| sent.first_name.clone()),
-                birth_date: sent.and_then(|sent| sent.birth_date).map(format_date),
-            }
-        })
-        .collect()
+    as_sent(stored, sent, |party, sent| IndividualOnDocument {
+        party_id: party.party_id,
+        role: party.role,
+        nir: sent
+            .and_then(|sent| sent.nir.as_ref())
+            .map(|nir| nir.as_str().to_string()),
+        client_numbers: sent
+            .and_then(|sent| sent.client_number.clone())
+            .into_iter()
+            .collect(),
+        last_name: sent.and_then(|sent| sent.last_name.clone()),
+        first_name: sent.and_then(|sent| sent.first_name.clone()),
+        birth_date: sent.and_then(|sent| sent.birth_date).map(format_date),
+    })
 }
 
 /// The companies' counterpart of [`individuals_as_sent`].
@@ -47,27 +39,34 @@ pub fn companies_as_sent(
     stored: Vec<CompanyOnDocument>,
     sent: &[CompanyReference],
 ) -> Vec<CompanyOnDocument> {
+    as_sent(stored, sent, |party, sent| CompanyOnDocument {
+        party_id: party.party_id,
+        role: party.role,
+        siren: sent
+            .and_then(|sent| sent.siren.as_ref())
+            .map(|siren| siren.as_str().to_string()),
+        siret: sent
+            .and_then(|sent| sent.siret.as_ref())
+            .map(|siret| siret.as_str().to_string()),
+        company_numbers: sent
+            .and_then(|sent| sent.company_number.clone())
+            .into_iter()
+            .collect(),
+        name: sent.and_then(|sent| sent.name.clone()),
+    })
+}
+
+/// Each stored party rebuilt by `reduce` from itself and what the request sent of it, when the
+/// two lists line up (`None` otherwise).
+fn as_sent<Party, Sent>(
+    stored: Vec<Party>,
+    sent: &[Sent],
+    reduce: impl Fn(Party, Option<&Sent>) -> Party,
+) -> Vec<Party> {
     let aligned = stored.len() == sent.len();
     stored
         .into_iter()
         .enumerate()
-        .map(|(position, party)| {
-            let sent = sent.get(position).filter(|_| aligned);
-            CompanyOnDocument {
-                party_id: party.party_id,
-                role: party.role,
-                siren: sent
-                    .and_then(|sent| sent.siren.as_ref())
-                    .map(|siren| siren.as_str().to_string()),
-                siret: sent
-                    .and_then(|sent| sent.siret.as_ref())
-                    .map(|siret| siret.as_str().to_string()),
-                company_numbers: sent
-                    .and_then(|sent| sent.company_number.clone())
-                    .into_iter()
-                    .collect(),
-                name: sent.and_then(|sent| sent.name.clone()),
-            }
-        })
+        .map(|(position, party)| reduce(party, sent.get(position).filter(|_| aligned)))
         .collect()
 }
