@@ -92,6 +92,13 @@ pub fn write_text_pdf(pages: &[Vec<String>]) -> Vec<u8> {
         content.extend_from_slice(b"\nendstream");
         objects.push(content);
     }
+    pdf_of_objects(&objects)
+}
+
+/// A PDF of the given objects (numbered from 1, the first the catalog), with an exact
+/// cross-reference table: the frame of [`write_text_pdf`], and of the hand-made hostile files
+/// the tests archive.
+pub fn pdf_of_objects(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
